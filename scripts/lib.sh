@@ -1,0 +1,26 @@
+# Shared by the scripts: package installs and the busybox bundle.
+
+# apt_need CMD PACKAGE...: install PACKAGE(s) when CMD is missing.
+apt_need() {
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  echo "installing $* (for $cmd)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+    || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+}
+
+# busybox_rootfs DIR: a rootfs of static busybox with every applet linked into /bin.
+busybox_rootfs() {
+  local dir=$1 bb
+  apt_need busybox busybox-static
+  bb=$(command -v busybox)
+  file -L "$bb" 2>/dev/null | grep -q 'dynamically' && { echo "busybox at $bb is not static: install busybox-static" >&2; return 1; }
+  mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/proc" "$dir/sys" "$dir/dev"
+  cp "$bb" "$dir/bin/busybox"
+  local a
+  for a in $("$bb" --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/etc/passwd"
+  echo 'root:x:0:' > "$dir/etc/group"
+}

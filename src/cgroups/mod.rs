@@ -1,0 +1,449 @@
+//! The container's cgroup: one directory per mounted hierarchy (every v1 hierarchy, the
+//! cgroup2 one, or both on a hybrid host), created or joined at create, removed at delete.
+//!
+//! `Cgroup` is plain data (serialized into state.json) and every operation walks its `dirs`,
+//! dispatching on `CgroupDir::kind()` to `v1` or `v2`; later operations (resources, freeze,
+//! stats) are added the same way.
+
+mod parse;
+mod v1;
+mod v2;
+
+use anyhow::{bail, Context, Result};
+use parse::{CgroupMount, ProcCgroup};
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Layout {
+    V1,
+    Hybrid,
+    Unified,
+}
+
+/// The host's cgroup layout, read from /proc/self/mountinfo once per process.
+pub fn detect_layout() -> Result<Layout> {
+    static LAYOUT: OnceLock<Layout> = OnceLock::new();
+    if let Some(l) = LAYOUT.get() {
+        return Ok(*l);
+    }
+    let l = layout_of(&host_mounts()?)?;
+    Ok(*LAYOUT.get_or_init(|| l))
+}
+
+fn layout_of(mounts: &[CgroupMount]) -> Result<Layout> {
+    let v1 = mounts.iter().any(|m| !m.unified);
+    let v2 = mounts.iter().any(|m| m.unified);
+    Ok(match (v1, v2) {
+        (true, true) => Layout::Hybrid,
+        (true, false) => Layout::V1,
+        (false, true) => Layout::Unified,
+        (false, false) => bail!("no cgroup filesystem is mounted"),
+    })
+}
+
+fn host_mounts() -> Result<Vec<CgroupMount>> {
+    let text = fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    Ok(parse::select_mounts(parse::parse_mountinfo(&text)?))
+}
+
+fn own_cgroups() -> Result<Vec<ProcCgroup>> {
+    let text = fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+    parse::parse_proc_cgroup(&text)
+}
+
+/// One directory on one hierarchy. Serialized into the container's state.json, so a later
+/// carrack process (delete --force after a crash) can find and remove it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CgroupDir {
+    /// "memory", "cpu,cpuacct", "name=systemd" (v1, as in /proc/self/cgroup) or "unified".
+    pub hierarchy: String,
+    /// Absolute host path of the dir.
+    pub path: PathBuf,
+    /// Dirs carrack mkdir'ed, parents first; only these are removed.
+    pub created: Vec<PathBuf>,
+}
+
+enum Kind<'a> {
+    V1 { controllers: &'a str },
+    Unified,
+}
+
+impl CgroupDir {
+    fn kind(&self) -> Kind<'_> {
+        if self.hierarchy == v2::HIERARCHY {
+            Kind::Unified
+        } else {
+            Kind::V1 {
+                controllers: &self.hierarchy,
+            }
+        }
+    }
+
+    fn create(&mut self) -> Result<()> {
+        for dir in missing_ancestors(&self.path)? {
+            match fs::create_dir(&dir) {
+                Ok(()) => {}
+                // Raced with another creator: it is theirs, not ours (drop it from the intent).
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    self.created.retain(|c| c != &dir);
+                    continue;
+                }
+                Err(e) => return Err(e).with_context(|| format!("mkdir {}", dir.display())),
+            }
+            if !self.created.contains(&dir) {
+                self.created.push(dir.clone());
+            }
+            match self.kind() {
+                Kind::V1 { controllers } => v1::init_created(controllers, &dir)?,
+                // Nothing to prepare until controllers are enabled (resources issue).
+                Kind::Unified => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self, deadline: Instant) -> Result<()> {
+        for dir in self.created.iter().rev() {
+            // state.json is input: never rmdir outside this cgroup's own chain.
+            if !self.path.starts_with(dir) {
+                bail!(
+                    "{} is not an ancestor of {}",
+                    dir.display(),
+                    self.path.display()
+                );
+            }
+            if *dir == self.path {
+                remove_tree(dir, deadline)?;
+            } else {
+                remove_shared_parent(dir)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `path` and those of its ancestors that do not exist yet, parents first.
+fn missing_ancestors(path: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    for p in path.ancestors() {
+        match fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => bail!("{} exists and is not a directory", p.display()),
+            Err(e) if e.kind() == ErrorKind::NotFound => missing.push(p.to_path_buf()),
+            Err(e) => return Err(e).with_context(|| format!("stat {}", p.display())),
+        }
+    }
+    missing.reverse();
+    Ok(missing)
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Cgroup {
+    pub dirs: Vec<CgroupDir>,
+}
+
+impl Cgroup {
+    /// Resolve the paths only, touch nothing. As runc's cgroupfs driver: `cgroups_path` None
+    /// (or empty) => "<id>" relative; absolute => under each hierarchy's mount point; relative
+    /// => under this process's own cgroup on that hierarchy (/proc/self/cgroup), except on a
+    /// pure v2 host where it is under the parent of our own cgroup (which, unlike ours, holds
+    /// no processes, so controllers can be enabled for the new child).
+    pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+        plan_from(
+            detect_layout()?,
+            &host_mounts()?,
+            &own_cgroups()?,
+            cgroups_path,
+            id,
+        )
+    }
+
+    /// Record the directories `create` is about to make before it makes them: state.json is
+    /// saved in between, so a runtime killed half-way still names them for `delete --force`.
+    pub fn intend(&mut self) -> Result<()> {
+        for d in &mut self.dirs {
+            d.created = missing_ancestors(&d.path)?;
+        }
+        Ok(())
+    }
+
+    /// mkdir -p on every hierarchy, recording what was created (recorded as it goes, so after an
+    /// error `remove` still cleans up the part that was made). Idempotent; joining an existing
+    /// dir records nothing.
+    pub fn create(&mut self) -> Result<()> {
+        for d in &mut self.dirs {
+            d.create()
+                .with_context(|| format!("cgroup {} on {}", d.path.display(), d.hierarchy))?;
+        }
+        Ok(())
+    }
+
+    /// Move `pid` (the whole process) into the cgroup on every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            let procs = d.path.join("cgroup.procs");
+            write_file(&procs, &pid.to_string())
+                .with_context(|| format!("add pid {pid} to {}", procs.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Every process in the container's cgroup or below it, on any hierarchy; sorted.
+    /// Dirs that do not exist (already removed) contribute nothing.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let mut all = BTreeSet::new();
+        for d in &self.dirs {
+            collect_pids(&d.path, &mut all)?;
+        }
+        Ok(all.into_iter().collect())
+    }
+
+    /// Send `sig` to every process of the cgroup; ESRCH (already gone) is not an error.
+    /// For SIGKILL, cgroup.kill is used where the kernel has it, and processes forked while
+    /// we were killing are chased for a few rounds.
+    pub fn signal_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL {
+            for d in self
+                .dirs
+                .iter()
+                .filter(|d| matches!(d.kind(), Kind::Unified))
+            {
+                v2::kill(&d.path)?;
+            }
+        }
+        let rounds = if sig == libc::SIGKILL { 10 } else { 1 };
+        let mut signalled = BTreeSet::new();
+        for _ in 0..rounds {
+            let fresh: Vec<i32> = self
+                .pids()?
+                .into_iter()
+                .filter(|p| signalled.insert(*p))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for pid in fresh {
+                send_signal(pid, sig)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// rmdir what `create` made, deepest first. The container's own dir is removed with any
+    /// sub-cgroups its processes made, retrying on EBUSY while just-killed tasks exit; a
+    /// created parent that is still busy (another container's cgroup lives there now) is left.
+    /// Missing dirs are fine, so this is idempotent. Every hierarchy is tried before failing.
+    pub fn remove(&self) -> Result<()> {
+        // One budget for all hierarchies: once the tasks are gone every rmdir succeeds.
+        let deadline = Instant::now() + REMOVE_BUSY_WAIT;
+        let errors: Vec<String> = self
+            .dirs
+            .iter()
+            .filter_map(|d| {
+                d.remove(deadline)
+                    .err()
+                    .map(|e| format!("{}: {e:#}", d.hierarchy))
+            })
+            .collect();
+        if !errors.is_empty() {
+            bail!("remove cgroup: {}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// An open O_DIRECTORY fd of the v2 dir for clone3(CLONE_INTO_CGROUP), only on a pure v2
+    /// host: with v1 hierarchies the child must be placed with `add_pid` anyway.
+    pub fn unified_fd(&self) -> Result<Option<OwnedFd>> {
+        match self.dirs.as_slice() {
+            [d] if matches!(d.kind(), Kind::Unified) => v2::open_dir(&d.path).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn plan_from(
+    layout: Layout,
+    mounts: &[CgroupMount],
+    own: &[ProcCgroup],
+    cgroups_path: Option<&Path>,
+    id: &str,
+) -> Result<Cgroup> {
+    let (inner, absolute) = inner_path(cgroups_path, id)?;
+    let mut dirs = Vec::new();
+    for pc in own {
+        let (hierarchy, mount) = if pc.is_unified() {
+            (v2::HIERARCHY, parse::find_unified_mount(mounts))
+        } else {
+            (
+                pc.controllers.as_str(),
+                parse::find_v1_mount(mounts, &pc.controllers, &pc.path),
+            )
+        };
+        // A hierarchy nobody mounted cannot be managed (e.g. "0::/" on a pure v1 host).
+        let Some(mount) = mount else { continue };
+        let mut cg = Vec::new();
+        if !absolute {
+            cg = parse::components(&pc.path);
+            if layout == Layout::Unified {
+                cg.pop();
+            }
+        }
+        cg.extend(parse::components(inner));
+        let path = parse::host_path(mount, &cg, absolute)
+            .with_context(|| format!("hierarchy {hierarchy}"))?;
+        // Joining the root would make signal_all/pids cover the whole host.
+        if path == mount.mount_point {
+            bail!("cgroups path {inner:?} resolves to the root cgroup of {hierarchy}");
+        }
+        dirs.push(CgroupDir {
+            hierarchy: hierarchy.to_string(),
+            path,
+            created: Vec::new(),
+        });
+    }
+    if dirs.is_empty() {
+        bail!("no mounted cgroup hierarchy matches /proc/self/cgroup");
+    }
+    Ok(Cgroup { dirs })
+}
+
+/// The configured path and whether it is absolute; no path means "<id>", relative (runc).
+fn inner_path<'a>(cgroups_path: Option<&'a Path>, id: &'a str) -> Result<(&'a str, bool)> {
+    match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => {
+            let s = p
+                .to_str()
+                .with_context(|| format!("cgroups path {p:?} is not UTF-8"))?;
+            Ok((s, s.starts_with('/')))
+        }
+        _ => {
+            if id.is_empty() || id.contains('/') || id == "." || id == ".." {
+                bail!("container id {id:?} cannot name a cgroup");
+            }
+            Ok((id, false))
+        }
+    }
+}
+
+/// Write without O_CREAT/O_TRUNC, in one write(2): cgroup files take one value per write.
+fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+fn collect_pids(dir: &Path, out: &mut BTreeSet<i32>) -> Result<()> {
+    let procs = dir.join("cgroup.procs");
+    let text = match fs::read_to_string(&procs) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("read {}", procs.display())),
+    };
+    out.extend(parse_procs(&text));
+    for sub in subdirs(dir)? {
+        collect_pids(&sub, out)?;
+    }
+    Ok(())
+}
+
+/// cgroup.procs lists 0 for a process outside our pid namespace; kill(0) would hit our own
+/// process group, so only positive pids are kept.
+fn parse_procs(text: &str) -> impl Iterator<Item = i32> + '_ {
+    text.lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+        .filter(|p| *p > 0)
+}
+
+/// Child cgroups of `dir`; empty if `dir` vanished meanwhile.
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("read dir {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.with_context(|| format!("read dir {}", dir.display()))?;
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push(e.path());
+        }
+    }
+    Ok(out)
+}
+
+fn send_signal(pid: i32, sig: i32) -> Result<()> {
+    // libc::kill rather than nix's Signal so real-time signals pass through too.
+    // SAFETY: kill(2) has no memory effects; pid > 0 is guaranteed by parse_procs.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        return Ok(());
+    }
+    match nix::errno::Errno::last() {
+        nix::errno::Errno::ESRCH => Ok(()),
+        e => Err(e).with_context(|| format!("kill -{sig} {pid}")),
+    }
+}
+
+/// The container's own dir and any sub-cgroups inside it, deepest first.
+fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
+    if !on_cgroupfs(dir)? {
+        return Ok(());
+    }
+    for sub in subdirs(dir)? {
+        remove_tree(&sub, deadline)?;
+    }
+    rmdir_retry(dir, deadline)
+}
+
+/// Missing is fine; anything but a cgroup filesystem is refused (state.json is input).
+fn on_cgroupfs(dir: &Path) -> Result<bool> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
+    match statfs(dir) {
+        Ok(s) if [CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC].contains(&s.filesystem_type()) => {
+            Ok(true)
+        }
+        Ok(_) => bail!("{} is not on a cgroup filesystem", dir.display()),
+        Err(nix::errno::Errno::ENOENT) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("statfs {}", dir.display())),
+    }
+}
+
+/// How long `remove` waits for just-killed tasks to leave before reporting EBUSY.
+const REMOVE_BUSY_WAIT: Duration = Duration::from_secs(2);
+
+/// Tasks killed a moment ago keep the cgroup busy until they have exited.
+fn rmdir_retry(dir: &Path, deadline: Instant) -> Result<()> {
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e).with_context(|| format!("rmdir {}", dir.display())),
+        }
+    }
+}
+
+/// A parent dir carrack created may since hold other containers' cgroups: then it is shared
+/// and stays.
+fn remove_shared_parent(dir: &Path) -> Result<()> {
+    if !on_cgroupfs(dir)? {
+        return Ok(());
+    }
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("rmdir {}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! The command line, shaped exactly like runc's: same verbs, flags and defaults, so an engine can
+//! swap the binary and change nothing else.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub const VERSION_TEXT: &str = concat!(
+    "carrack version ",
+    env!("CARGO_PKG_VERSION"),
+    "\nspec: 1.3.0\ncommit: ",
+    env!("CARRACK_COMMIT")
+);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "carrack",
+    disable_version_flag = true,
+    about = "carrack: an OCI container runtime, a drop-in replacement for runc"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Directory for the state of containers
+    #[arg(long, global = true, default_value = "/run/carrack")]
+    pub root: PathBuf,
+    /// Append errors (and debug lines with --debug) to this file
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of the --log file
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Write debug lines to the log
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet: refused with an error)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (before the verb: `spec` has its own --rootless)
+    #[arg(long, default_value = "auto")]
+    pub rootless: String,
+    /// Ignored, accepted for compatibility with runc's --criu
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container
+    Create(CreateArgs),
+    /// Execute the user-defined process in a created container
+    Start(IdArg),
+    /// Output the state of a container
+    State(IdArg),
+    /// Send a signal to the container's init process
+    Kill(KillArgs),
+    /// Delete a container and everything it holds
+    Delete(DeleteArgs),
+    /// Create and start a container
+    Run(RunArgs),
+    /// List containers started with the given root
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Create a new specification file
+    Spec(SpecArgs),
+    /// Execute a new process inside a container (not implemented yet)
+    Exec(Unimplemented),
+    /// Display the processes running inside a container (not implemented yet)
+    Ps(Unimplemented),
+    /// Display container events (not implemented yet)
+    Events(Unimplemented),
+    /// Suspend all processes of a container (not implemented yet)
+    Pause(Unimplemented),
+    /// Resume all processes of a paused container (not implemented yet)
+    Resume(Unimplemented),
+    /// Update container resource constraints (not implemented yet)
+    Update(Unimplemented),
+    /// Show the enabled features (not implemented yet)
+    Features(Unimplemented),
+    /// Checkpoint a running container (not implemented yet)
+    Checkpoint(Unimplemented),
+    /// Restore a container from a checkpoint (not implemented yet)
+    Restore(Unimplemented),
+}
+
+/// Verbs whose issue has not landed: they take any arguments and fail loudly.
+#[derive(Args, Debug)]
+pub struct Unimplemented {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateOpts {
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the master of the container's pty
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container's init pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root (MS_MOVE + chroot instead)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors (3..3+N) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub opts: CreateOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    pub id: String,
+    /// Signal name (with or without SIG) or number; default SIGTERM
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+    /// Send the signal to every process of the container
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    pub id: String,
+    /// Kill the container first if it is still running
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Print only container ids
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Directory to write config.json to
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write a config for a rootless container
+    #[arg(long)]
+    pub rootless: bool,
+}

@@ -1,0 +1,9 @@
+use crate::cli::KillArgs;
+use anyhow::Result;
+use std::path::Path;
+
+pub fn run(root: &Path, a: &KillArgs) -> Result<()> {
+    crate::config::validate_id(&a.id)?;
+    let sig = crate::container::parse_signal(&a.signal)?;
+    crate::container::kill(root, &a.id, sig, a.all)
+}

@@ -1,0 +1,74 @@
+use crate::cli::{ListArgs, ListFormat};
+use crate::state::Store;
+use anyhow::Result;
+use std::path::Path;
+
+pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
+    if !root.exists() {
+        // runc lists nothing (not an error) when the root was never used.
+        return print(a, Vec::new());
+    }
+    let mut rows = Vec::new();
+    for entry in Store::new(root)?.list()? {
+        match entry {
+            Ok((s, status)) => rows.push(super::state_json(&s, status)),
+            // A corrupt entry is shown, never silently dropped.
+            Err((id, e)) => crate::logging::warn(&format!("list: {id}: {e:#}")),
+        }
+    }
+    print(a, rows)
+}
+
+fn print(a: &ListArgs, rows: Vec<serde_json::Value>) -> Result<()> {
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r["id"].as_str().unwrap_or(""));
+        }
+        return Ok(());
+    }
+    match a.format {
+        // runc (Go) marshals an empty list as null.
+        ListFormat::Json if rows.is_empty() => println!("null"),
+        ListFormat::Json => println!("{}", serde_json::to_string(&rows)?),
+        ListFormat::Table => print_table(&rows),
+    }
+    Ok(())
+}
+
+/// runc's tabwriter layout: minimum cell width 12, padding 3.
+fn print_table(rows: &[serde_json::Value]) {
+    let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
+    let keys = ["id", "pid", "status", "bundle", "created", "owner"];
+    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+    for r in rows {
+        lines.push(
+            keys.iter()
+                .map(|k| match &r[k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect(),
+        );
+    }
+    let widths: Vec<usize> = (0..keys.len())
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
+    for l in lines {
+        let mut out = String::new();
+        for (c, cell) in l.iter().enumerate() {
+            if c + 1 == l.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[c]));
+            }
+        }
+        println!("{out}");
+    }
+}

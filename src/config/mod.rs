@@ -1,0 +1,87 @@
+//! The bundle: config.json parsed with oci-spec, validated before anything touches the system.
+//! Every error names the JSON field: `process.cwd "foo": must be an absolute path`.
+
+mod default_spec;
+mod validate;
+
+pub use default_spec::default_spec;
+pub use oci_spec::runtime::Spec;
+pub use validate::validate;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Read `<bundle>/config.json`; a parse error carries the JSON path of the bad field.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let text =
+        std::fs::read(&path).with_context(|| format!("config.json: open {}", path.display()))?;
+    parse(&text)
+}
+
+fn parse(text: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if field == "." || field.is_empty() {
+            anyhow::anyhow!("config.json: {inner}")
+        } else {
+            anyhow::anyhow!("config.json: {field}: {inner}")
+        }
+    })
+}
+
+/// `root.path` against the bundle (an absolute path is kept), resolved.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let root = spec.root().as_ref().context("root: required")?;
+    let p = bundle.join(root.path());
+    std::fs::canonicalize(&p).with_context(|| format!("root.path {}", p.display()))
+}
+
+/// runc's rule for ids: `^[\w+\-.]+$`, and not `.` or `..` (they would name the root itself).
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
+    if !ok {
+        bail!("invalid container id {id:?}: must match [A-Za-z0-9_+.-]+ and not be . or ..");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "A-b_c.d+e", "x..y", "123"] {
+            validate_id(good).unwrap();
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "é", "a\0"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let err =
+            parse(br#"{"ociVersion":"1.0.0","process":{"user":{"uid":"x","gid":0},"cwd":"/"}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("process.user.uid"), "{err}");
+        let err = parse(b"{").unwrap_err().to_string();
+        assert!(err.starts_with("config.json: "), "{err}");
+    }
+
+    #[test]
+    fn missing_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("config.json: open"), "{err:#}");
+    }
+}

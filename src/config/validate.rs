@@ -1,0 +1,262 @@
+//! Everything that can be checked before the runtime touches the system. Each error names the
+//! JSON field and says why.
+
+use anyhow::{bail, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+use std::path::Path;
+
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+    version(spec.version())?;
+    root(spec, bundle)?;
+    process(spec)?;
+    mounts(spec)?;
+    linux(spec)?;
+    Ok(())
+}
+
+/// Any 1.x: engines move ahead of runtimes and 1.x minors stay compatible.
+fn version(v: &str) -> Result<()> {
+    if v.is_empty() {
+        bail!("ociVersion: required");
+    }
+    let major = v.split('.').next().unwrap_or("");
+    if major != "1" || v.split('.').count() < 2 {
+        bail!("ociVersion {v:?}: carrack supports runtime-spec 1.x");
+    }
+    Ok(())
+}
+
+fn root(spec: &Spec, bundle: &Path) -> Result<()> {
+    let Some(root) = spec.root() else {
+        bail!("root: required");
+    };
+    let p = bundle.join(root.path());
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "root.path {:?}: {} is not a directory",
+            root.path(),
+            p.display()
+        ),
+        Err(e) => bail!("root.path {:?}: {}: {e}", root.path(), p.display()),
+    }
+}
+
+fn process(spec: &Spec) -> Result<()> {
+    let Some(p) = spec.process() else {
+        bail!("process: required to create a container");
+    };
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args: must not be empty");
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd {:?}: must be an absolute path", p.cwd());
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') || e.starts_with('=') {
+            bail!("process.env[{i}] {e:?}: must be KEY=VALUE");
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        if !seen.insert(format!("{:?}", r.typ())) {
+            bail!("process.rlimits[{i}] {:?}: duplicate type", r.typ());
+        }
+        if r.soft() > r.hard() {
+            bail!(
+                "process.rlimits[{i}] {:?}: soft {} above hard {}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            );
+        }
+    }
+    if let Some(m) = p.user().umask() {
+        if m > 0o7777 {
+            bail!("process.user.umask {m}: must be at most 0o7777");
+        }
+    }
+    Ok(())
+}
+
+fn mounts(spec: &Spec) -> Result<()> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            bail!(
+                "mounts[{i}].destination {:?}: must be an absolute path",
+                m.destination()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn linux(spec: &Spec) -> Result<()> {
+    let Some(l) = spec.linux() else {
+        bail!("linux: required on Linux (at least a mount namespace)");
+    };
+    let ns = l.namespaces().as_deref().unwrap_or(&[]);
+    let mut types = HashSet::new();
+    for (i, n) in ns.iter().enumerate() {
+        if !types.insert(n.typ()) {
+            bail!("linux.namespaces[{i}] {:?}: duplicate type", n.typ());
+        }
+        if let Some(p) = n.path() {
+            if !p.exists() {
+                bail!("linux.namespaces[{i}].path {}: does not exist", p.display());
+            }
+        }
+    }
+    let has = |t| types.contains(&t);
+    let new_user = ns
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    let has_maps = |m: &Option<Vec<_>>| m.as_ref().is_some_and(|v: &Vec<_>| !v.is_empty());
+    if new_user && !(has_maps(l.uid_mappings()) && has_maps(l.gid_mappings())) {
+        bail!("linux.uidMappings, linux.gidMappings: required for a new user namespace");
+    }
+    if !has(LinuxNamespaceType::User) && (has_maps(l.uid_mappings()) || has_maps(l.gid_mappings()))
+    {
+        bail!("linux.uidMappings: set without a user namespace in linux.namespaces");
+    }
+    if !has(LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: a mount namespace is required to set up the rootfs");
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        bail!("hostname: needs a uts namespace in linux.namespaces");
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
+    {
+        bail!("domainname: needs a uts namespace in linux.namespaces");
+    }
+    if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
+        && !ns
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none())
+    {
+        bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
+    }
+    for k in l.sysctl().iter().flat_map(|m| m.keys()) {
+        if k.is_empty() || k.contains('/') || k.contains("..") {
+            bail!("linux.sysctl {k:?}: not a sysctl name");
+        }
+    }
+    for (i, d) in l.devices().iter().flatten().enumerate() {
+        if !d.path().is_absolute() {
+            bail!(
+                "linux.devices[{i}].path {:?}: must be an absolute path",
+                d.path()
+            );
+        }
+    }
+    if let Some(p) = l.rootfs_propagation() {
+        const OK: &[&str] = &[
+            "",
+            "private",
+            "rprivate",
+            "slave",
+            "rslave",
+            "shared",
+            "rshared",
+            "unbindable",
+            "runbindable",
+        ];
+        if !OK.contains(&p.as_str()) {
+            bail!(
+                "linux.rootfsPropagation {p:?}: must be one of {}",
+                OK[1..].join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn check(tweak: impl Fn(&mut Value)) -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let mut v = super::super::default_spec(false);
+        tweak(&mut v);
+        let spec: Spec = serde_json::from_value(v).unwrap();
+        validate(&spec, dir.path())
+    }
+
+    fn fails_naming(field: &str, tweak: impl Fn(&mut Value)) {
+        let err = check(tweak).expect_err(field).to_string();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+
+    #[test]
+    fn default_config_is_valid_and_every_1x_version_is_accepted() {
+        check(|_| {}).unwrap();
+        for v in ["1.0.0", "1.0.2-dev", "1.2.0", "1.3.0", "1.9.1"] {
+            check(|c| c["ociVersion"] = v.into()).unwrap();
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        fails_naming("ociVersion", |c| c["ociVersion"] = "2.0.0".into());
+        fails_naming("ociVersion", |c| c["ociVersion"] = "".into());
+        fails_naming("root.path", |c| c["root"]["path"] = "nope".into());
+        fails_naming("process.args", |c| c["process"]["args"] = json!([]));
+        fails_naming("process.cwd \"foo\": must be an absolute path", |c| {
+            c["process"]["cwd"] = "foo".into()
+        });
+        fails_naming("process.env[1]", |c| {
+            c["process"]["env"] = json!(["A=1", "B"])
+        });
+        fails_naming(
+            "process.rlimits[1]",
+            |c| c["process"]["rlimits"] = json!([{"type":"RLIMIT_NOFILE","hard":1,"soft":1},{"type":"RLIMIT_NOFILE","hard":2,"soft":2}]),
+        );
+        fails_naming("mounts[0].destination", |c| {
+            c["mounts"][0]["destination"] = "proc".into()
+        });
+        fails_naming("linux.namespaces[5]", |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type":"pid"}))
+        });
+        fails_naming("linux.namespaces[0].path", |c| {
+            c["linux"]["namespaces"][0]["path"] = "/nonexistent/ns".into()
+        });
+        fails_naming("linux.uidMappings", |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type":"user"}))
+        });
+        fails_naming("linux.uidMappings", |c| {
+            c["linux"]["uidMappings"] = json!([{"containerID":0,"hostID":1000,"size":1}])
+        });
+        fails_naming("hostname", |c| {
+            c["hostname"] = "x".into();
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "uts");
+        });
+        fails_naming("linux.namespaces", |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "mount");
+        });
+        fails_naming("linux.timeOffsets", |c| {
+            c["linux"]["timeOffsets"] = json!({"monotonic":{"secs":1}})
+        });
+        fails_naming("linux.devices[0].path", |c| {
+            c["linux"]["devices"] = json!([{"path":"dev/x","type":"c","major":1,"minor":3}])
+        });
+        fails_naming("linux.rootfsPropagation", |c| {
+            c["linux"]["rootfsPropagation"] = "sideways".into()
+        });
+    }
+}

@@ -1,0 +1,171 @@
+//! create: validate everything, record intent, then make things in an order that a crash at
+//! any point leaves something `delete --force` can find and remove.
+
+use crate::cgroups::Cgroup;
+use crate::cli::CreateOpts;
+use crate::config;
+use crate::launcher::{self, Launch};
+use crate::linux::namespaces;
+use crate::state::{self, Locked, Phase, State, Store};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+/// Create the container; returns init's pid (our child: `run` waits on it).
+pub fn create(root: &Path, id: &str, o: &CreateOpts) -> Result<i32> {
+    config::validate_id(id)?;
+    let bundle = std::fs::canonicalize(&o.bundle)
+        .with_context(|| format!("--bundle {}", o.bundle.display()))?;
+    let spec = config::load(&bundle)?;
+    config::validate(&spec, &bundle)?;
+    refuse_unsupported(&spec, o)?;
+    let rootfs = config::rootfs_path(&spec, &bundle)?;
+    let ns = namespaces::plan(
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), id)?;
+    cgroup.intend()?;
+
+    let store = Store::new(root)?;
+    let mut c = store.create(State {
+        id: id.to_string(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: crate::logging::rfc3339(std::time::SystemTime::now()),
+        owner: String::new(),
+        phase: Phase::Creating,
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup,
+    })?;
+    let built = build(&mut c, &spec, &bundle, &rootfs, &ns, o);
+    match built {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            crate::container::destroy(c);
+            Err(e)
+        }
+    }
+}
+
+fn build(
+    c: &mut Locked,
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    ns: &namespaces::Plan,
+    o: &CreateOpts,
+) -> Result<i32> {
+    let created = c.state.cgroup.create();
+    c.save()?; // record what was made even when create failed half-way
+    created.context("linux.cgroupsPath")?;
+    // 0622 whatever the umask: init opens it for writing after it became process.user.
+    nix::unistd::mkfifo(&c.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .and_then(|_| {
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &c.fifo(),
+                nix::sys::stat::Mode::from_bits_truncate(0o622),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+        })
+        .context("mkfifo exec.fifo")?;
+    let cgroup_dirs = mount_view(&c.state.cgroup);
+    let cgroup_fd = c.state.cgroup.unified_fd()?;
+    let in_cgroup = cgroup_fd.is_some();
+    let child = launcher::spawn(&Launch {
+        spec,
+        rootfs,
+        bundle,
+        fifo: &c.fifo(),
+        ns,
+        cgroup_dirs: &cgroup_dirs,
+        cgroup_fd,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        preserve_fds: o.preserve_fds,
+        parent_only: &[c.lock_fd()],
+    })?;
+    c.state.pid = child.pid;
+    c.state.pid_start = state::proc_stat(child.pid).map_or(0, |s| s.1);
+    c.save()?;
+    child.write_id_maps(spec)?;
+    if !in_cgroup {
+        c.state
+            .cgroup
+            .add_pid(child.pid)
+            .context("linux.cgroupsPath: join")?;
+    }
+    child.go()?;
+    child.wait_ready()?;
+    c.state.phase = Phase::Created;
+    c.save()?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, child.pid)?;
+    }
+    Ok(child.pid)
+}
+
+/// (name under the container's cgroup mount, host dir) per hierarchy.
+fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
+    if let [only] = cg.dirs.as_slice() {
+        if only.hierarchy == "unified" {
+            return vec![(String::new(), only.path.clone())];
+        }
+    }
+    cg.dirs
+        .iter()
+        .map(|d| {
+            let name = d.hierarchy.strip_prefix("name=").unwrap_or(&d.hierarchy);
+            (name.to_string(), d.path.clone())
+        })
+        .collect()
+}
+
+/// Written atomically: engines read it as soon as create returns.
+fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let tmp = p.with_extension("carrack-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|_| std::fs::rename(&tmp, p))
+        .with_context(|| format!("--pid-file {}", p.display()))
+}
+
+/// Fields and flags whose issue has not landed: refused by name instead of being ignored.
+fn refuse_unsupported(spec: &Spec, o: &CreateOpts) -> Result<()> {
+    if o.console_socket.is_some() {
+        bail!("--console-socket: not implemented yet");
+    }
+    if let Some(p) = spec.process() {
+        if p.terminal().unwrap_or(false) {
+            bail!("process.terminal: terminals are not implemented yet");
+        }
+    }
+    if spec.hooks().is_some() {
+        let h = serde_json::to_value(spec.hooks())?;
+        if h.as_object().is_some_and(|m| {
+            m.values()
+                .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        }) {
+            bail!("hooks: not implemented yet");
+        }
+    }
+    if let Some(l) = spec.linux() {
+        if l.seccomp().is_some() {
+            bail!("linux.seccomp: not implemented yet");
+        }
+        if l.resources().is_some() {
+            crate::logging::warn("linux.resources: limits are not applied yet");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Lifecycle orchestration: create, start, kill, delete. Commands call these; these call the
+//! state store, the launcher and the Linux subsystems.
+
+mod create;
+
+pub use create::create;
+
+use crate::state::{process_alive, Locked, Status, Store};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill as send, Signal};
+use nix::unistd::Pid;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Release a created container: let init exec the user process.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let c = Store::new(root)?.lock(id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
+    }
+    release_fifo(&c)?;
+    std::fs::remove_file(c.fifo()).context("remove exec.fifo")?;
+    Ok(())
+}
+
+/// Open exec.fifo for reading (which unblocks init's open for writing) and wait for its byte.
+fn release_fifo(c: &Locked) -> Result<()> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(c.fifo())
+        .context("open exec.fifo")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&fifo),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let r = unsafe { libc::poll(&mut pfd, 1, 20) };
+        if r > 0 && pfd.revents & libc::POLLIN != 0 {
+            let mut b = [0u8; 1];
+            if fifo.read(&mut b).unwrap_or(0) == 1 {
+                return Ok(());
+            }
+        }
+        if !process_alive(c.state.pid, c.state.pid_start) {
+            bail!("cannot start a container that has stopped");
+        }
+        if Instant::now() > deadline {
+            bail!("start: container init did not answer on exec.fifo");
+        }
+    }
+}
+
+pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
+    let c = Store::new(root)?.lock(id)?;
+    match c.status() {
+        Status::Created | Status::Running => {}
+        _ => bail!("container not running"),
+    }
+    if all {
+        return c.state.cgroup.signal_all(sig as i32);
+    }
+    send(Pid::from_raw(c.state.pid), sig).context("kill")
+}
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let store = Store::new(root)?;
+    if force {
+        store.sweep_dead_creates(id);
+    }
+    let c = match store.lock(id) {
+        Ok(c) => c,
+        Err(e) if force => {
+            // Nothing usable to read (missing or corrupt state): remove what is there.
+            let dir = store.dir(id);
+            if dir.exists() {
+                crate::config::validate_id(id)?;
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("remove {}", dir.display()))?;
+            }
+            crate::logging::debug(&format!("delete --force {id}: {e:#}"));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match c.status() {
+        Status::Stopped | Status::Created => {}
+        s if !force => bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            s.as_str()
+        ),
+        _ => {}
+    }
+    destroy(c);
+    Ok(())
+}
+
+/// Kill everything the container holds and remove it: init, the cgroup's processes, the
+/// cgroup directories, the state directory. Used by delete and by a failed create.
+pub fn destroy(c: Locked) {
+    let pid = c.state.pid;
+    if process_alive(pid, c.state.pid_start) {
+        let _ = send(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = c.state.cgroup.signal_all(libc::SIGKILL);
+    // Reap init if it is ours (a failed create, or run); otherwise wait for it to die.
+    let _ = nix::sys::wait::waitpid(
+        Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(pid, c.state.pid_start) && Instant::now() < deadline {
+        let _ = nix::sys::wait::waitpid(
+            Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if let Err(e) = c.state.cgroup.remove() {
+        crate::logging::warn(&format!("remove cgroup: {e:#}"));
+    }
+    if let Err(e) = c.destroy() {
+        crate::logging::warn(&format!("remove state: {e:#}"));
+    }
+}
+
+/// A signal by name (with or without SIG) or number.
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! Init: the child side. Runs in the cloned process, in the container's new namespaces, with
+//! the parent's memory (the parsed config) already in place: no re-exec, no serialization.
+//! The order of steps is the order of `setup`; the protocol with the parent is in `sync.rs`.
+
+use crate::linux::fs::{ensure_in_root, Kind};
+use crate::linux::{capabilities, devices, mounts, namespaces, network, process, rootfs};
+use crate::sync::{Channel, Msg};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct InitCtx<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    /// Init's end of the channel.
+    pub chan: &'a Channel,
+    /// O_PATH fd of `<state dir>/exec.fifo`.
+    pub fifo: &'a OwnedFd,
+    pub ns: &'a namespaces::Plan,
+    /// (hierarchy mount-point basename, host dir) of the container's cgroups, for `cgroup` mounts.
+    pub cgroup_dirs: &'a [(String, PathBuf)],
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Entry point in the child after clone3. Never returns.
+pub fn run(ctx: &InitCtx) -> ! {
+    let err = match setup(ctx) {
+        Ok((exec, host_proc)) => match wait_for_start(ctx, host_proc) {
+            Err(e) => e,
+            Ok(()) => exec.exec(),
+        },
+        Err(e) => {
+            // The parent prints it: one error line, with its cause.
+            let _ = ctx.chan.send(&Msg::Error(format!("{e:#}")));
+            unsafe { libc::_exit(1) }
+        }
+    };
+    // After Ready nobody listens on the channel: stderr is all that is left.
+    eprintln!("carrack init: {err:#}");
+    unsafe { libc::_exit(127) }
+}
+
+/// Everything up to Ready. Returns the prepared execve and the host procfs fd that
+/// `wait_for_start` needs after pivot_root.
+fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File)> {
+    // Die with the parent until we are ready: a create killed half-way leaves no orphan.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    ctx.chan.expect(Msg::Go)?;
+    let spec = ctx.spec;
+    let linux = spec.linux().as_ref();
+    let proc_ = spec.process().as_ref().context("process: required")?;
+
+    namespaces::join_all(ctx.ns)?;
+    if ctx.ns.enters_user() {
+        // Until now we were the host's root, unmapped in the new namespace: become its root.
+        if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("linux.uidMappings: no mapping for container root (setuid 0)");
+        }
+    }
+    if !ctx.no_new_keyring {
+        join_session_keyring()?;
+    }
+    if ctx.ns.new_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .context("linux.namespaces cgroup: unshare")?;
+    }
+    if ctx.ns.new_time {
+        let offsets: Vec<(String, i64, u32)> = linux
+            .and_then(|l| l.time_offsets().as_ref())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        namespaces::unshare_time(&offsets)?;
+    }
+    if ctx.ns.new_net {
+        network::loopback_up()?;
+    }
+    if let Some(adj) = proc_.oom_score_adj() {
+        process::set_oom_score_adj(adj)?;
+    }
+
+    // A procfs fd from before pivot_root, to reopen exec.fifo later whatever the container mounts.
+    let host_proc = std::fs::File::open("/proc").context("open /proc")?;
+    if !crate::linux::fs::is_procfs(host_proc.as_raw_fd()) {
+        bail!("/proc is not procfs");
+    }
+
+    setup_rootfs(ctx, proc_.cwd())?;
+    set_names(spec)?;
+    if ctx.no_pivot {
+        rootfs::move_root(ctx.rootfs)?;
+    } else {
+        rootfs::pivot(ctx.rootfs)?;
+    }
+    if let Some(l) = linux {
+        write_sysctls(l.sysctl().as_ref())?;
+        mounts::mask_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        mounts::readonly_paths(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::make_readonly()?;
+    }
+
+    process::set_rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
+    capabilities::prepare(proc_)?;
+    process::set_user(proc_.user())?;
+    capabilities::apply(proc_)?;
+    process::chdir(proc_.cwd())?;
+    let env = proc_.env().clone().unwrap_or_default();
+    let args = proc_.args().as_deref().unwrap_or(&[]);
+    let arg0 = args.first().context("process.args: must not be empty")?;
+    let path = process::resolve_exec(arg0, &env)?;
+    let exec = process::Exec::new(&path, args, &env)?;
+
+    process::keep_fds(ctx.preserve_fds);
+    process::cloexec_from(3 + ctx.preserve_fds)?;
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    ctx.chan.send(&Msg::Ready)?;
+    Ok((exec, host_proc))
+}
+
+/// Block until `start` opens exec.fifo for reading, then tell it we go.
+fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File) -> Result<()> {
+    let rel = std::ffi::CString::new(format!("thread-self/fd/{}", ctx.fifo.as_raw_fd()))?;
+    let fd = unsafe {
+        libc::openat(
+            proc_fd.as_raw_fd(),
+            rel.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("open exec.fifo");
+    }
+    let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+    unsafe { libc::close(fd) };
+    drop(proc_fd);
+    if n != 1 {
+        return Err(std::io::Error::last_os_error()).context("write exec.fifo");
+    }
+    Ok(())
+}
+
+fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<()> {
+    let linux = ctx.spec.linux().as_ref();
+    let prop = rootfs::propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+    rootfs::prepare(ctx.rootfs, prop)?;
+    let root = std::fs::File::open(ctx.rootfs).context("open rootfs")?;
+    let mctx = mounts::Ctx {
+        rootfs: root.as_raw_fd(),
+        bundle: ctx.bundle,
+        cgroup_dirs: ctx.cgroup_dirs,
+        new_cgroupns: ctx.ns.new_cgroup,
+    };
+    let all = ctx.spec.mounts().as_deref().unwrap_or(&[]);
+    let mut dev_from_host = false;
+    let mut has_devpts = false;
+    for (i, m) in all.iter().enumerate() {
+        mounts::mount_one(&mctx, i, m)?;
+        let dest = m.destination();
+        if dest == Path::new("/dev") && m.typ().as_deref() == Some("bind") {
+            dev_from_host = true;
+        }
+        has_devpts |= dest == Path::new("/dev/pts");
+    }
+    if !dev_from_host {
+        let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+        devices::create_all(root.as_raw_fd(), devs, ctx.ns.new_user)?;
+        devices::create_links(root.as_raw_fd(), has_devpts)?;
+    }
+    // runc creates a missing cwd; do it inside the root, before it can become read-only.
+    ensure_in_root(root.as_raw_fd(), cwd, Kind::Dir)
+        .with_context(|| format!("process.cwd {cwd:?}"))?;
+    Ok(())
+}
+
+/// A fresh session keyring, so the container cannot reach the host's keys (runc does the same;
+/// `--no-new-keyring` keeps the caller's).
+fn join_session_keyring() -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = c"_ses.carrack";
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    // ENOSYS: kernel without keys; nothing to isolate.
+    if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+        return Err(std::io::Error::last_os_error()).context("join a new session keyring");
+    }
+    Ok(())
+}
+
+fn set_names(spec: &Spec) -> Result<()> {
+    if let Some(h) = spec.hostname().as_deref() {
+        nix::unistd::sethostname(h).with_context(|| format!("hostname {h:?}: sethostname"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref() {
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("domainname {d:?}: setdomainname"));
+        }
+    }
+    Ok(())
+}
+
+/// `linux.sysctl`, written through the container's own /proc (checked to be procfs).
+fn write_sysctls(sysctl: Option<&std::collections::HashMap<String, String>>) -> Result<()> {
+    let Some(map) = sysctl else { return Ok(()) };
+    if map.is_empty() {
+        return Ok(());
+    }
+    let proc_sys = std::fs::File::open("/proc/sys").context("linux.sysctl: open /proc/sys")?;
+    if !crate::linux::fs::is_procfs(proc_sys.as_raw_fd()) {
+        bail!("linux.sysctl: /proc/sys in the container is not procfs");
+    }
+    for (k, v) in map {
+        let p = format!("/proc/sys/{}", k.replace('.', "/"));
+        std::fs::write(&p, v).with_context(|| format!("linux.sysctl {k:?} = {v:?}: write {p}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The parent side of create: clone3 init straight into its namespaces (no re-exec of
+//! /proc/self/exe, no helper binary), then drive the handshake documented in `sync.rs`.
+
+use crate::init::{self, InitCtx};
+use crate::linux::namespaces::Plan;
+use crate::sync::{self, Channel, Msg};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub struct Launch<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub fifo: &'a Path,
+    pub ns: &'a Plan,
+    pub cgroup_dirs: &'a [(String, PathBuf)],
+    /// The v2 cgroup dir: init is born in it (CLONE_INTO_CGROUP), never outside even briefly.
+    pub cgroup_fd: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Parent-only fds (the state lock) that init closes first thing.
+    pub parent_only: &'a [std::os::fd::RawFd],
+}
+
+/// A cloned init that has not been told to go yet.
+pub struct Child {
+    pub pid: i32,
+    chan: Channel,
+}
+
+/// clone3 the container's init. It waits for `Go` before touching anything.
+pub fn spawn(l: &Launch) -> Result<Child> {
+    let (parent_end, child_end) = sync::pair()?;
+    let fifo = nix::fcntl::open(
+        l.fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open exec.fifo")?;
+    if let Some(pidns) = &l.ns.join_pid {
+        // Only affects our children: init is born in the namespace it must join.
+        nix::sched::setns(pidns.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
+            .context("linux.namespaces pid path: setns")?;
+    }
+    let mut args = CloneArgs {
+        flags: l.ns.clone_flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = &l.cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("clone3 of the container's init (linux.namespaces)");
+    }
+    if pid == 0 {
+        // Child. carrack is single-threaded, so this copy of memory is consistent.
+        drop(parent_end);
+        for fd in l.parent_only {
+            unsafe { libc::close(*fd) };
+        }
+        let ctx = InitCtx {
+            spec: l.spec,
+            rootfs: l.rootfs,
+            bundle: l.bundle,
+            chan: &child_end,
+            fifo: &fifo,
+            ns: l.ns,
+            cgroup_dirs: l.cgroup_dirs,
+            no_pivot: l.no_pivot,
+            no_new_keyring: l.no_new_keyring,
+            preserve_fds: l.preserve_fds,
+        };
+        init::run(&ctx);
+    }
+    drop(child_end);
+    Ok(Child {
+        pid: pid as i32,
+        chan: parent_end,
+    })
+}
+
+impl Child {
+    /// Write the id maps of a new user namespace (before init does anything as "root").
+    pub fn write_id_maps(&self, spec: &Spec) -> Result<()> {
+        let Some(linux) = spec.linux() else {
+            return Ok(());
+        };
+        let fmt = |maps: &[LinuxIdMapping]| -> String {
+            maps.iter()
+                .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+                .collect()
+        };
+        if let Some(m) = linux.uid_mappings() {
+            std::fs::write(format!("/proc/{}/uid_map", self.pid), fmt(m))
+                .context("linux.uidMappings: write uid_map")?;
+        }
+        if let Some(m) = linux.gid_mappings() {
+            std::fs::write(format!("/proc/{}/gid_map", self.pid), fmt(m))
+                .context("linux.gidMappings: write gid_map")?;
+        }
+        Ok(())
+    }
+
+    pub fn go(&self) -> Result<()> {
+        self.chan.send(&Msg::Go)
+    }
+
+    /// Wait until init is set up and blocked on exec.fifo; its error text becomes ours.
+    pub fn wait_ready(&self) -> Result<()> {
+        match self.chan.recv()? {
+            Some(Msg::Ready) => Ok(()),
+            Some(Msg::Error(text)) => bail!("{text}"),
+            Some(m) => bail!("init channel: unexpected {m:?}"),
+            None => bail!(
+                "container init exited during setup{}",
+                describe_exit(self.pid)
+            ),
+        }
+    }
+}
+
+fn describe_exit(pid: i32) -> String {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
+        Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
+        _ => String::new(),
+    }
+}

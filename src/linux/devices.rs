@@ -1,0 +1,151 @@
+//! /dev inside the container: the default devices every runtime provides, `linux.devices`, and
+//! the standard links. Created before pivot_root, inside the rootfs via openat2.
+
+use super::fs::{ensure_in_root, fd_path, open_in_root, Kind};
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+
+/// (path, major, minor): what runc calls the default "allowed" devices, mode 0666 root:root.
+const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+const LINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+];
+
+/// Create the default devices and then `linux.devices`. In a user namespace mknod is not
+/// allowed, so the host's device is bound instead (as runc does).
+pub fn create_all(rootfs: RawFd, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    for (path, major, minor) in DEFAULT_DEVICES {
+        if devices.iter().any(|d| d.path() == Path::new(path)) {
+            continue; // the config's entry wins
+        }
+        make_device(
+            rootfs,
+            Path::new(path),
+            libc::S_IFCHR,
+            *major,
+            *minor,
+            0o666,
+            0,
+            0,
+            in_userns,
+        )
+        .with_context(|| format!("default device {path}"))?;
+    }
+    for (i, d) in devices.iter().enumerate() {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => bail!("linux.devices[{i}].type \"a\": not a device type"),
+        };
+        make_device(
+            rootfs,
+            d.path(),
+            kind,
+            d.major() as u64,
+            d.minor() as u64,
+            d.file_mode().unwrap_or(0o666),
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+            in_userns,
+        )
+        .with_context(|| format!("linux.devices[{i}] {:?}", d.path()))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_device(
+    rootfs: RawFd,
+    path: &Path,
+    kind: u32,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    in_userns: bool,
+) -> Result<()> {
+    let parent = path.parent().context("device path has no parent")?;
+    let name = path.file_name().context("device path has no name")?;
+    if in_userns {
+        let target = ensure_in_root(rootfs, path, Kind::File)?;
+        return mount(
+            Some(path),
+            fd_path(&target).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind host {}", path.display()));
+    }
+    ensure_in_root(rootfs, parent, Kind::Dir)?;
+    let dir = open_in_root(rootfs, parent, libc::O_DIRECTORY | libc::O_RDONLY)
+        .with_context(|| format!("open {}", parent.display()))?;
+    let c = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))?;
+    let dev = libc::makedev(major as u32, minor as u32);
+    unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
+    if unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), kind | (mode & 0o7777), dev) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("mknod");
+    }
+    // mknod is subject to the umask; set the exact mode and owner the config asks for.
+    unsafe {
+        libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode & 0o7777, 0);
+        if libc::fchownat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error()).context("chown");
+        }
+    }
+    Ok(())
+}
+
+/// /dev/fd, /dev/std{in,out,err} and /dev/ptmx -> pts/ptmx when /dev/pts is a mount.
+pub fn create_links(rootfs: RawFd, has_devpts: bool) -> Result<()> {
+    ensure_in_root(rootfs, Path::new("/dev"), Kind::Dir)?;
+    let dev = open_in_root(
+        rootfs,
+        Path::new("/dev"),
+        libc::O_DIRECTORY | libc::O_RDONLY,
+    )
+    .context("open /dev")?;
+    let mut links: Vec<(&str, &str)> = LINKS.to_vec();
+    if has_devpts {
+        links.push(("pts/ptmx", "/dev/ptmx"));
+    }
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "/dev/core"));
+    }
+    for (target, link) in links {
+        let name = CString::new(&link[5..])?;
+        let t = CString::new(target)?;
+        unsafe { libc::unlinkat(dev.as_raw_fd(), name.as_ptr(), 0) };
+        if unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), name.as_ptr()) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(e).with_context(|| format!("symlink {link}"));
+            }
+        }
+    }
+    Ok(())
+}

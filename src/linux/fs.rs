@@ -1,0 +1,206 @@
+//! Path handling inside the container's rootfs. Every lookup goes through
+//! `openat2(RESOLVE_IN_ROOT)`, so a symlink in a hostile rootfs (`/etc -> /host/etc`,
+//! `../../..`) resolves inside the rootfs, never on the host. Mount targets are then addressed
+//! through `/proc/self/fd/N`, which names the exact inode that was opened.
+
+use anyhow::{Context, Result};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Component, Path};
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `what` the caller wants to exist at a path being created.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).with_context(|| format!("{p:?}: contains NUL"))
+}
+
+/// openat2 with `path` resolved as if `root` were `/`.
+pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<OwnedFd> {
+    let rel = strip_root(path);
+    let c = cstr(rel).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// "." for "/", else the path without its leading "/".
+fn strip_root(path: &Path) -> &Path {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    }
+}
+
+/// Make `path` exist inside `root` (parents as directories, the last as `kind`) and return an
+/// O_PATH fd of it. Symlinks met on the way, dangling ones included, are followed inside the
+/// root (a link to `/x` means `<root>/x`), so the created entries always land in the rootfs.
+pub fn ensure_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
+    if let Ok(fd) = open_in_root(root, path, libc::O_PATH) {
+        return Ok(fd);
+    }
+    let mut todo: std::collections::VecDeque<std::ffi::OsString> = components(path).collect();
+    let mut cur = std::path::PathBuf::from("/");
+    let mut links = 0;
+    while let Some(comp) = todo.pop_front() {
+        if comp == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&comp);
+        match open_in_root(root, &next, libc::O_PATH | libc::O_NOFOLLOW) {
+            Ok(fd) if is_symlink(&fd) => {
+                links += 1;
+                if links > 40 {
+                    anyhow::bail!("{}: too many levels of symbolic links", path.display());
+                }
+                let target = nix::fcntl::readlinkat(&fd, "")
+                    .with_context(|| format!("readlink {} in rootfs", next.display()))?;
+                let target = Path::new(&target);
+                if target.is_absolute() {
+                    cur = std::path::PathBuf::from("/");
+                }
+                for (i, c) in components(target).enumerate() {
+                    todo.insert(i, c);
+                }
+            }
+            Ok(_) => cur = next,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let parent = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
+                    .with_context(|| format!("open {} in rootfs", cur.display()))?;
+                let k = if todo.is_empty() { kind } else { Kind::Dir };
+                create_at(parent.as_raw_fd(), &comp, k)
+                    .with_context(|| format!("create {} in rootfs", next.display()))?;
+                cur = next;
+            }
+            Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", next.display())),
+        }
+    }
+    open_in_root(root, &cur, libc::O_PATH)
+        .with_context(|| format!("open {} in rootfs", path.display()))
+}
+
+/// Normal and `..` components; `/` and `.` carry no step.
+fn components(p: &Path) -> impl Iterator<Item = std::ffi::OsString> + '_ {
+    p.components().filter_map(|c| match c {
+        Component::Normal(n) => Some(n.to_os_string()),
+        Component::ParentDir => Some("..".into()),
+        _ => None,
+    })
+}
+
+fn is_symlink(fd: &OwnedFd) -> bool {
+    nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+}
+
+fn create_at(dir: RawFd, name: &std::ffi::OsStr, kind: Kind) -> std::io::Result<()> {
+    let c = cstr(Path::new(name)).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let r = match kind {
+        Kind::Dir => unsafe { libc::mkdirat(dir, c.as_ptr(), 0o755) },
+        Kind::File => {
+            let fd = unsafe {
+                libc::openat(
+                    dir,
+                    c.as_ptr(),
+                    libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_WRONLY
+                        | libc::O_CLOEXEC
+                        | libc::O_NOFOLLOW,
+                    0o644,
+                )
+            };
+            if fd >= 0 {
+                unsafe { libc::close(fd) };
+            }
+            fd.min(0)
+        }
+    };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The magic-link path that names an opened fd, for syscalls that take paths (mount).
+pub fn fd_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// True when `path` is a real procfs (not something a hostile rootfs put there).
+pub fn is_procfs(fd: RawFd) -> bool {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::fstatfs(fd, &mut st) == 0 && st.f_type as i64 == PROC_SUPER_MAGIC }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        // An absolute and a relative escape attempt.
+        symlink(&outside, root.join("abs")).unwrap();
+        symlink("../../../../outside", root.join("rel")).unwrap();
+        let rootfd = fs::File::open(&root).unwrap();
+        ensure_in_root(rootfd.as_raw_fd(), Path::new("/abs/made"), Kind::Dir).unwrap();
+        ensure_in_root(rootfd.as_raw_fd(), Path::new("/rel/file"), Kind::File).unwrap();
+        assert!(
+            fs::read_dir(&outside).unwrap().next().is_none(),
+            "escaped the root"
+        );
+        // The absolute link pointed at <root>/<tmp>/outside, created inside the root.
+        assert!(root
+            .join(outside.strip_prefix("/").unwrap())
+            .join("made")
+            .is_dir());
+        assert!(root.join("outside/file").is_file());
+    }
+
+    #[test]
+    fn existing_path_is_opened_and_kind_is_respected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfd = fs::File::open(tmp.path()).unwrap();
+        ensure_in_root(rootfd.as_raw_fd(), Path::new("/a/b/c"), Kind::File).unwrap();
+        assert!(tmp.path().join("a/b").is_dir());
+        assert!(tmp.path().join("a/b/c").is_file());
+        ensure_in_root(rootfd.as_raw_fd(), Path::new("/a/b/c"), Kind::File).unwrap();
+        let proc_fd = fs::File::open("/proc").unwrap();
+        assert!(is_procfs(proc_fd.as_raw_fd()));
+        assert!(!is_procfs(rootfd.as_raw_fd()));
+    }
+}

@@ -1,0 +1,10 @@
+//! One module per Linux subsystem the container touches.
+
+pub mod capabilities;
+pub mod devices;
+pub mod fs;
+pub mod mounts;
+pub mod namespaces;
+pub mod network;
+pub mod process;
+pub mod rootfs;

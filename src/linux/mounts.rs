@@ -1,0 +1,399 @@
+//! `mounts`, `linux.maskedPaths` and `linux.readonlyPaths`. Targets are opened inside the
+//! rootfs with openat2(RESOLVE_IN_ROOT) and mounted through their /proc/self/fd path.
+
+use super::fs::{ensure_in_root, fd_path, open_in_root, Kind};
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// A mount's options split into flags, propagation and the data string.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Options {
+    pub flags: MsFlags,
+    pub propagation: MsFlags,
+    pub data: Vec<String>,
+}
+
+/// runc's option table: (name, clear?, flag).
+const FLAGS: &[(&str, bool, MsFlags)] = &[
+    ("ro", false, MsFlags::MS_RDONLY),
+    ("rw", true, MsFlags::MS_RDONLY),
+    ("nosuid", false, MsFlags::MS_NOSUID),
+    ("suid", true, MsFlags::MS_NOSUID),
+    ("nodev", false, MsFlags::MS_NODEV),
+    ("dev", true, MsFlags::MS_NODEV),
+    ("noexec", false, MsFlags::MS_NOEXEC),
+    ("exec", true, MsFlags::MS_NOEXEC),
+    ("sync", false, MsFlags::MS_SYNCHRONOUS),
+    ("async", true, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", false, MsFlags::MS_DIRSYNC),
+    ("remount", false, MsFlags::MS_REMOUNT),
+    ("mand", false, MsFlags::MS_MANDLOCK),
+    ("nomand", true, MsFlags::MS_MANDLOCK),
+    ("atime", true, MsFlags::MS_NOATIME),
+    ("noatime", false, MsFlags::MS_NOATIME),
+    ("diratime", true, MsFlags::MS_NODIRATIME),
+    ("nodiratime", false, MsFlags::MS_NODIRATIME),
+    ("relatime", false, MsFlags::MS_RELATIME),
+    ("norelatime", true, MsFlags::MS_RELATIME),
+    ("strictatime", false, MsFlags::MS_STRICTATIME),
+    ("nostrictatime", true, MsFlags::MS_STRICTATIME),
+    ("bind", false, MsFlags::MS_BIND),
+    ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
+    ("silent", false, MsFlags::MS_SILENT),
+    ("loud", true, MsFlags::MS_SILENT),
+];
+
+const PROPAGATION: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
+/// Options that need mount_setattr or tmpfs copy-up: refused until the mounts issue lands,
+/// never silently passed to the kernel as data.
+const NOT_YET: &[&str] = &[
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnosymfollow",
+    "rsymfollow",
+    "ratime",
+    "rnoatime",
+    "rdiratime",
+    "rnodiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rstrictatime",
+    "rnostrictatime",
+    "tmpcopyup",
+    "idmap",
+    "ridmap",
+    "nosymfollow",
+    "symfollow",
+];
+
+pub fn parse_options(opts: &[String]) -> Result<Options> {
+    let mut o = Options {
+        flags: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        data: Vec::new(),
+    };
+    for opt in opts {
+        if let Some((_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == opt) {
+            if *clear {
+                o.flags.remove(*flag);
+            } else {
+                o.flags.insert(*flag);
+            }
+        } else if let Some((_, flag)) = PROPAGATION.iter().find(|(n, _)| n == opt) {
+            o.propagation.insert(*flag);
+        } else if NOT_YET.contains(&opt.as_str()) {
+            bail!("option {opt:?} is not supported yet");
+        } else {
+            o.data.push(opt.clone());
+        }
+    }
+    Ok(o)
+}
+
+/// Everything a mount needs that lives outside the rootfs.
+pub struct Ctx<'a> {
+    pub rootfs: RawFd,
+    pub bundle: &'a Path,
+    /// (mount-point basename, host directory) of the container's cgroup on each hierarchy.
+    pub cgroup_dirs: &'a [(String, PathBuf)],
+    pub new_cgroupns: bool,
+}
+
+/// Perform one entry of `mounts[i]`.
+pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
+    let field = format!("mounts[{i}] {:?}", m.destination());
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
+        .with_context(|| format!("{field}: options"))?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
+    let result = if typ == "cgroup" || typ == "cgroup2" {
+        mount_cgroup(ctx, m.destination(), &opts)
+    } else if is_bind {
+        mount_bind(ctx, m, &opts)
+    } else {
+        mount_fs(ctx, m, typ, &opts)
+    };
+    result.with_context(|| field)
+}
+
+fn source_path(ctx: &Ctx, m: &Mount) -> Result<PathBuf> {
+    let src = m
+        .source()
+        .as_ref()
+        .context("source: required for a bind mount")?;
+    let p = if src.is_absolute() {
+        src.clone()
+    } else {
+        ctx.bundle.join(src)
+    };
+    if !p.exists() {
+        bail!("source {}: No such file or directory", p.display());
+    }
+    Ok(p)
+}
+
+fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
+    let src = source_path(ctx, m)?;
+    let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
+    let target = ensure_in_root(ctx.rootfs, m.destination(), kind)?;
+    let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    mount(
+        Some(&src),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        bind,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind {}", src.display()))?;
+    // Flags on a bind only take effect on a remount of the new mount, which the old fd
+    // does not name: reopen the target.
+    let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !rest.is_empty() {
+        let mounted = open_in_root(ctx.rootfs, m.destination(), libc::O_PATH)?;
+        mount(
+            None::<&str>,
+            fd_path(&mounted).as_str(),
+            None::<&str>,
+            rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+            None::<&str>,
+        )
+        .context("remount with the bind's flags")?;
+    }
+    set_propagation(ctx, m.destination(), opts.propagation)
+}
+
+fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
+    if typ.is_empty() {
+        bail!("type: required (or a bind option)");
+    }
+    let target = ensure_in_root(ctx.rootfs, m.destination(), Kind::Dir)?;
+    let src = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.to_string());
+    let data = opts.data.join(",");
+    let data = (!data.is_empty()).then_some(data);
+    mount(
+        Some(src.as_str()),
+        fd_path(&target).as_str(),
+        Some(typ),
+        opts.flags,
+        data.as_deref(),
+    )
+    .with_context(|| format!("mount {typ}"))?;
+    set_propagation(ctx, m.destination(), opts.propagation)
+}
+
+fn set_propagation(ctx: &Ctx, dest: &Path, prop: MsFlags) -> Result<()> {
+    if prop.is_empty() {
+        return Ok(());
+    }
+    let fd = open_in_root(ctx.rootfs, dest, libc::O_PATH)?;
+    mount(
+        None::<&str>,
+        fd_path(&fd).as_str(),
+        None::<&str>,
+        prop,
+        None::<&str>,
+    )
+    .context("set propagation")
+}
+
+/// A `cgroup` mount shows the container its own cgroup. With a new cgroup namespace the
+/// kernel roots a fresh cgroup2 mount there; otherwise (and for every v1 hierarchy) the
+/// container's own directories are bound under a tmpfs, read-only unless the config says rw.
+fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
+    let target = ensure_in_root(ctx.rootfs, dest, Kind::Dir)?;
+    let unified_only = ctx.cgroup_dirs.len() == 1 && ctx.cgroup_dirs[0].0.is_empty();
+    let base = opts.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if unified_only {
+        if ctx.new_cgroupns {
+            return mount(
+                Some("cgroup2"),
+                fd_path(&target).as_str(),
+                Some("cgroup2"),
+                base,
+                None::<&str>,
+            )
+            .context("mount cgroup2");
+        }
+        return bind_ro(ctx.rootfs, &ctx.cgroup_dirs[0].1, dest, opts.flags);
+    }
+    let tmpfs_flags = base - MsFlags::MS_RDONLY;
+    mount(
+        Some("tmpfs"),
+        fd_path(&target).as_str(),
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .context("mount tmpfs for cgroup hierarchies")?;
+    for (name, host) in ctx.cgroup_dirs {
+        let sub = dest.join(if name.is_empty() { "unified" } else { name });
+        ensure_in_root(ctx.rootfs, &sub, Kind::Dir)?;
+        bind_ro(ctx.rootfs, host, &sub, opts.flags)?;
+    }
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        let t = open_in_root(ctx.rootfs, dest, libc::O_PATH)?;
+        mount(
+            None::<&str>,
+            fd_path(&t).as_str(),
+            None::<&str>,
+            base | MsFlags::MS_REMOUNT,
+            None::<&str>,
+        )
+        .context("remount cgroup tmpfs read-only")?;
+    }
+    Ok(())
+}
+
+fn bind_ro(rootfs: RawFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
+    let target = ensure_in_root(rootfs, dest, Kind::Dir)?;
+    mount(
+        Some(src),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind {}", src.display()))?;
+    let remount = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC
+        | (flags & MsFlags::MS_RDONLY);
+    // The old fd names the directory under the new mount: reopen to reach the mount itself.
+    let target = open_in_root(rootfs, dest, libc::O_PATH)?;
+    mount(
+        None::<&str>,
+        fd_path(&target).as_str(),
+        None::<&str>,
+        remount,
+        None::<&str>,
+    )
+    .with_context(|| format!("remount {}", src.display()))
+}
+
+/// `linux.maskedPaths`, after pivot_root: paths are resolved in the new root (cwd is `/`).
+pub fn mask_paths(paths: &[String]) -> Result<()> {
+    let root = std::fs::File::open("/").context("open /")?;
+    for (i, p) in paths.iter().enumerate() {
+        let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
+            continue; // runc skips paths this kernel does not have
+        };
+        let is_dir = nix::sys::stat::fstat(&fd)
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(false);
+        let r = if is_dir {
+            mount(
+                Some("tmpfs"),
+                fd_path(&fd).as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+        } else {
+            mount(
+                Some("/dev/null"),
+                fd_path(&fd).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        };
+        r.with_context(|| format!("linux.maskedPaths[{i}] {p:?}"))?;
+    }
+    Ok(())
+}
+
+/// `linux.readonlyPaths`: bind each onto itself, then remount read-only.
+pub fn readonly_paths(paths: &[String]) -> Result<()> {
+    let root = std::fs::File::open("/").context("open /")?;
+    for (i, p) in paths.iter().enumerate() {
+        let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
+            continue;
+        };
+        let field = || format!("linux.readonlyPaths[{i}] {p:?}");
+        let path = fd_path(&fd);
+        mount(
+            Some(path.as_str()),
+            path.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(field)?;
+        let fd = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH).with_context(field)?;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        mount(
+            None::<&str>,
+            fd_path(&fd).as_str(),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .with_context(field)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let o = parse_options(&s(&[
+            "nosuid",
+            "ro",
+            "rw",
+            "rbind",
+            "rslave",
+            "mode=755",
+            "size=65536k",
+        ]))
+        .unwrap();
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_BIND | MsFlags::MS_REC
+        );
+        assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(o.data, s(&["mode=755", "size=65536k"]));
+    }
+
+    #[test]
+    fn recursive_attributes_are_refused_not_ignored() {
+        let err = parse_options(&s(&["rro"])).unwrap_err();
+        assert!(err.to_string().contains("\"rro\""));
+    }
+}

@@ -1,0 +1,119 @@
+//! `linux.namespaces`: which to create (clone3 flags), which to join (setns by fd, user first),
+//! and the two that init must unshare itself (cgroup: after it is placed in its cgroup; time:
+//! offsets can only be written before any process enters).
+
+use anyhow::{Context, Result};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+use std::os::fd::{AsFd, OwnedFd};
+
+pub struct Plan {
+    /// CLONE_NEW* flags for clone3.
+    pub clone_flags: u64,
+    /// Namespaces to join, user namespace first; opened by the parent before clone.
+    pub join: Vec<(OwnedFd, nix::sched::CloneFlags, String)>,
+    /// A pid namespace to join: setns'd by the parent, so init is born inside it.
+    pub join_pid: Option<OwnedFd>,
+    pub new_user: bool,
+    pub new_net: bool,
+    pub new_cgroup: bool,
+    pub new_time: bool,
+    pub new_uts: bool,
+}
+
+impl Plan {
+    /// Init ends up in a user namespace other than the host's (new or joined).
+    pub fn enters_user(&self) -> bool {
+        self.new_user
+            || self
+                .join
+                .iter()
+                .any(|(_, f, _)| *f == nix::sched::CloneFlags::CLONE_NEWUSER)
+    }
+}
+
+pub fn flag(t: LinuxNamespaceType) -> nix::sched::CloneFlags {
+    use nix::sched::CloneFlags as C;
+    match t {
+        LinuxNamespaceType::Mount => C::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => C::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => C::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => C::CLONE_NEWIPC,
+        LinuxNamespaceType::User => C::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => C::CLONE_NEWPID,
+        LinuxNamespaceType::Network => C::CLONE_NEWNET,
+        LinuxNamespaceType::Time => C::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+pub fn plan(namespaces: &[LinuxNamespace]) -> Result<Plan> {
+    let mut p = Plan {
+        clone_flags: 0,
+        join: Vec::new(),
+        join_pid: None,
+        new_user: false,
+        new_net: false,
+        new_cgroup: false,
+        new_time: false,
+        new_uts: false,
+    };
+    for (i, ns) in namespaces.iter().enumerate() {
+        let t = ns.typ();
+        if let Some(path) = ns.path() {
+            let fd = std::fs::File::open(path)
+                .with_context(|| format!("linux.namespaces[{i}].path {}", path.display()))?;
+            let fd: OwnedFd = fd.into();
+            if t == LinuxNamespaceType::Pid {
+                p.join_pid = Some(fd);
+            } else {
+                p.join.push((
+                    fd,
+                    flag(t),
+                    format!("linux.namespaces[{i}].path {}", path.display()),
+                ));
+            }
+            continue;
+        }
+        match t {
+            LinuxNamespaceType::Cgroup => p.new_cgroup = true,
+            LinuxNamespaceType::Time => p.new_time = true,
+            _ => p.clone_flags |= flag(t).bits() as u64,
+        }
+        p.new_user |= t == LinuxNamespaceType::User;
+        p.new_net |= t == LinuxNamespaceType::Network;
+        p.new_uts |= t == LinuxNamespaceType::Uts;
+    }
+    // Joining a user namespace first gives the privileges needed to join the others.
+    p.join
+        .sort_by_key(|(_, f, _)| *f != nix::sched::CloneFlags::CLONE_NEWUSER);
+    Ok(p)
+}
+
+/// Init side: join every namespace named by path.
+pub fn join_all(plan: &Plan) -> Result<()> {
+    for (fd, flag, field) in &plan.join {
+        nix::sched::setns(fd.as_fd(), *flag).with_context(|| format!("{field}: setns"))?;
+    }
+    Ok(())
+}
+
+/// `linux.timeOffsets` for a new time namespace: unshare, then write the offsets before exec
+/// moves init into it.
+pub fn unshare_time(offsets: &[(String, i64, u32)]) -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(
+        libc::CLONE_NEWTIME,
+    ))
+    .context("linux.namespaces time: unshare")?;
+    let mut text = String::new();
+    for (clock, secs, nanos) in offsets {
+        let id = match clock.as_str() {
+            "monotonic" => "monotonic",
+            "boottime" => "boottime",
+            other => anyhow::bail!("linux.timeOffsets {other:?}: unknown clock"),
+        };
+        text.push_str(&format!("{id} {secs} {nanos}\n"));
+    }
+    if !text.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", text).context("linux.timeOffsets: write")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! A new network namespace starts with `lo` down; runc brings it up, and so do we.
+
+use anyhow::{Context, Result};
+
+pub fn loopback_up() -> Result<()> {
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        return Err(std::io::Error::last_os_error()).context("socket for lo");
+    }
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    let r = unsafe {
+        let mut r = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            r = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+        }
+        r
+    };
+    let err = std::io::Error::last_os_error();
+    unsafe { libc::close(sock) };
+    if r != 0 {
+        return Err(err).context("bring lo up");
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The user process: rlimits, identity, umask, cwd, the executable's path, fds and execve.
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{PosixRlimit, PosixRlimitType, User};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+    use PosixRlimitType as R;
+    match t {
+        R::RlimitCpu => libc::RLIMIT_CPU,
+        R::RlimitFsize => libc::RLIMIT_FSIZE,
+        R::RlimitData => libc::RLIMIT_DATA,
+        R::RlimitStack => libc::RLIMIT_STACK,
+        R::RlimitCore => libc::RLIMIT_CORE,
+        R::RlimitRss => libc::RLIMIT_RSS,
+        R::RlimitNproc => libc::RLIMIT_NPROC,
+        R::RlimitNofile => libc::RLIMIT_NOFILE,
+        R::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        R::RlimitAs => libc::RLIMIT_AS,
+        R::RlimitLocks => libc::RLIMIT_LOCKS,
+        R::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        R::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        R::RlimitNice => libc::RLIMIT_NICE,
+        R::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        R::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// `process.rlimits`: a limit the kernel refuses names itself.
+pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
+    for (i, l) in limits.iter().enumerate() {
+        let r = libc::rlimit {
+            rlim_cur: l.soft(),
+            rlim_max: l.hard(),
+        };
+        if unsafe { libc::setrlimit(rlimit_resource(l.typ()), &r) } != 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| {
+                format!(
+                    "process.rlimits[{i}] {:?} soft {} hard {}: setrlimit",
+                    l.typ(),
+                    l.soft(),
+                    l.hard()
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `process.user`: groups, gid, uid (in that order: after setuid we may no longer change
+/// groups), and the umask.
+pub fn set_user(user: &User) -> Result<()> {
+    let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
+    // Supplementary groups are cleared even when none are configured, so the host's don't leak.
+    if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } != 0 {
+        let e = std::io::Error::last_os_error();
+        // In a user namespace with setgroups denied, an empty list is the only option.
+        if !(gids.is_empty() && e.raw_os_error() == Some(libc::EPERM)) {
+            return Err(e).context("process.user.additionalGids: setgroups");
+        }
+    }
+    let (uid, gid) = (user.uid(), user.gid());
+    if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("process.user.gid {gid}: setgid"));
+    }
+    if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("process.user.uid {uid}: setuid"));
+    }
+    if let Some(mask) = user.umask() {
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    Ok(())
+}
+
+/// Find `arg0` the way execvp would, but with the container's PATH (from `process.env`), inside
+/// the container's root. Done before signalling ready, so `create` reports a missing binary.
+pub fn resolve_exec(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        check_executable(&p).with_context(|| format!("exec {arg0:?}"))?;
+        return Ok(p);
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let p = Path::new(dir).join(arg0);
+        if check_executable(&p).is_ok() {
+            return Ok(p);
+        }
+    }
+    bail!("exec: {arg0:?}: executable file not found in $PATH")
+}
+
+fn check_executable(p: &Path) -> Result<()> {
+    let meta = std::fs::metadata(p)?;
+    use std::os::unix::fs::PermissionsExt;
+    if !meta.is_file() {
+        bail!("not a regular file");
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        bail!("permission denied");
+    }
+    Ok(())
+}
+
+/// `process.cwd`: chdir after the identity change, so permissions are the user's.
+pub fn chdir(cwd: &Path) -> Result<()> {
+    nix::unistd::chdir(cwd).with_context(|| format!("process.cwd {cwd:?}: chdir"))
+}
+
+/// Mark every fd from `first` up close-on-exec: nothing the runtime opened reaches the
+/// container; fds 0..first (stdio and --preserve-fds) stay.
+pub fn cloexec_from(first: u32) -> Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("close_range");
+    }
+    Ok(())
+}
+
+/// Clear close-on-exec on the preserved fds 3..3+n (the caller may have opened them cloexec).
+pub fn keep_fds(n: u32) {
+    for fd in 3..3 + n as i32 {
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+}
+
+pub struct Exec {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Exec {
+    pub fn new(path: &Path, args: &[String], env: &[String]) -> Result<Exec> {
+        let c = |s: &str| CString::new(s).with_context(|| format!("{s:?} contains NUL"));
+        Ok(Exec {
+            path: CString::new(path.as_os_str().as_bytes())?,
+            argv: args.iter().map(|a| c(a)).collect::<Result<_>>()?,
+            envp: env.iter().map(|e| c(e)).collect::<Result<_>>()?,
+        })
+    }
+
+    /// execve; only returns on failure.
+    pub fn exec(&self) -> anyhow::Error {
+        let err = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
+        anyhow::anyhow!("exec {:?}: {}", self.path, err.desc())
+    }
+}
+
+/// `process.oomScoreAdj`, written before the identity change (lowering needs privilege).
+pub fn set_oom_score_adj(v: i32) -> Result<()> {
+    std::fs::write("/proc/self/oom_score_adj", v.to_string())
+        .with_context(|| format!("process.oomScoreAdj {v}: write /proc/self/oom_score_adj"))
+}

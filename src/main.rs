@@ -1,0 +1,85 @@
+//! carrack: an OCI runtime with runc's command line.
+//!
+//! main parses the command line, dispatches to one verb, and is the only place that reports
+//! an error: one line on stderr, one line in the --log file.
+
+mod cgroups;
+mod cli;
+mod commands;
+mod config;
+mod container;
+mod init;
+mod launcher;
+mod linux;
+mod logging;
+mod state;
+mod sync;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help
+        Err(e) => {
+            // Usage errors: one line and status 1, as every other error.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid usage");
+            eprintln!("carrack: {}", first.trim_start_matches("error: "));
+            std::process::exit(1);
+        }
+    };
+    logging::init(&cli.global);
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            logging::error(&format!("{e:#}"));
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.version {
+        println!("{}", cli::VERSION_TEXT);
+        return Ok(0);
+    }
+    let g = &cli.global;
+    let Some(cmd) = cli.command else {
+        bail!("no command given: see carrack --help");
+    };
+    if g.systemd_cgroup {
+        bail!("--systemd-cgroup: systemd cgroup management is not supported yet");
+    }
+    match g.rootless.as_str() {
+        "false" | "auto" => {}
+        "true" => bail!("--rootless true: rootless containers are not supported yet"),
+        other => bail!("--rootless {other:?}: must be true, false or auto"),
+    }
+    let root = g.root.as_path();
+    match cmd {
+        Command::Create(a) => container::create(root, &a.id, &a.opts).map(|_| 0),
+        Command::Start(a) => {
+            config::validate_id(&a.id)?;
+            container::start(root, &a.id).map(|_| 0)
+        }
+        Command::State(a) => commands::state::run(root, &a.id).map(|_| 0),
+        Command::Kill(a) => commands::kill::run(root, &a).map(|_| 0),
+        Command::Delete(a) => commands::delete::run(root, &a).map(|_| 0),
+        Command::Run(a) => commands::run::run(root, &a),
+        Command::List(a) => commands::list::run(root, &a).map(|_| 0),
+        Command::Spec(a) => commands::spec::run(&a).map(|_| 0),
+        Command::Exec(_) => bail!("exec: not implemented yet"),
+        Command::Ps(_) => bail!("ps: not implemented yet"),
+        Command::Events(_) => bail!("events: not implemented yet"),
+        Command::Pause(_) => bail!("pause: not implemented yet"),
+        Command::Resume(_) => bail!("resume: not implemented yet"),
+        Command::Update(_) => bail!("update: not implemented yet"),
+        Command::Features(_) => bail!("features: not implemented yet"),
+        Command::Checkpoint(_) => bail!("checkpoint: not implemented yet"),
+        Command::Restore(_) => bail!("restore: not implemented yet"),
+    }
+}

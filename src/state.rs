@@ -1,0 +1,433 @@
+//! The state store: `<root>/<id>/state.json` plus `exec.fifo`.
+//!
+//! - A container directory appears atomically: it is built as a hidden temp dir holding state.json
+//!   and renamed into place with RENAME_NOREPLACE, so two creates of one id give exactly one winner
+//!   and no reader ever sees a directory without state.
+//! - Commands on one id are serialized by an exclusive flock on the container directory itself;
+//!   different ids never block each other. `create` holds that lock until init is ready, so a
+//!   state whose phase is `Creating` and whose lock is free belongs to a create that died.
+//! - state.json is rewritten atomically (temp file, fsync, rename).
+//! - The status is never stored: it is derived from the init process (alive, same start time,
+//!   not a zombie) and the presence of exec.fifo.
+
+use crate::cgroups::Cgroup;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// How far `create` got. Written before each step that leaves something on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Creating,
+    Created,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// The container's init pid in the host pid namespace; 0 until it exists.
+    pub pid: i32,
+    /// Start time of `pid` (clock ticks, /proc/<pid>/stat field 22) to detect pid reuse.
+    pub pid_start: u64,
+    pub created: String,
+    pub owner: String,
+    pub phase: Phase,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cgroup: Cgroup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// One entry of `list`: the state, or the id and why it could not be read.
+pub type Listed = Result<(State, Status), (String, anyhow::Error)>;
+
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A container directory held under its exclusive lock. The lock goes with the fd.
+pub struct Locked {
+    dir: File,
+    pub path: PathBuf,
+    pub state: State,
+}
+
+impl Store {
+    pub fn new(root: &Path) -> Result<Store> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .with_context(|| format!("--root {}: cannot create", root.display()))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Create `<root>/<id>` with its first state.json, locked. Fails if the id is taken.
+    pub fn create(&self, state: State) -> Result<Locked> {
+        let tmp = self
+            .root
+            .join(format!(".{}.creating-{}", state.id, std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let built = (|| -> Result<Locked> {
+            let dir = File::open(&tmp)?;
+            flock(&dir, libc::LOCK_EX)?;
+            write_atomic(&tmp, &state)?;
+            let path = self.dir(&state.id);
+            rename_noreplace(&tmp, &path).map_err(|e| {
+                if e.raw_os_error() == Some(libc::EEXIST)
+                    || e.raw_os_error() == Some(libc::ENOTEMPTY)
+                {
+                    anyhow::anyhow!("container with id exists: {}", state.id)
+                } else {
+                    anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
+                }
+            })?;
+            Ok(Locked { dir, path, state })
+        })();
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        built
+    }
+
+    /// Remove the temp dirs of creates of `id` that died before their rename (their lock is free).
+    /// Nothing else exists yet at that stage of create.
+    pub fn sweep_dead_creates(&self, id: &str) {
+        let prefix = format!(".{id}.creating-");
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            if !e.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let Ok(dir) = File::open(e.path()) else {
+                continue;
+            };
+            let free = unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            if free {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// Open and exclusively lock an existing container.
+    pub fn lock(&self, id: &str) -> Result<Locked> {
+        let path = self.dir(id);
+        let dir = open_existing_dir(&path)?;
+        flock(&dir, libc::LOCK_EX)?;
+        // The directory may have been deleted while we waited for the lock.
+        if nix::sys::stat::fstat(&dir)?.st_nlink == 0 {
+            bail!("container does not exist");
+        }
+        let state = read_state(&path)?;
+        Ok(Locked { dir, path, state })
+    }
+
+    /// Read without taking the lock: state.json is only ever replaced atomically.
+    pub fn load(&self, id: &str) -> Result<(State, Status)> {
+        let path = self.dir(id);
+        let dir = open_existing_dir(&path)?;
+        let state = read_state(&path)?;
+        let status = status_of(&state, &path, Some(&dir));
+        Ok((state, status))
+    }
+
+    /// Every container under the root, sorted by id; unreadable entries are reported, not hidden.
+    pub fn list(&self) -> Result<Vec<Listed>> {
+        let mut ids: Vec<String> = fs::read_dir(&self.root)
+            .with_context(|| format!("--root {}: cannot list", self.root.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        ids.sort();
+        Ok(ids
+            .into_iter()
+            .map(|id| self.load(&id).map_err(|e| (id, e)))
+            .collect())
+    }
+}
+
+impl Locked {
+    pub fn save(&self) -> Result<()> {
+        write_atomic(&self.path, &self.state)
+    }
+
+    pub fn status(&self) -> Status {
+        // We hold the lock, so a Creating phase here means that create died (or is us).
+        status_of(&self.state, &self.path, None)
+    }
+
+    /// The fd that carries the lock: a cloned init must close it, or the lock lives on in it.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self.dir.as_raw_fd()
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    /// Remove the container directory; the lock is released when `self` drops.
+    pub fn destroy(self) -> Result<()> {
+        fs::remove_dir_all(&self.path)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .with_context(|| format!("cannot remove {}", self.path.display()))?;
+        drop(self.dir);
+        Ok(())
+    }
+}
+
+fn open_existing_dir(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!("container does not exist")
+        } else {
+            anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
+        }
+    })
+}
+
+fn read_state(dir: &Path) -> Result<State> {
+    let file = dir.join(STATE_FILE);
+    let text = fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{}: corrupt state, remove it with delete --force",
+            file.display()
+        )
+    })
+}
+
+fn write_atomic(dir: &Path, state: &State) -> Result<()> {
+    let tmp = dir.join(".state.json.tmp");
+    let final_path = dir.join(STATE_FILE);
+    let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec(state)?)?;
+    f.sync_all()?;
+    fs::rename(&tmp, &final_path).with_context(|| format!("cannot write {}", final_path.display()))
+}
+
+fn flock(f: &File, op: i32) -> Result<()> {
+    loop {
+        if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err).context("cannot lock the container directory");
+        }
+    }
+}
+
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let f = CString::new(from.as_os_str().as_bytes())?;
+    let t = CString::new(to.as_os_str().as_bytes())?;
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The truthful status. `dir` (unlocked readers) lets a Creating phase be told apart from a dead
+/// create: a live create holds the lock.
+fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
+    if state.phase == Phase::Creating {
+        let create_alive = dir.is_some_and(|d| {
+            let r = unsafe { libc::flock(d.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+            r != 0
+        });
+        if let Some(d) = dir {
+            unsafe { libc::flock(d.as_raw_fd(), libc::LOCK_UN) };
+        }
+        return if create_alive {
+            Status::Creating
+        } else {
+            Status::Stopped
+        };
+    }
+    if !process_alive(state.pid, state.pid_start) {
+        return Status::Stopped;
+    }
+    if dir_path.join(EXEC_FIFO).exists() {
+        Status::Created
+    } else {
+        Status::Running
+    }
+}
+
+/// `(state, starttime)` from /proc/<pid>/stat; None when there is no such process.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let st = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?; // field 22 overall
+    Some((st, start))
+}
+
+/// Alive means: exists, is the same process (start time), and is not a zombie.
+pub fn process_alive(pid: i32, start: u64) -> bool {
+    matches!(proc_stat(pid), Some((st, s)) if s == start && st != 'Z' && st != 'X')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: &str) -> State {
+        State {
+            id: id.into(),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            pid: 0,
+            pid_start: 0,
+            created: "2026-01-01T00:00:00Z".into(),
+            owner: String::new(),
+            phase: Phase::Created,
+            annotations: BTreeMap::new(),
+            cgroup: Cgroup::default(),
+        }
+    }
+
+    #[test]
+    fn create_is_exclusive_and_atomic() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path()).unwrap();
+        let first = store.create(sample("a")).unwrap();
+        let err = store.create(sample("a")).err().unwrap();
+        assert!(
+            err.to_string().contains("container with id exists"),
+            "{err}"
+        );
+        drop(first);
+        // no temp dirs left behind by the failed create
+        let names: Vec<_> = fs::read_dir(root.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn dead_pid_reads_stopped_and_destroy_removes() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path()).unwrap();
+        let mut st = sample("b");
+        st.pid = i32::MAX - 1; // no such process
+        st.pid_start = 1;
+        store.create(st).unwrap();
+        let (_, status) = store.load("b").unwrap();
+        assert_eq!(status, Status::Stopped);
+        let locked = store.lock("b").unwrap();
+        locked.destroy().unwrap();
+        assert!(store.load("b").is_err());
+        let err = store.lock("b").err().unwrap();
+        assert!(err.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn live_process_with_fifo_is_created_and_reuse_is_stopped() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path()).unwrap();
+        let me = std::process::id() as i32;
+        let (_, start) = proc_stat(me).unwrap();
+        let mut st = sample("c");
+        st.pid = me;
+        st.pid_start = start;
+        let locked = store.create(st).unwrap();
+        File::create(locked.fifo()).unwrap();
+        drop(locked);
+        assert_eq!(store.load("c").unwrap().1, Status::Created);
+        fs::remove_file(store.dir("c").join(EXEC_FIFO)).unwrap();
+        assert_eq!(store.load("c").unwrap().1, Status::Running);
+        let mut locked = store.lock("c").unwrap();
+        locked.state.pid_start = start + 1; // as if the pid had been reused
+        locked.save().unwrap();
+        drop(locked);
+        assert_eq!(store.load("c").unwrap().1, Status::Stopped);
+    }
+
+    #[test]
+    fn creating_phase_with_free_lock_is_a_dead_create() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path()).unwrap();
+        let mut st = sample("d");
+        st.phase = Phase::Creating;
+        let held = store.create(st).unwrap();
+        // A separate open file description sees the lock held by `held`.
+        assert_eq!(store.load("d").unwrap().1, Status::Creating);
+        drop(held);
+        assert_eq!(store.load("d").unwrap().1, Status::Stopped);
+    }
+
+    #[test]
+    fn corrupt_state_is_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path()).unwrap();
+        fs::create_dir(root.path().join("e")).unwrap();
+        fs::write(root.path().join("e").join(STATE_FILE), b"{\"id\":").unwrap();
+        let err = store.load("e").unwrap_err();
+        assert!(format!("{err:#}").contains("corrupt state"), "{err:#}");
+    }
+}

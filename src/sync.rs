@@ -1,0 +1,138 @@
+//! THE parent <-> init protocol. Everything the two sides say to each other is here.
+//!
+//! Channel: one `SOCK_SEQPACKET` socketpair, close-on-exec, made by the parent before clone3.
+//! The parent keeps `parent` and closes `child` after clone; init keeps `child` and closes
+//! `parent`, so EOF on either side means the peer died. Each message is one packet: a tag byte,
+//! then an optional UTF-8 payload.
+//!
+//! Order (create):
+//! ```text
+//!   parent                                   init (cloned with the new namespaces)
+//!   clone3 ───────────────────────────────▶  PDEATHSIG=SIGKILL; wait for Go
+//!   record pid + start time in state.json
+//!   write uid_map/gid_map (new userns)
+//!   place pid in every cgroup hierarchy
+//!   Go ──────────────────────────────────▶   join namespaces, rootfs, mounts, devices, pivot_root,
+//!                                            hostname, sysctl, rlimits, user, env, cwd,
+//!                                            resolve args[0]
+//!            ◀────────────────────────────── Error(text)  (then exit 1), or
+//!            ◀────────────────────────────── Ready        (PDEATHSIG cleared just before)
+//!   state phase := created; create returns   open exec.fifo for writing: blocks until `start`
+//!                                            opens it for reading; write one byte; execve
+//! ```
+//! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd and the
+//! namespace fds opened by the parent. None of them survives execve (all are O_CLOEXEC, and init
+//! marks every fd above the preserved ones close-on-exec).
+
+use anyhow::{bail, Context, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// parent → init: ids mapped and cgroups joined; set up the container.
+    Go,
+    /// init → parent: set up, now waiting on exec.fifo.
+    Ready,
+    /// init → parent: setup failed; the text is the error chain.
+    Error(String),
+}
+
+const GO: u8 = 1;
+const READY: u8 = 2;
+const ERROR: u8 = 3;
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// Make the pair: (parent end, init end).
+pub fn pair() -> Result<(Channel, Channel)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair for the init channel")?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let mut buf = Vec::with_capacity(64);
+        match msg {
+            Msg::Go => buf.push(GO),
+            Msg::Ready => buf.push(READY),
+            Msg::Error(text) => {
+                buf.push(ERROR);
+                buf.extend_from_slice(text.as_bytes());
+            }
+        }
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error()).context("init channel: send");
+        }
+        Ok(())
+    }
+
+    /// The next message, or None on EOF (the peer is gone).
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = [0u8; 8192];
+        let n = loop {
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n >= 0 {
+                break n as usize;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(err).context("init channel: recv");
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(match buf[0] {
+            GO => Msg::Go,
+            READY => Msg::Ready,
+            ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+            t => bail!("init channel: unknown message tag {t}"),
+        }))
+    }
+
+    /// Receive and insist on one message kind; Error and EOF become errors.
+    pub fn expect(&self, want: Msg) -> Result<()> {
+        match self.recv()? {
+            Some(m) if m == want => Ok(()),
+            Some(Msg::Error(text)) => bail!("{text}"),
+            Some(m) => bail!("init channel: expected {want:?}, got {m:?}"),
+            None => bail!("init channel: peer exited before {want:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_eof_is_none() {
+        let (p, c) = pair().unwrap();
+        p.send(&Msg::Go).unwrap();
+        assert_eq!(c.recv().unwrap(), Some(Msg::Go));
+        c.send(&Msg::Error("exec \"/bin/nope\": No such file".into()))
+            .unwrap();
+        let err = p.expect(Msg::Ready).unwrap_err();
+        assert!(err.to_string().contains("/bin/nope"));
+        drop(c);
+        assert_eq!(p.recv().unwrap(), None);
+    }
+}

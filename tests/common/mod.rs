@@ -1,0 +1,209 @@
+//! Test bundles: static busybox rootfs, a config from `carrack spec`, a private --root, and a
+//! Drop that force-deletes every container the test made and removes the temp dir, even when
+//! the test panics.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_carrack");
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// None (after printing why) when the host cannot run containers for tests.
+pub fn can_run() -> Option<()> {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skip: not root");
+        return None;
+    }
+    if busybox().is_none() {
+        println!("skip: no static busybox (install busybox-static)");
+        return None;
+    }
+    Some(())
+}
+
+pub fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub config: Value,
+    ids: std::cell::RefCell<Vec<String>>,
+    runtime: String,
+}
+
+impl Bundle {
+    pub fn new(args: &[&str]) -> Bundle {
+        Self::with_runtime(BIN, args)
+    }
+
+    pub fn with_runtime(runtime: &str, args: &[&str]) -> Bundle {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("carrack-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rootfs = dir.join("bundle/rootfs");
+        std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+        for d in ["etc", "tmp", "proc", "sys", "dev"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        std::fs::copy(busybox().unwrap(), rootfs.join("bin/busybox")).unwrap();
+        for applet in [
+            "sh", "echo", "cat", "sleep", "id", "hostname", "ls", "touch", "pwd", "env", "true",
+        ] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        let out = Command::new(BIN)
+            .args(["spec", "--bundle"])
+            .arg(dir.join("bundle"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("bundle/config.json")).unwrap())
+                .unwrap();
+        config["process"]["terminal"] = Value::Bool(false);
+        config["process"]["args"] = serde_json::json!(args);
+        config["root"]["readonly"] = Value::Bool(false);
+        let b = Bundle {
+            root: dir.join("state"),
+            dir,
+            config,
+            ids: Default::default(),
+            runtime: runtime.to_string(),
+        };
+        b.write_config();
+        b
+    }
+
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+
+    pub fn write_config(&self) {
+        std::fs::write(
+            self.bundle().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// A unique container id, remembered for cleanup.
+    pub fn id(&self, name: &str) -> String {
+        let id = format!(
+            "carrack-test-{name}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        self.ids.borrow_mut().push(id.clone());
+        id
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.runtime);
+        c.arg("--root").arg(&self.root);
+        c
+    }
+
+    /// Run the runtime with `args`; stdin is closed. Output goes through files, not pipes: a
+    /// created container's init inherits them and would keep a pipe open until it exits.
+    pub fn rt(&self, args: &[&str]) -> Output {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let (o, e) = (
+            self.dir.join(format!("out.{n}")),
+            self.dir.join(format!("err.{n}")),
+        );
+        let status = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        let out = Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        };
+        let _ = std::fs::remove_file(o);
+        let _ = std::fs::remove_file(e);
+        out
+    }
+
+    /// Like `rt`, with the bundle directory appended as `--bundle`.
+    pub fn rt_bundle(&self, verb: &str, id: &str, extra: &[&str]) -> Output {
+        let b = self.bundle();
+        let mut args = vec![verb, "--bundle", b.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(id);
+        self.rt(&args)
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.rt(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Poll until the container has the status or the timeout passes.
+    pub fn wait_status(&self, id: &str, want: &str) -> bool {
+        for _ in 0..500 {
+            let out = self.rt(&["state", id]);
+            if out.status.success() {
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                if v["status"] == want {
+                    return true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.cmd().args(["delete", "--force", id]).output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every cgroup hierarchy directory named after `id` (there must be none after delete).
+pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        for h in rd.flatten() {
+            let p = h.path().join(id);
+            if p.exists() {
+                found.push(p);
+            }
+        }
+    }
+    if Path::new("/sys/fs/cgroup").join(id).exists() {
+        found.push(Path::new("/sys/fs/cgroup").join(id));
+    }
+    found
+}
