@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+pub const CONFIG_FILE: &str = "config.json";
 
 /// How far `create` got. Written before each step that leaves something on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +71,26 @@ impl Status {
 
 /// One entry of `list`: the state, or the id and why it could not be read.
 pub type Listed = Result<(State, Status), (String, anyhow::Error)>;
+
+/// The state object runc prints and hooks read on stdin (runtime-spec state plus runc's
+/// rootfs, created, owner).
+pub fn state_json(s: &State, status: Status) -> serde_json::Value {
+    let pid = if status == Status::Stopped { 0 } else { s.pid };
+    let mut v = serde_json::json!({
+        "ociVersion": "1.3.0",
+        "id": s.id,
+        "pid": pid,
+        "status": status.as_str(),
+        "bundle": s.bundle,
+        "rootfs": s.rootfs,
+        "created": s.created,
+        "owner": s.owner,
+    });
+    if !s.annotations.is_empty() {
+        v["annotations"] = serde_json::json!(s.annotations);
+    }
+    v
+}
 
 pub struct Store {
     root: PathBuf,
@@ -203,6 +224,19 @@ impl Locked {
     /// The fd that carries the lock: a cloned init must close it, or the lock lives on in it.
     pub fn lock_fd(&self) -> std::os::fd::RawFd {
         self.dir.as_raw_fd()
+    }
+
+    /// The config the container was created with, kept for exec, start and delete (hooks):
+    /// the bundle may change or go away after create.
+    pub fn save_config(&self, spec: &oci_spec::runtime::Spec) -> Result<()> {
+        let p = self.path.join(CONFIG_FILE);
+        fs::write(&p, serde_json::to_vec(spec)?).with_context(|| format!("write {}", p.display()))
+    }
+
+    pub fn config(&self) -> Result<oci_spec::runtime::Spec> {
+        let p = self.path.join(CONFIG_FILE);
+        let text = fs::read(&p).with_context(|| format!("read {}", p.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("{}: corrupt", p.display()))
     }
 
     pub fn fifo(&self) -> PathBuf {

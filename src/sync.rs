@@ -12,14 +12,21 @@
 //!   record pid + start time in state.json
 //!   write uid_map/gid_map (new userns)
 //!   place pid in every cgroup hierarchy
-//!   Go ──────────────────────────────────▶   join namespaces, rootfs, mounts, devices, pivot_root,
-//!                                            hostname, sysctl, rlimits, user, env, cwd,
-//!                                            resolve args[0]
+//!   Go(state JSON for hooks) ─────────────▶  join namespaces, rootfs, mounts, devices
+//!            ◀────────────────────────────── RunHooks     (only if prestart/createRuntime exist)
+//!   run prestart, createRuntime hooks
+//!   HooksDone ────────────────────────────▶  createContainer hooks, pivot_root, hostname,
+//!                                            sysctl, rlimits, user, env, cwd, resolve args[0]
 //!            ◀────────────────────────────── Error(text)  (then exit 1), or
 //!            ◀────────────────────────────── Ready        (PDEATHSIG cleared just before)
 //!   state phase := created; create returns   open exec.fifo for writing: blocks until `start`
-//!                                            opens it for reading; write one byte; execve
+//!                                            opens it for reading; startContainer hooks;
+//!                                            write "0" and execve, or "1<error>" and exit 1
 //! ```
+//!
+//! Order (exec): the same clone3 and Go (cgroup placement first); init joins the container's
+//! namespaces and sets up the process, then execve. Success is EOF on the channel (it is
+//! close-on-exec); failure is Error(text).
 //! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd and the
 //! namespace fds opened by the parent. None of them survives execve (all are O_CLOEXEC, and init
 //! marks every fd above the preserved ones close-on-exec).
@@ -29,8 +36,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// parent → init: ids mapped and cgroups joined; set up the container.
-    Go,
+    /// parent → init: ids mapped and cgroups joined; set up the container. Carries the state
+    /// JSON that init's own hooks read on stdin.
+    Go(String),
+    /// init → parent: mounts are done, run the prestart and createRuntime hooks now.
+    RunHooks,
+    /// parent → init: those hooks succeeded.
+    HooksDone,
     /// init → parent: set up, now waiting on exec.fifo.
     Ready,
     /// init → parent: setup failed; the text is the error chain.
@@ -40,6 +52,8 @@ pub enum Msg {
 const GO: u8 = 1;
 const READY: u8 = 2;
 const ERROR: u8 = 3;
+const RUN_HOOKS: u8 = 4;
+const HOOKS_DONE: u8 = 5;
 
 pub struct Channel {
     fd: OwnedFd,
@@ -62,8 +76,13 @@ impl Channel {
     pub fn send(&self, msg: &Msg) -> Result<()> {
         let mut buf = Vec::with_capacity(64);
         match msg {
-            Msg::Go => buf.push(GO),
+            Msg::Go(state) => {
+                buf.push(GO);
+                buf.extend_from_slice(state.as_bytes());
+            }
             Msg::Ready => buf.push(READY),
+            Msg::RunHooks => buf.push(RUN_HOOKS),
+            Msg::HooksDone => buf.push(HOOKS_DONE),
             Msg::Error(text) => {
                 buf.push(ERROR);
                 buf.extend_from_slice(text.as_bytes());
@@ -85,7 +104,7 @@ impl Channel {
 
     /// The next message, or None on EOF (the peer is gone).
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = [0u8; 8192];
+        let mut buf = vec![0u8; 64 * 1024];
         let n = loop {
             let n =
                 unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -101,17 +120,19 @@ impl Channel {
             return Ok(None);
         }
         Ok(Some(match buf[0] {
-            GO => Msg::Go,
+            GO => Msg::Go(String::from_utf8_lossy(&buf[1..n]).into_owned()),
             READY => Msg::Ready,
+            RUN_HOOKS => Msg::RunHooks,
+            HOOKS_DONE => Msg::HooksDone,
             ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
             t => bail!("init channel: unknown message tag {t}"),
         }))
     }
 
     /// Receive and insist on one message kind; Error and EOF become errors.
-    pub fn expect(&self, want: Msg) -> Result<()> {
+    pub fn expect(&self, want: Msg) -> Result<Msg> {
         match self.recv()? {
-            Some(m) if m == want => Ok(()),
+            Some(m) if std::mem::discriminant(&m) == std::mem::discriminant(&want) => Ok(m),
             Some(Msg::Error(text)) => bail!("{text}"),
             Some(m) => bail!("init channel: expected {want:?}, got {m:?}"),
             None => bail!("init channel: peer exited before {want:?}"),
@@ -126,8 +147,8 @@ mod tests {
     #[test]
     fn messages_round_trip_and_eof_is_none() {
         let (p, c) = pair().unwrap();
-        p.send(&Msg::Go).unwrap();
-        assert_eq!(c.recv().unwrap(), Some(Msg::Go));
+        p.send(&Msg::Go("{}".into())).unwrap();
+        assert_eq!(c.recv().unwrap(), Some(Msg::Go("{}".into())));
         c.send(&Msg::Error("exec \"/bin/nope\": No such file".into()))
             .unwrap();
         let err = p.expect(Msg::Ready).unwrap_err();

@@ -66,6 +66,7 @@ fn build(
     ns: &namespaces::Plan,
     o: &CreateOpts,
 ) -> Result<i32> {
+    c.save_config(spec)?;
     let created = c.state.cgroup.create();
     c.save()?; // record what was made even when create failed half-way
     created.context("linux.cgroupsPath")?;
@@ -106,8 +107,21 @@ fn build(
             .add_pid(child.pid)
             .context("linux.cgroupsPath: join")?;
     }
-    child.go()?;
-    child.wait_ready()?;
+    let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
+    child.go(state_json.clone())?;
+    let hooks = spec.hooks().as_ref();
+    child.wait_ready(|| {
+        crate::linux::hooks::run_all(
+            "prestart",
+            hooks.and_then(|h| h.prestart().as_ref()),
+            &state_json,
+        )?;
+        crate::linux::hooks::run_all(
+            "createRuntime",
+            hooks.and_then(|h| h.create_runtime().as_ref()),
+            &state_json,
+        )
+    })?;
     c.state.phase = Phase::Created;
     c.save()?;
     if let Some(p) = &o.pid_file {
@@ -148,15 +162,6 @@ fn refuse_unsupported(spec: &Spec, o: &CreateOpts) -> Result<()> {
     if let Some(p) = spec.process() {
         if p.terminal().unwrap_or(false) {
             bail!("process.terminal: terminals are not implemented yet");
-        }
-    }
-    if spec.hooks().is_some() {
-        let h = serde_json::to_value(spec.hooks())?;
-        if h.as_object().is_some_and(|m| {
-            m.values()
-                .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-        }) {
-            bail!("hooks: not implemented yet");
         }
     }
     if let Some(l) = spec.linux() {

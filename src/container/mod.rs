@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Release a created container: let init exec the user process.
+/// Release a created container: let init exec the user process, then run poststart hooks.
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
@@ -21,12 +21,20 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Running => bail!("cannot start an already running container"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
-    release_fifo(&c)?;
+    let released = release_fifo(&c);
     std::fs::remove_file(c.fifo()).context("remove exec.fifo")?;
+    released?;
+    let spec = c.config()?;
+    let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
+    if hooks.is_some() {
+        let st = crate::state::state_json(&c.state, Status::Running).to_string();
+        crate::linux::hooks::run_all_logged("poststart", hooks, &st);
+    }
     Ok(())
 }
 
-/// Open exec.fifo for reading (which unblocks init's open for writing) and wait for its byte.
+/// Open exec.fifo for reading (which unblocks init's open for writing) and read init's answer:
+/// "0" when it goes on to execve, "1<error>" when a startContainer hook failed.
 fn release_fifo(c: &Locked) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
@@ -35,7 +43,7 @@ fn release_fifo(c: &Locked) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK)
         .open(c.fifo())
         .context("open exec.fifo")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answer = Vec::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: std::os::fd::AsRawFd::as_raw_fd(&fifo),
@@ -43,18 +51,25 @@ fn release_fifo(c: &Locked) -> Result<()> {
             revents: 0,
         };
         let r = unsafe { libc::poll(&mut pfd, 1, 20) };
-        if r > 0 && pfd.revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            if fifo.read(&mut b).unwrap_or(0) == 1 {
-                return Ok(());
+        if r > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            let mut buf = [0u8; 4096];
+            match fifo.read(&mut buf) {
+                Ok(0) => break, // init closed its end: the answer is complete
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e).context("read exec.fifo"),
             }
+            continue;
         }
+        // Hooks may run for a while: wait as long as init lives.
         if !process_alive(c.state.pid, c.state.pid_start) {
-            bail!("cannot start a container that has stopped");
+            break;
         }
-        if Instant::now() > deadline {
-            bail!("start: container init did not answer on exec.fifo");
-        }
+    }
+    match answer.split_first() {
+        Some((b'0', _)) => Ok(()),
+        Some((b'1', msg)) => bail!("{}", String::from_utf8_lossy(msg)),
+        _ => bail!("cannot start a container that has stopped"),
     }
 }
 
@@ -98,7 +113,14 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         ),
         _ => {}
     }
+    let spec = c.config().ok();
+    let st = crate::state::state_json(&c.state, Status::Stopped).to_string();
     destroy(c);
+    let hooks = spec
+        .as_ref()
+        .and_then(|s| s.hooks().as_ref())
+        .and_then(|h| h.poststop().as_ref());
+    crate::linux::hooks::run_all_logged("poststop", hooks, &st);
     Ok(())
 }
 

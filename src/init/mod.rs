@@ -3,7 +3,7 @@
 //! The order of steps is the order of `setup`; the protocol with the parent is in `sync.rs`.
 
 use crate::linux::fs::{ensure_in_root, Kind};
-use crate::linux::{capabilities, devices, mounts, namespaces, network, process, rootfs};
+use crate::linux::{capabilities, devices, hooks, mounts, namespaces, network, process, rootfs};
 use crate::sync::{Channel, Msg};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
@@ -29,7 +29,7 @@ pub struct InitCtx<'a> {
 /// Entry point in the child after clone3. Never returns.
 pub fn run(ctx: &InitCtx) -> ! {
     let err = match setup(ctx) {
-        Ok((exec, host_proc)) => match wait_for_start(ctx, host_proc) {
+        Ok((exec, host_proc, state_json)) => match wait_for_start(ctx, host_proc, &state_json) {
             Err(e) => e,
             Ok(()) => exec.exec(),
         },
@@ -46,10 +46,12 @@ pub fn run(ctx: &InitCtx) -> ! {
 
 /// Everything up to Ready. Returns the prepared execve and the host procfs fd that
 /// `wait_for_start` needs after pivot_root.
-fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File)> {
+fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Die with the parent until we are ready: a create killed half-way leaves no orphan.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    ctx.chan.expect(Msg::Go)?;
+    let Msg::Go(state_json) = ctx.chan.expect(Msg::Go(String::new()))? else {
+        unreachable!("expect checked the kind")
+    };
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
     let proc_ = spec.process().as_ref().context("process: required")?;
@@ -94,6 +96,21 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File)> {
     }
 
     setup_rootfs(ctx, proc_.cwd())?;
+    let hooks = spec.hooks().as_ref();
+    let runtime_hooks = hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if runtime_hooks {
+        ctx.chan.send(&Msg::RunHooks)?;
+        ctx.chan.expect(Msg::HooksDone)?;
+    }
+    // In the container's mount namespace, before pivot_root: paths resolve as on the host.
+    hooks::run_all(
+        "createContainer",
+        hooks.and_then(|h| h.create_container().as_ref()),
+        &state_json,
+    )?;
     set_names(spec)?;
     if ctx.no_pivot {
         rootfs::move_root(ctx.rootfs)?;
@@ -129,11 +146,12 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File)> {
     process::cloexec_from(3 + ctx.preserve_fds)?;
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ctx.chan.send(&Msg::Ready)?;
-    Ok((exec, host_proc))
+    Ok((exec, host_proc, state_json))
 }
 
-/// Block until `start` opens exec.fifo for reading, then tell it we go.
-fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File) -> Result<()> {
+/// Block until `start` opens exec.fifo for reading, run the startContainer hooks, then tell
+/// `start` the outcome: "0", or "1" and the error, which becomes start's error.
+fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Result<()> {
     let rel = std::ffi::CString::new(format!("thread-self/fd/{}", ctx.fifo.as_raw_fd()))?;
     let fd = unsafe {
         libc::openat(
@@ -145,10 +163,24 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File) -> Result<()> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("open exec.fifo");
     }
-    let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
-    unsafe { libc::close(fd) };
     drop(proc_fd);
-    if n != 1 {
+    let hooks = ctx
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref());
+    let result = hooks::run_all("startContainer", hooks, state_json);
+    let msg = match &result {
+        Ok(()) => "0".to_string(),
+        Err(e) => format!("1{e:#}"),
+    };
+    let n = unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
+    unsafe { libc::close(fd) };
+    if let Err(e) = result {
+        eprintln!("carrack init: {e:#}");
+        unsafe { libc::_exit(1) };
+    }
+    if n != msg.len() as isize {
         return Err(std::io::Error::last_os_error()).context("write exec.fifo");
     }
     Ok(())

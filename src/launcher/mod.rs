@@ -132,20 +132,27 @@ impl Child {
         Ok(())
     }
 
-    pub fn go(&self) -> Result<()> {
-        self.chan.send(&Msg::Go)
+    pub fn go(&self, state_json: String) -> Result<()> {
+        self.chan.send(&Msg::Go(state_json))
     }
 
     /// Wait until init is set up and blocked on exec.fifo; its error text becomes ours.
-    pub fn wait_ready(&self) -> Result<()> {
-        match self.chan.recv()? {
-            Some(Msg::Ready) => Ok(()),
-            Some(Msg::Error(text)) => bail!("{text}"),
-            Some(m) => bail!("init channel: unexpected {m:?}"),
-            None => bail!(
-                "container init exited during setup{}",
-                describe_exit(self.pid)
-            ),
+    /// `runtime_hooks` runs when init asks for the prestart/createRuntime hooks.
+    pub fn wait_ready(&self, mut runtime_hooks: impl FnMut() -> Result<()>) -> Result<()> {
+        loop {
+            match self.chan.recv()? {
+                Some(Msg::Ready) => return Ok(()),
+                Some(Msg::RunHooks) => {
+                    runtime_hooks()?;
+                    self.chan.send(&Msg::HooksDone)?;
+                }
+                Some(Msg::Error(text)) => bail!("{text}"),
+                Some(m) => bail!("init channel: unexpected {m:?}"),
+                None => bail!(
+                    "container init exited during setup{}",
+                    describe_exit(self.pid)
+                ),
+            }
         }
     }
 }

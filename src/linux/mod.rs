@@ -3,6 +3,7 @@
 pub mod capabilities;
 pub mod devices;
 pub mod fs;
+pub mod hooks;
 pub mod mounts;
 pub mod namespaces;
 pub mod network;

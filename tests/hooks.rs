@@ -1,0 +1,153 @@
+//! The six OCI hooks: when they run, what they read on stdin, and what their failure does.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// A hook running the host's /bin/sh with `script`; `$0` is the hook's name.
+fn hook(name: &str, script: &str) -> Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script, name], "env": ["PATH=/bin:/usr/bin"]})
+}
+
+#[test]
+fn every_hook_runs_in_order_with_the_state_on_stdin() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    let log = b.dir.join("hooks.log");
+    let record = format!("read s; echo \"$0 $s\" >> {}", log.display());
+    let mut hooks = serde_json::Map::new();
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
+        hooks.insert(kind.into(), json!([hook(kind, &record)]));
+    }
+    // startContainer runs inside the container, after pivot_root: use the rootfs's shell and
+    // write where the host can see it.
+    hooks.insert(
+        "startContainer".into(),
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" >> /hooks.log"]}]),
+    );
+    b.config["hooks"] = Value::Object(hooks);
+    b.write_config();
+    let id = b.id("hooks");
+    let out = b.rt_bundle("create", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = b.rt(&["start", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(b.wait_status(&id, "stopped"));
+    let out = b.rt(&["delete", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let host = std::fs::read_to_string(&log).unwrap();
+    let kinds: Vec<&str> = host.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    for line in host.lines() {
+        let (kind, st) = line.split_once(' ').unwrap();
+        let st: Value = serde_json::from_str(st).unwrap();
+        assert_eq!(st["id"], id.as_str(), "{kind}");
+        assert_eq!(st["bundle"], b.bundle().to_str().unwrap(), "{kind}");
+        let want = match kind {
+            "poststart" => "running",
+            "poststop" => "stopped",
+            _ => "creating",
+        };
+        assert_eq!(st["status"], want, "{kind}");
+        if kind != "poststop" {
+            assert!(st["pid"].as_i64().unwrap() > 0, "{kind}");
+        }
+    }
+    let inside = std::fs::read_to_string(b.rootfs().join("hooks.log")).unwrap();
+    assert!(inside.starts_with("startContainer {"), "{inside}");
+}
+
+#[test]
+fn failing_create_hooks_fail_create_and_leave_nothing() {
+    let Some(()) = can_run() else { return };
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let mut b = Bundle::new(&["true"]);
+        b.config["hooks"] = json!({ kind: [hook(kind, "echo broken >&2; exit 3")] });
+        b.write_config();
+        let id = b.id("hookfail");
+        let out = b.rt_bundle("create", &id, &[]);
+        assert_eq!(out.status.code(), Some(1), "{kind}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("hooks.{kind}[0]")) && err.contains("broken"),
+            "{kind}: {err}"
+        );
+        assert!(!b.root.join(&id).exists(), "{kind}: state left");
+        assert!(cgroup_dirs_named(&id).is_empty(), "{kind}");
+    }
+}
+
+#[test]
+fn a_hook_past_its_timeout_is_killed_and_named() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    let mut h = hook("createRuntime", "sleep 30");
+    h["timeout"] = json!(1);
+    b.config["hooks"] = json!({ "createRuntime": [h] });
+    b.write_config();
+    let id = b.id("hooktimeout");
+    let t = std::time::Instant::now();
+    let out = b.rt_bundle("create", &id, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("hooks.createRuntime[0]") && err.contains("timed out"),
+        "{err}"
+    );
+    assert!(!b.root.join(&id).exists());
+}
+
+#[test]
+fn failing_start_container_hook_fails_start() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sh", "-c", "touch /ran"]);
+    b.config["hooks"] =
+        json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]});
+    b.write_config();
+    let id = b.id("startfail");
+    assert!(b.rt_bundle("create", &id, &[]).status.success());
+    let out = b.rt(&["start", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("hooks.startContainer[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !b.rootfs().join("ran").exists(),
+        "the process ran despite the failed hook"
+    );
+}
+
+#[test]
+fn failing_poststart_and_poststop_are_only_logged() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    b.config["hooks"] = json!({
+        "poststart": [hook("poststart", "exit 1")],
+        "poststop": [hook("poststop", "exit 1")],
+    });
+    b.write_config();
+    let id = b.id("postfail");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!b.root.join(&id).exists());
+}
