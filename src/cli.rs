@@ -77,8 +77,8 @@ pub enum Command {
     List(ListArgs),
     /// Create a new specification file
     Spec(SpecArgs),
-    /// Execute a new process inside a container (not implemented yet)
-    Exec(Unimplemented),
+    /// Execute a new process inside a container
+    Exec(Box<ExecArgs>),
     /// Display the processes running inside a container (not implemented yet)
     Ps(Unimplemented),
     /// Display container events (not implemented yet)
@@ -194,4 +194,63 @@ pub struct SpecArgs {
     /// Write a config for a rootless container
     #[arg(long)]
     pub rootless: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    pub id: String,
+    /// The command and its arguments (unless --process is given)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// Unix socket that receives the master of the process's pty
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the new process
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables (KEY=VALUE)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// uid[:gid] of the process
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// A process.json with the whole process (args, env, user, ...)
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Detach from the process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label of the process (not supported yet)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile of the process (not supported yet)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding, effective, permitted and ambient sets
+    #[arg(short, long = "cap")]
+    pub cap: Vec<String>,
+    /// Pass N additional file descriptors (3..3+N)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Sub-cgroup to run the process in (not supported yet)
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec into a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
 }

@@ -72,7 +72,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(a) => commands::run::run(root, &a),
         Command::List(a) => commands::list::run(root, &a).map(|_| 0),
         Command::Spec(a) => commands::spec::run(&a).map(|_| 0),
-        Command::Exec(_) => bail!("exec: not implemented yet"),
+        Command::Exec(a) => container::exec(root, &a),
         Command::Ps(_) => bail!("ps: not implemented yet"),
         Command::Events(_) => bail!("events: not implemented yet"),
         Command::Pause(_) => bail!("pause: not implemented yet"),

@@ -2,20 +2,7 @@
 
 use crate::cli::RunArgs;
 use anyhow::Result;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::Pid;
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
-
-static INIT_PID: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    let pid = INIT_PID.load(Ordering::Relaxed);
-    if pid > 0 {
-        unsafe { libc::kill(pid, sig) };
-    }
-}
 
 /// Returns the exit code carrack must exit with.
 pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
@@ -28,32 +15,7 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    // Signals sent to `carrack run` go to the container, as with runc.
-    INIT_PID.store(pid, Ordering::Relaxed);
-    let act = SigAction::new(
-        SigHandler::Handler(forward),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-    ] {
-        unsafe { sigaction(s, &act) }?;
-    }
-    let code = loop {
-        match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, c)) => break c,
-            Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let code = crate::container::wait_foreground(pid)?;
     if !a.keep {
         crate::container::delete(root, &a.id, true)?;
     }

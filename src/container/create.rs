@@ -125,7 +125,7 @@ fn build(
     c.state.phase = Phase::Created;
     c.save()?;
     if let Some(p) = &o.pid_file {
-        write_pid_file(p, child.pid)?;
+        super::write_pid_file(p, child.pid)?;
     }
     Ok(child.pid)
 }
@@ -144,14 +144,6 @@ fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
             (name.to_string(), d.path.clone())
         })
         .collect()
-}
-
-/// Written atomically: engines read it as soon as create returns.
-fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
-    let tmp = p.with_extension("carrack-tmp");
-    std::fs::write(&tmp, pid.to_string())
-        .and_then(|_| std::fs::rename(&tmp, p))
-        .with_context(|| format!("--pid-file {}", p.display()))
 }
 
 /// Fields and flags whose issue has not landed: refused by name instead of being ignored.

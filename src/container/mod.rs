@@ -2,8 +2,10 @@
 //! state store, the launcher and the Linux subsystems.
 
 mod create;
+mod exec;
 
 pub use create::create;
+pub use exec::exec;
 
 use crate::state::{process_alive, Locked, Status, Store};
 use anyhow::{bail, Context, Result};
@@ -166,6 +168,55 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
     };
     name.parse::<Signal>()
         .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
+}
+
+/// Written atomically: engines read it as soon as the command returns.
+pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let tmp = p.with_extension("carrack-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|_| std::fs::rename(&tmp, p))
+        .with_context(|| format!("--pid-file {}", p.display()))
+}
+
+static FOREGROUND_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = FOREGROUND_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Wait for our child `pid` (run's init, exec's process), forwarding the signals a user or an
+/// engine sends us, as runc does. Returns its exit code, 128+N when killed by signal N.
+pub fn wait_foreground(pid: i32) -> Result<i32> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    use nix::sys::wait::{waitpid, WaitStatus};
+    FOREGROUND_PID.store(pid, std::sync::atomic::Ordering::Relaxed);
+    let act = SigAction::new(
+        SigHandler::Handler(forward_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        unsafe { sigaction(s, &act) }?;
+    }
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! the parent's memory (the parsed config) already in place: no re-exec, no serialization.
 //! The order of steps is the order of `setup`; the protocol with the parent is in `sync.rs`.
 
+pub mod exec;
+
 use crate::linux::fs::{ensure_in_root, Kind};
 use crate::linux::{capabilities, devices, hooks, mounts, namespaces, network, process, rootfs};
 use crate::sync::{Channel, Msg};
@@ -58,11 +60,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
 
     namespaces::join_all(ctx.ns)?;
     if ctx.ns.enters_user() {
-        // Until now we were the host's root, unmapped in the new namespace: become its root.
-        if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("linux.uidMappings: no mapping for container root (setuid 0)");
-        }
+        process::become_userns_root()?;
     }
     if !ctx.no_new_keyring {
         join_session_keyring()?;

@@ -51,7 +51,6 @@ pub struct Child {
 
 /// clone3 the container's init. It waits for `Go` before touching anything.
 pub fn spawn(l: &Launch) -> Result<Child> {
-    let (parent_end, child_end) = sync::pair()?;
     let fifo = nix::fcntl::open(
         l.fifo,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -63,12 +62,43 @@ pub fn spawn(l: &Launch) -> Result<Child> {
         nix::sched::setns(pidns.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
             .context("linux.namespaces pid path: setns")?;
     }
+    clone_child(
+        l.ns.clone_flags,
+        l.cgroup_fd.as_ref(),
+        l.parent_only,
+        |chan| {
+            let ctx = InitCtx {
+                spec: l.spec,
+                rootfs: l.rootfs,
+                bundle: l.bundle,
+                chan,
+                fifo: &fifo,
+                ns: l.ns,
+                cgroup_dirs: l.cgroup_dirs,
+                no_pivot: l.no_pivot,
+                no_new_keyring: l.no_new_keyring,
+                preserve_fds: l.preserve_fds,
+            };
+            init::run(&ctx);
+        },
+    )
+}
+
+/// clone3 with `flags` (and into the v2 cgroup `cgroup_fd`); the child closes
+/// `parent_only` and runs `body` with its end of the channel.
+pub fn clone_child(
+    flags: u64,
+    cgroup_fd: Option<&OwnedFd>,
+    parent_only: &[std::os::fd::RawFd],
+    body: impl FnOnce(&Channel),
+) -> Result<Child> {
+    let (parent_end, child_end) = sync::pair()?;
     let mut args = CloneArgs {
-        flags: l.ns.clone_flags,
+        flags,
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
-    if let Some(fd) = &l.cgroup_fd {
+    if let Some(fd) = cgroup_fd {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd.as_raw_fd() as u64;
     }
@@ -86,22 +116,11 @@ pub fn spawn(l: &Launch) -> Result<Child> {
     if pid == 0 {
         // Child. carrack is single-threaded, so this copy of memory is consistent.
         drop(parent_end);
-        for fd in l.parent_only {
+        for fd in parent_only {
             unsafe { libc::close(*fd) };
         }
-        let ctx = InitCtx {
-            spec: l.spec,
-            rootfs: l.rootfs,
-            bundle: l.bundle,
-            chan: &child_end,
-            fifo: &fifo,
-            ns: l.ns,
-            cgroup_dirs: l.cgroup_dirs,
-            no_pivot: l.no_pivot,
-            no_new_keyring: l.no_new_keyring,
-            preserve_fds: l.preserve_fds,
-        };
-        init::run(&ctx);
+        body(&child_end);
+        unsafe { libc::_exit(127) } // bodies end in execve or _exit; never return to the caller
     }
     drop(child_end);
     Ok(Child {
@@ -130,6 +149,15 @@ impl Child {
                 .context("linux.gidMappings: write gid_map")?;
         }
         Ok(())
+    }
+
+    /// The outcome of an exec: EOF means execve succeeded (the channel is close-on-exec).
+    pub fn wait_exec(&self) -> Result<()> {
+        match self.chan.recv()? {
+            None => Ok(()),
+            Some(Msg::Error(text)) => bail!("{text}"),
+            Some(m) => bail!("exec channel: unexpected {m:?}"),
+        }
     }
 
     pub fn go(&self, state_json: String) -> Result<()> {

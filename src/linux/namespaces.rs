@@ -88,6 +88,50 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Result<Plan> {
     Ok(p)
 }
 
+/// The file name of a namespace type under /proc/<pid>/ns.
+fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// exec: join every namespace of the running container's init (`pid`), user first. Those we
+/// already share are skipped (setns into one's own user namespace is EINVAL).
+pub fn plan_exec(pid: i32, namespaces: &[LinuxNamespace]) -> Result<Plan> {
+    use std::os::unix::fs::MetadataExt;
+    let mut p = plan(&[])?;
+    for ns in namespaces {
+        let t = ns.typ();
+        let theirs = format!("/proc/{pid}/ns/{}", proc_name(t));
+        let ours = format!("/proc/self/ns/{}", proc_name(t));
+        let same = match (std::fs::metadata(&theirs), std::fs::metadata(&ours)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        };
+        if same {
+            continue;
+        }
+        let fd: OwnedFd = std::fs::File::open(&theirs)
+            .with_context(|| format!("open {theirs}"))?
+            .into();
+        if t == LinuxNamespaceType::Pid {
+            p.join_pid = Some(fd);
+        } else {
+            p.join.push((fd, flag(t), theirs));
+        }
+    }
+    p.join
+        .sort_by_key(|(_, f, _)| *f != nix::sched::CloneFlags::CLONE_NEWUSER);
+    Ok(p)
+}
+
 /// Init side: join every namespace named by path.
 pub fn join_all(plan: &Plan) -> Result<()> {
     for (fd, flag, field) in &plan.join {

@@ -160,3 +160,13 @@ pub fn set_oom_score_adj(v: i32) -> Result<()> {
     std::fs::write("/proc/self/oom_score_adj", v.to_string())
         .with_context(|| format!("process.oomScoreAdj {v}: write /proc/self/oom_score_adj"))
 }
+
+/// After entering a user namespace (new or joined) we are still the host's root, unmapped
+/// there: become the namespace's root.
+pub fn become_userns_root() -> Result<()> {
+    if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("linux.uidMappings: no mapping for root in the user namespace (setuid 0)");
+    }
+    Ok(())
+}

@@ -58,6 +58,7 @@ impl Bundle {
         std::fs::copy(busybox().unwrap(), rootfs.join("bin/busybox")).unwrap();
         for applet in [
             "sh", "echo", "cat", "sleep", "id", "hostname", "ls", "touch", "pwd", "env", "true",
+            "grep", "mount", "stat", "readlink", "wc",
         ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
         }

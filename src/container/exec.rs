@@ -1,0 +1,175 @@
+//! exec: a new process in a running container, in all its namespaces and its cgroup, with the
+//! container's process settings as the template (runc's rules for merging the flags).
+
+use crate::cli::ExecArgs;
+use crate::init::exec::ExecCtx;
+use crate::launcher;
+use crate::linux::namespaces;
+use crate::state::{Status, Store};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Process;
+use serde_json::{json, Value};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+/// Returns the exit code: the process's in the foreground, 0 with --detach.
+pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    crate::config::validate_id(&a.id)?;
+    refuse_unsupported(a)?;
+    let store = Store::new(root)?;
+    let c = store.lock(&a.id)?;
+    match c.status() {
+        Status::Created | Status::Running => {}
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Creating => bail!("cannot exec in a container that is still being created"),
+    }
+    let spec = c.config()?;
+    let process = build_process(spec.process().as_ref(), a)?;
+    let ns = namespaces::plan_exec(
+        c.state.pid,
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    if let Some(pidns) = &ns.join_pid {
+        nix::sched::setns(pidns.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
+            .context("join the container's pid namespace")?;
+    }
+    let cgroup_fd = c.state.cgroup.unified_fd()?;
+    let in_cgroup = cgroup_fd.is_some();
+    let ctx = ExecCtx {
+        process: &process,
+        ns: &ns,
+        preserve_fds: a.preserve_fds,
+    };
+    let child = launcher::clone_child(0, cgroup_fd.as_ref(), &[c.lock_fd()], |chan| {
+        crate::init::exec::run(&ctx, chan)
+    })?;
+    let started = (|| -> Result<()> {
+        if !in_cgroup {
+            c.state
+                .cgroup
+                .add_pid(child.pid)
+                .context("join the container's cgroup")?;
+        }
+        child.go(String::new())?;
+        child.wait_exec()
+    })();
+    if let Err(e) = started {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child.pid), None);
+        return Err(e);
+    }
+    drop(c); // other commands on this container may proceed while the process runs
+    if let Some(p) = &a.pid_file {
+        super::write_pid_file(p, child.pid)?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    super::wait_foreground(child.pid)
+}
+
+fn refuse_unsupported(a: &ExecArgs) -> Result<()> {
+    let flag = |set: bool, name: &str| -> Result<()> {
+        if set {
+            bail!("exec {name}: not implemented yet");
+        }
+        Ok(())
+    };
+    flag(a.tty, "--tty")?;
+    flag(a.console_socket.is_some(), "--console-socket")?;
+    flag(a.pidfd_socket.is_some(), "--pidfd-socket")?;
+    flag(a.process_label.is_some(), "--process-label")?;
+    flag(a.apparmor.is_some(), "--apparmor")?;
+    flag(!a.cgroup.is_empty(), "--cgroup")?;
+    Ok(())
+}
+
+/// The container's process as the template; `--process` replaces it whole, the other flags
+/// amend it.
+fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
+    if let Some(p) = &a.process {
+        let text = std::fs::read(p).with_context(|| format!("--process {}", p.display()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&text);
+        let proc_: Process = serde_path_to_error::deserialize(de).map_err(|e| {
+            anyhow::anyhow!("--process {}: {}: {}", p.display(), e.path(), e.inner())
+        })?;
+        check(&proc_)?;
+        return Ok(proc_);
+    }
+    if a.command.is_empty() {
+        bail!("exec: no command given (arguments or --process)");
+    }
+    let mut v = serde_json::to_value(base.context("process: missing in the container's config")?)?;
+    v["args"] = json!(a.command);
+    v["terminal"] = json!(a.tty);
+    if let Some(cwd) = &a.cwd {
+        v["cwd"] = json!(cwd);
+    }
+    let mut env: Vec<String> = serde_json::from_value(v["env"].take()).unwrap_or_default();
+    for e in &a.env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    v["env"] = json!(env);
+    if let Some(u) = &a.user {
+        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        let num = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| anyhow::anyhow!("--user {u:?}: must be uid[:gid] (numbers)"))
+        };
+        v["user"]["uid"] = json!(num(uid)?);
+        v["user"]["gid"] = json!(num(gid)?);
+    }
+    if !a.additional_gids.is_empty() {
+        v["user"]["additionalGids"] = json!(a.additional_gids);
+    }
+    for cap in &a.cap {
+        let name = if cap.to_ascii_uppercase().starts_with("CAP_") {
+            cap.to_ascii_uppercase()
+        } else {
+            format!("CAP_{}", cap.to_ascii_uppercase())
+        };
+        for set in [
+            "bounding",
+            "effective",
+            "inheritable",
+            "permitted",
+            "ambient",
+        ] {
+            let list = &mut v["capabilities"][set];
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            let arr = list.as_array_mut().expect("made an array above");
+            if !arr.contains(&Value::String(name.clone())) {
+                arr.push(Value::String(name.clone()));
+            }
+        }
+    }
+    if a.no_new_privs {
+        v["noNewPrivileges"] = json!(true);
+    }
+    let p: Process = serde_json::from_value(v).context("exec: building the process")?;
+    check(&p)?;
+    Ok(p)
+}
+
+fn check(p: &Process) -> Result<()> {
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd {:?}: must be an absolute path", p.cwd());
+    }
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args: must not be empty");
+    }
+    if p.terminal().unwrap_or(false) {
+        bail!("process.terminal: terminals are not implemented yet");
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The child side of `exec`: join the running container's namespaces, become its process,
+//! execve. Success is silent (the channel closes on exec); failure is one Error message.
+
+use crate::linux::{capabilities, namespaces, process};
+use crate::sync::{Channel, Msg};
+use anyhow::{Context, Result};
+use oci_spec::runtime::Process;
+
+pub struct ExecCtx<'a> {
+    pub process: &'a Process,
+    pub ns: &'a namespaces::Plan,
+    pub preserve_fds: u32,
+}
+
+pub fn run(ctx: &ExecCtx, chan: &Channel) {
+    let err = match setup(ctx, chan) {
+        Ok(exec) => exec.exec(),
+        Err(e) => e,
+    };
+    let _ = chan.send(&Msg::Error(format!("{err:#}")));
+    unsafe { libc::_exit(1) }
+}
+
+fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    chan.expect(Msg::Go(String::new()))?;
+    namespaces::join_all(ctx.ns)?;
+    if ctx.ns.enters_user() {
+        process::become_userns_root()?;
+    }
+    let p = ctx.process;
+    process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
+    capabilities::prepare(p)?;
+    process::set_user(p.user())?;
+    capabilities::apply(p)?;
+    process::chdir(p.cwd())?;
+    let env = p.env().clone().unwrap_or_default();
+    let args = p.args().as_deref().unwrap_or(&[]);
+    let arg0 = args.first().context("process.args: must not be empty")?;
+    let path = process::resolve_exec(arg0, &env)?;
+    let exec = process::Exec::new(&path, args, &env)?;
+    process::keep_fds(ctx.preserve_fds);
+    process::cloexec_from(3 + ctx.preserve_fds)?;
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    Ok(exec)
+}
