@@ -61,7 +61,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
     let root = g.root.as_path();
     match cmd {
-        Command::Create(a) => container::create(root, &a.id, &a.opts).map(|_| 0),
+        Command::Create(a) => container::create(root, &a.id, &a.opts, None).map(|_| 0),
         Command::Start(a) => {
             config::validate_id(&a.id)?;
             container::start(root, &a.id).map(|_| 0)

@@ -27,8 +27,10 @@
 //! Order (exec): the same clone3 and Go (cgroup placement first); init joins the container's
 //! namespaces and sets up the process, then execve. Success is EOF on the channel (it is
 //! close-on-exec); failure is Error(text).
-//! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd and the
-//! namespace fds opened by the parent. None of them survives execve (all are O_CLOEXEC, and init
+//! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd, the
+//! namespace fds opened by the parent, and the console socket (connected by the parent to
+//! `--console-socket` while the host path is reachable, or one end of a socketpair when run/exec
+//! relay the pty themselves); init sends the pty master on it with SCM_RIGHTS. None of them survives execve (all are O_CLOEXEC, and init
 //! marks every fd above the preserved ones close-on-exec).
 
 use anyhow::{bail, Context, Result};

@@ -1,13 +1,23 @@
 //! run = create + start, then (unless --detach) wait and exit with the container's status.
+//! In the foreground without --console-socket, a terminal container's pty comes back to us
+//! and is relayed to our stdio.
 
 use crate::cli::RunArgs;
 use anyhow::Result;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Returns the exit code carrack must exit with.
 pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     crate::config::validate_id(&a.id)?;
-    let pid = crate::container::create(root, &a.id, &a.opts)?;
+    let own_console = !a.detach && a.opts.console_socket.is_none();
+    let (ours, theirs) = if own_console {
+        let (x, y) = std::os::unix::net::UnixStream::pair()?;
+        (Some(x), Some(y.into()))
+    } else {
+        (None, None)
+    };
+    let pid = crate::container::create(root, &a.id, &a.opts, theirs)?;
     if let Err(e) = crate::container::start(root, &a.id) {
         let _ = crate::container::delete(root, &a.id, true);
         return Err(e);
@@ -15,9 +25,19 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let code = crate::container::wait_foreground(pid)?;
+    let master = ours.as_ref().and_then(received_master);
+    let code = match master {
+        Some(m) => crate::container::tty::relay(m, pid)?,
+        None => crate::container::wait_foreground(pid)?,
+    };
     if !a.keep {
         crate::container::delete(root, &a.id, true)?;
     }
     Ok(code)
+}
+
+/// The pty master if init sent one (it did so before create returned).
+pub fn received_master(s: &std::os::unix::net::UnixStream) -> Option<std::os::fd::OwnedFd> {
+    s.set_nonblocking(true).ok()?;
+    crate::linux::console::recv_fd(s.as_raw_fd()).ok()
 }

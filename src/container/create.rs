@@ -9,16 +9,21 @@ use crate::linux::namespaces;
 use crate::state::{self, Locked, Phase, State, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Create the container; returns init's pid (our child: `run` waits on it).
-pub fn create(root: &Path, id: &str, o: &CreateOpts) -> Result<i32> {
+///
+/// `console`: a socket to send the pty master to instead of `--console-socket` (run and exec
+/// in the foreground receive it themselves).
+pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -> Result<i32> {
     config::validate_id(id)?;
     let bundle = std::fs::canonicalize(&o.bundle)
         .with_context(|| format!("--bundle {}", o.bundle.display()))?;
     let spec = config::load(&bundle)?;
     config::validate(&spec, &bundle)?;
-    refuse_unsupported(&spec, o)?;
+    refuse_unsupported(&spec)?;
+    let console = console_socket(&spec, o, console)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?;
     let ns = namespaces::plan(
         spec.linux()
@@ -48,7 +53,8 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts) -> Result<i32> {
             .collect(),
         cgroup,
     })?;
-    let built = build(&mut c, &spec, &bundle, &rootfs, &ns, o);
+    let console_fd = console.as_ref().map(|s| s.as_raw_fd());
+    let built = build(&mut c, &spec, &bundle, &rootfs, &ns, o, console_fd);
     match built {
         Ok(pid) => Ok(pid),
         Err(e) => {
@@ -65,6 +71,7 @@ fn build(
     rootfs: &Path,
     ns: &namespaces::Plan,
     o: &CreateOpts,
+    console: Option<std::os::fd::RawFd>,
 ) -> Result<i32> {
     c.save_config(spec)?;
     let created = c.state.cgroup.create();
@@ -94,6 +101,7 @@ fn build(
         cgroup_fd,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
+        console,
         preserve_fds: o.preserve_fds,
         parent_only: &[c.lock_fd()],
     })?;
@@ -147,15 +155,7 @@ fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
 }
 
 /// Fields and flags whose issue has not landed: refused by name instead of being ignored.
-fn refuse_unsupported(spec: &Spec, o: &CreateOpts) -> Result<()> {
-    if o.console_socket.is_some() {
-        bail!("--console-socket: not implemented yet");
-    }
-    if let Some(p) = spec.process() {
-        if p.terminal().unwrap_or(false) {
-            bail!("process.terminal: terminals are not implemented yet");
-        }
-    }
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(l) = spec.linux() {
         if l.seccomp().is_some() {
             bail!("linux.seccomp: not implemented yet");
@@ -165,4 +165,23 @@ fn refuse_unsupported(spec: &Spec, o: &CreateOpts) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The socket init sends the pty master to, when process.terminal is set.
+fn console_socket(spec: &Spec, o: &CreateOpts, given: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if !terminal {
+        return Ok(None);
+    }
+    match (&o.console_socket, given) {
+        (Some(path), _) => Ok(Some(crate::linux::console::connect(path)?)),
+        (None, Some(fd)) => Ok(Some(fd)),
+        (None, None) => bail!(
+            "process.terminal: cannot allocate tty if carrack will detach without setting console socket"
+        ),
+    }
 }

@@ -9,7 +9,8 @@ use crate::state::{Status, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
 use serde_json::{json, Value};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 /// Returns the exit code: the process's in the foreground, 0 with --detach.
@@ -38,10 +39,25 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
     let cgroup_fd = c.state.cgroup.unified_fd()?;
     let in_cgroup = cgroup_fd.is_some();
+    // The pty master goes to --console-socket, or comes back to us in the foreground.
+    let terminal = process.terminal().unwrap_or(false);
+    let (ours, theirs): (Option<UnixStream>, Option<OwnedFd>) = match (&a.console_socket, terminal)
+    {
+        (_, false) => (None, None),
+        (Some(path), true) => (None, Some(crate::linux::console::connect(path)?)),
+        (None, true) if a.detach => {
+            bail!("exec --tty: cannot allocate tty if carrack will detach without setting console socket")
+        }
+        (None, true) => {
+            let (x, y) = UnixStream::pair()?;
+            (Some(x), Some(y.into()))
+        }
+    };
     let ctx = ExecCtx {
         process: &process,
         ns: &ns,
         preserve_fds: a.preserve_fds,
+        console: theirs.as_ref().map(|s| s.as_raw_fd()),
     };
     let child = launcher::clone_child(0, cgroup_fd.as_ref(), &[c.lock_fd()], |chan| {
         crate::init::exec::run(&ctx, chan)
@@ -71,7 +87,13 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    super::wait_foreground(child.pid)
+    match ours
+        .as_ref()
+        .and_then(crate::commands::run::received_master)
+    {
+        Some(master) => super::tty::relay(master, child.pid),
+        None => super::wait_foreground(child.pid),
+    }
 }
 
 fn refuse_unsupported(a: &ExecArgs) -> Result<()> {
@@ -81,8 +103,6 @@ fn refuse_unsupported(a: &ExecArgs) -> Result<()> {
         }
         Ok(())
     };
-    flag(a.tty, "--tty")?;
-    flag(a.console_socket.is_some(), "--console-socket")?;
     flag(a.pidfd_socket.is_some(), "--pidfd-socket")?;
     flag(a.process_label.is_some(), "--process-label")?;
     flag(a.apparmor.is_some(), "--apparmor")?;
@@ -167,9 +187,6 @@ fn check(p: &Process) -> Result<()> {
     }
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
-    }
-    if p.terminal().unwrap_or(false) {
-        bail!("process.terminal: terminals are not implemented yet");
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod create;
 mod exec;
+pub mod tty;
 
 pub use create::create;
 pub use exec::exec;

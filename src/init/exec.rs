@@ -1,7 +1,7 @@
 //! The child side of `exec`: join the running container's namespaces, become its process,
 //! execve. Success is silent (the channel closes on exec); failure is one Error message.
 
-use crate::linux::{capabilities, namespaces, process};
+use crate::linux::{capabilities, console, namespaces, process};
 use crate::sync::{Channel, Msg};
 use anyhow::{Context, Result};
 use oci_spec::runtime::Process;
@@ -10,6 +10,8 @@ pub struct ExecCtx<'a> {
     pub process: &'a Process,
     pub ns: &'a namespaces::Plan,
     pub preserve_fds: u32,
+    /// The console socket when process.terminal is set.
+    pub console: Option<std::os::fd::RawFd>,
 }
 
 pub fn run(ctx: &ExecCtx, chan: &Channel) {
@@ -29,6 +31,12 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
         process::become_userns_root()?;
     }
     let p = ctx.process;
+    if let Some(sock) = ctx.console {
+        let size = p
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup_pty(sock, size, false)?;
+    }
     process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
     capabilities::prepare(p)?;
     process::set_user(p.user())?;

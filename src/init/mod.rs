@@ -5,7 +5,9 @@
 pub mod exec;
 
 use crate::linux::fs::{ensure_in_root, Kind};
-use crate::linux::{capabilities, devices, hooks, mounts, namespaces, network, process, rootfs};
+use crate::linux::{
+    capabilities, console, devices, hooks, mounts, namespaces, network, process, rootfs,
+};
 use crate::sync::{Channel, Msg};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
@@ -25,6 +27,8 @@ pub struct InitCtx<'a> {
     pub cgroup_dirs: &'a [(String, PathBuf)],
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// The console socket (process.terminal).
+    pub console: Option<std::os::fd::RawFd>,
     pub preserve_fds: u32,
 }
 
@@ -127,6 +131,12 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         .unwrap_or(false)
     {
         rootfs::make_readonly()?;
+    }
+    if let Some(sock) = ctx.console {
+        let size = proc_
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup_pty(sock, size, true)?;
     }
 
     process::set_rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;

@@ -38,6 +38,8 @@ pub struct Launch<'a> {
     pub cgroup_fd: Option<OwnedFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Where init sends the pty master when process.terminal is set.
+    pub console: Option<std::os::fd::RawFd>,
     pub preserve_fds: u32,
     /// Parent-only fds (the state lock) that init closes first thing.
     pub parent_only: &'a [std::os::fd::RawFd],
@@ -77,6 +79,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
                 cgroup_dirs: l.cgroup_dirs,
                 no_pivot: l.no_pivot,
                 no_new_keyring: l.no_new_keyring,
+                console: l.console,
                 preserve_fds: l.preserve_fds,
             };
             init::run(&ctx);

@@ -1,6 +1,7 @@
 //! One module per Linux subsystem the container touches.
 
 pub mod capabilities;
+pub mod console;
 pub mod devices;
 pub mod fs;
 pub mod hooks;

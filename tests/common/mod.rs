@@ -58,7 +58,7 @@ impl Bundle {
         std::fs::copy(busybox().unwrap(), rootfs.join("bin/busybox")).unwrap();
         for applet in [
             "sh", "echo", "cat", "sleep", "id", "hostname", "ls", "touch", "pwd", "env", "true",
-            "grep", "mount", "stat", "readlink", "wc",
+            "grep", "mount", "stat", "readlink", "wc", "tty", "stty",
         ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
         }

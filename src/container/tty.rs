@@ -1,0 +1,105 @@
+//! The foreground terminal of `run` and `exec -t` without a console socket: carrack receives
+//! the pty master itself and relays between it and the caller's stdio, with the caller's
+//! terminal in raw mode, window size forwarded, and the terminal restored on every exit path.
+
+use anyhow::Result;
+use nix::sys::termios::{self, SetArg, Termios};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+/// Puts stdin in raw mode while alive.
+struct RawGuard(Option<Termios>);
+
+impl RawGuard {
+    fn new() -> RawGuard {
+        let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+        let Ok(orig) = termios::tcgetattr(stdin) else {
+            return RawGuard(None); // not a terminal: nothing to restore
+        };
+        let mut raw = orig.clone();
+        termios::cfmakeraw(&mut raw);
+        let _ = termios::tcsetattr(stdin, SetArg::TCSANOW, &raw);
+        RawGuard(Some(orig))
+    }
+}
+
+impl Drop for RawGuard {
+    fn drop(&mut self) {
+        if let Some(orig) = &self.0 {
+            let _ = termios::tcsetattr(unsafe { BorrowedFd::borrow_raw(0) }, SetArg::TCSANOW, orig);
+        }
+    }
+}
+
+fn copy_size(from: RawFd, to: RawFd) {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    if unsafe { libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
+    }
+}
+
+/// Relay until `pid` (our child) exits; returns its exit code.
+pub fn relay(master: OwnedFd, pid: i32) -> Result<i32> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let _raw = RawGuard::new();
+    let m = master.as_raw_fd();
+    copy_size(0, m);
+    let mut stdin_open = true;
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: m,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { 0 } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, 50) };
+        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                write_all(1, &buf[..n as usize]);
+            }
+        }
+        if fds[1].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                write_all(m, &buf[..n as usize]);
+            } else {
+                stdin_open = false;
+            }
+        }
+        copy_size(0, m); // cheap, and covers SIGWINCH without a handler
+        match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, c)) => return finish(m, &mut buf, c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return finish(m, &mut buf, 128 + s as i32),
+            _ => {}
+        }
+    }
+}
+
+/// Drain what the process wrote before it exited.
+fn finish(m: RawFd, buf: &mut [u8], code: i32) -> Result<i32> {
+    unsafe { libc::fcntl(m, libc::F_SETFL, libc::O_NONBLOCK) };
+    loop {
+        let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return Ok(code);
+        }
+        write_all(1, &buf[..n as usize]);
+    }
+}
+
+fn write_all(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n <= 0 {
+            return;
+        }
+        data = &data[n as usize..];
+    }
+}

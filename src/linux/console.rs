@@ -1,0 +1,149 @@
+//! `process.terminal`: a pty made inside the container (its own devpts, through its
+//! /dev/ptmx), the master sent over the console socket with SCM_RIGHTS (the protocol of
+//! containerd, podman and runc's own `--console-socket`), the slave as the process's stdio and
+//! controlling terminal.
+
+use anyhow::{Context, Result};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+const TIOCGPTPEER: libc::c_ulong = 0x5441;
+
+/// In init or the exec child, after the container's mount namespace is in place.
+/// `bind_console`: also bind the slave over /dev/console (create only, as runc).
+pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
+    let master = open_master().context("process.terminal: open /dev/ptmx in the container")?;
+    let mut n: libc::c_int = 0;
+    let unlock: libc::c_int = 0;
+    unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) != 0
+            || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) != 0
+        {
+            return Err(std::io::Error::last_os_error()).context("process.terminal: unlock pty");
+        }
+    }
+    // The peer is opened from the master itself: no path lookup a container could redirect.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(std::io::Error::last_os_error()).context("process.terminal: open pty peer");
+    }
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    if let Some((h, w)) = size {
+        set_size(master.as_raw_fd(), h, w)?;
+    }
+    let name = format!("/dev/pts/{n}");
+    if bind_console {
+        bind_dev_console(&name)?;
+    }
+    send_fd(socket, &name, master.as_raw_fd()).context("--console-socket: send the pty master")?;
+    drop(master);
+    become_controlling(slave.as_raw_fd())
+}
+
+fn open_master() -> Result<OwnedFd> {
+    let fd = unsafe {
+        libc::open(
+            c"/dev/ptmx".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("process.consoleSize: TIOCSWINSZ");
+    }
+    Ok(())
+}
+
+fn bind_dev_console(slave: &str) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let root = std::fs::File::open("/").context("open /")?;
+    let target = super::fs::ensure_in_root(
+        root.as_raw_fd(),
+        std::path::Path::new("/dev/console"),
+        super::fs::Kind::File,
+    )?;
+    mount(
+        Some(slave),
+        super::fs::fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .context("bind the pty over /dev/console")
+}
+
+fn become_controlling(slave: RawFd) -> Result<()> {
+    unsafe {
+        libc::setsid();
+        if libc::ioctl(slave, libc::TIOCSCTTY, 0) != 0 {
+            return Err(std::io::Error::last_os_error()).context("process.terminal: TIOCSCTTY");
+        }
+        for fd in 0..3 {
+            if libc::dup2(slave, fd) < 0 {
+                return Err(std::io::Error::last_os_error()).context("process.terminal: dup2");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SCM_RIGHTS with the pty name as the payload, as runc sends it.
+pub fn send_fd(socket: RawFd, name: &str, fd: RawFd) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    let fds = [fd];
+    sendmsg::<()>(
+        socket,
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// The receiving side, for run and exec in the foreground.
+pub fn recv_fd(socket: RawFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket,
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    anyhow::bail!("console: no pty master received")
+}
+
+/// Connect to `--console-socket` (before pivot_root: the path is on the host).
+pub fn connect(path: &std::path::Path) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .with_context(|| format!("--console-socket {}", path.display()))?;
+    Ok(s.into())
+}

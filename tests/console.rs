@@ -1,0 +1,158 @@
+//! process.terminal: the console-socket protocol (pty master over SCM_RIGHTS), exec -t, and
+//! `run` in the foreground relaying a pty.
+
+mod common;
+
+use common::*;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+/// Accept one connection on `listener` and receive the pty master it carries.
+fn receive_master(listener: UnixListener) -> std::thread::JoinHandle<(String, OwnedFd)> {
+    std::thread::spawn(move || {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(f) = c {
+                fd = Some(f[0]);
+            }
+        }
+        let n = msg.bytes;
+        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+        (name, unsafe {
+            OwnedFd::from_raw_fd(fd.expect("no fd received"))
+        })
+    })
+}
+
+/// Read from the master until `want` shows up or 5 s pass.
+fn read_until(master: &OwnedFd, want: &str) -> String {
+    let mut f = std::fs::File::from(master.try_clone().unwrap());
+    unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut out = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !out.contains(want) && std::time::Instant::now() < deadline {
+        let mut buf = [0u8; 1024];
+        match f.read(&mut buf) {
+            Ok(n) if n > 0 => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    out
+}
+
+#[test]
+fn console_socket_receives_a_working_pty() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "tty; stat -c %t:%T /dev/console; echo size $(stty size 2>/dev/null); read x; echo got-$x",
+    ]);
+    b.config["process"]["terminal"] = true.into();
+    b.config["process"]["consoleSize"] = serde_json::json!({"height": 30, "width": 100});
+    b.write_config();
+    let sock = b.dir.join("console.sock");
+    let rx = receive_master(UnixListener::bind(&sock).unwrap());
+    let id = b.id("console");
+    let out = b.rt_bundle("create", &id, &["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (name, master) = rx.join().unwrap();
+    assert!(name.starts_with("/dev/pts/"), "{name}");
+    assert!(b.rt(&["start", &id]).status.success());
+    let first = read_until(&master, "size 30 100");
+    assert!(first.contains("/dev/pts/0"), "{first}");
+    // /dev/console is the pty (char 136 = 0x88), and consoleSize was applied.
+    assert!(first.contains("88:0"), "{first}");
+    assert!(first.contains("size 30 100"), "{first}");
+    nix::unistd::write(&master, b"ping\n").unwrap();
+    let out = read_until(&master, "got-ping");
+    assert!(out.contains("got-ping"), "{out}");
+    assert!(b.wait_status(&id, "stopped"));
+}
+
+#[test]
+fn exec_tty_through_a_console_socket() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = b.id("exectty");
+    assert!(b.rt_bundle("run", &id, &["--detach"]).status.success());
+    let sock = b.dir.join("exec.sock");
+    let rx = receive_master(UnixListener::bind(&sock).unwrap());
+    let out = b.rt(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "-d",
+        &id,
+        "sh",
+        "-c",
+        "tty; sleep 1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, master) = rx.join().unwrap();
+    let out = read_until(&master, "/dev/pts/");
+    assert!(out.contains("/dev/pts/"), "{out}");
+}
+
+#[test]
+fn run_in_the_foreground_relays_the_pty() {
+    let Some(()) = can_run() else { return };
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        println!("skip: no script(1) to give the test a terminal (install bsdutils)");
+        return;
+    }
+    let mut b = Bundle::new(&["sh", "-c", "tty; echo relayed; exit 4"]);
+    b.config["process"]["terminal"] = true.into();
+    b.write_config();
+    let id = b.id("runtty");
+    let cmd = format!(
+        "{BIN} --root {} run --bundle {} {id}",
+        b.root.display(),
+        b.bundle().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("/dev/pts/0") && stdout.contains("relayed"),
+        "{stdout} {}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(!b.root.join(&id).exists());
+}
+
+#[test]
+fn detached_terminal_without_console_socket_is_refused() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    b.config["process"]["terminal"] = true.into();
+    b.write_config();
+    let id = b.id("notty");
+    let out = b.rt_bundle("create", &id, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("console socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!b.root.join(&id).exists());
+}
