@@ -102,7 +102,8 @@ fn build(
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         console,
-        preserve_fds: o.preserve_fds,
+        preserve_fds: o.preserve_fds + listen_fds(),
+        listen_fds: listen_fds(),
         parent_only: &[c.lock_fd()],
     })?;
     c.state.pid = child.pid;
@@ -184,4 +185,20 @@ fn console_socket(spec: &Spec, o: &CreateOpts, given: Option<OwnedFd>) -> Result
             "process.terminal: cannot allocate tty if carrack will detach without setting console socket"
         ),
     }
+}
+
+/// systemd socket activation: when LISTEN_FDS is meant for us (LISTEN_PID is our pid), those
+/// fds (3..3+N) go to the container before the --preserve-fds ones, as runc does.
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !for_us {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

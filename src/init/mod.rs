@@ -30,6 +30,8 @@ pub struct InitCtx<'a> {
     /// The console socket (process.terminal).
     pub console: Option<std::os::fd::RawFd>,
     pub preserve_fds: u32,
+    /// The first `listen_fds` preserved fds came from socket activation: tell the process.
+    pub listen_fds: u32,
 }
 
 /// Entry point in the child after clone3. Never returns.
@@ -144,7 +146,12 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     process::set_user(proc_.user())?;
     capabilities::apply(proc_)?;
     process::chdir(proc_.cwd())?;
-    let env = proc_.env().clone().unwrap_or_default();
+    let mut env = proc_.env().clone().unwrap_or_default();
+    if ctx.listen_fds > 0 {
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
+        env.push(format!("LISTEN_PID={}", std::process::id()));
+    }
     let args = proc_.args().as_deref().unwrap_or(&[]);
     let arg0 = args.first().context("process.args: must not be empty")?;
     let path = process::resolve_exec(arg0, &env)?;

@@ -41,6 +41,8 @@ pub struct Launch<'a> {
     /// Where init sends the pty master when process.terminal is set.
     pub console: Option<std::os::fd::RawFd>,
     pub preserve_fds: u32,
+    /// How many of the preserved fds are socket-activation fds (LISTEN_FDS).
+    pub listen_fds: u32,
     /// Parent-only fds (the state lock) that init closes first thing.
     pub parent_only: &'a [std::os::fd::RawFd],
 }
@@ -81,6 +83,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
                 no_new_keyring: l.no_new_keyring,
                 console: l.console,
                 preserve_fds: l.preserve_fds,
+                listen_fds: l.listen_fds,
             };
             init::run(&ctx);
         },

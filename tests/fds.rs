@@ -1,0 +1,55 @@
+//! File descriptors: --preserve-fds, socket activation (LISTEN_FDS), and nothing else leaks.
+
+mod common;
+
+use common::*;
+
+/// Run `carrack run` from a shell that first runs `prelude` (to open fds, set env).
+fn run_via_shell(b: &Bundle, id: &str, prelude: &str, flags: &str) -> std::process::Output {
+    let cmd = format!(
+        "{prelude} exec {BIN} --root {} run {flags} --bundle {} {id}",
+        b.root.display(),
+        b.bundle().display()
+    );
+    std::process::Command::new("/bin/sh")
+        .args(["-c", &cmd])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn preserve_fds_passes_exactly_those_fds() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | wc -l"]);
+    std::fs::write(b.dir.join("a"), "A\n").unwrap();
+    std::fs::write(b.dir.join("c"), "C\n").unwrap();
+    let files = format!("exec 3<{0}/a 4<{0}/c 5<{0}/a;", b.dir.display());
+    let id = b.id("fds");
+    let out = run_via_shell(&b, &id, &files, "--preserve-fds 2");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // 0,1,2,3,4 and ls's own directory fd: fd 5 and carrack's own fds did not leak.
+    assert_eq!(text(&out.stdout), "A\nC\n6\n");
+    let id = b.id("nofds");
+    let out = run_via_shell(&b, &id, &files, "");
+    assert_eq!(
+        text(&out.stdout),
+        "4\n",
+        "fds reached a container without --preserve-fds"
+    );
+}
+
+#[test]
+fn socket_activation_fds_and_env() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3"]);
+    std::fs::write(b.dir.join("sock"), "activated\n").unwrap();
+    let prelude = format!(
+        "exec 3<{}/sock; export LISTEN_FDS=1 LISTEN_PID=$$;",
+        b.dir.display()
+    );
+    let id = b.id("listen");
+    let out = run_via_shell(&b, &id, &prelude, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1 1\nactivated\n");
+}
