@@ -89,7 +89,7 @@ pub enum Command {
     Resume(Unimplemented),
     /// Update container resource constraints (not implemented yet)
     Update(Unimplemented),
-    /// Show the enabled features (not implemented yet)
+    /// Show what this runtime and host support (runtime-spec features.md)
     Features(Unimplemented),
     /// Checkpoint a running container (not implemented yet)
     Checkpoint(Unimplemented),

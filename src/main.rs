@@ -78,7 +78,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(_) => bail!("pause: not implemented yet"),
         Command::Resume(_) => bail!("resume: not implemented yet"),
         Command::Update(_) => bail!("update: not implemented yet"),
-        Command::Features(_) => bail!("features: not implemented yet"),
+        Command::Features(_) => commands::features::run().map(|_| 0),
         Command::Checkpoint(_) => bail!("checkpoint: not implemented yet"),
         Command::Restore(_) => bail!("restore: not implemented yet"),
     }

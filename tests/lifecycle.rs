@@ -319,7 +319,6 @@ fn version_and_unimplemented_verbs() {
         "pause",
         "resume",
         "update",
-        "features",
         "checkpoint",
         "restore",
     ] {

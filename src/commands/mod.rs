@@ -1,6 +1,7 @@
 //! One thin file per verb: parse what the verb needs, call the container layer, print.
 
 pub mod delete;
+pub mod features;
 pub mod kill;
 pub mod list;
 pub mod run;

@@ -8,6 +8,16 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The hook kinds carrack runs (advertised by `features`; each is exercised by tests/hooks.rs).
+pub const KINDS: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
 /// Run `hooks` (the list named `kind`, e.g. "createRuntime") in order; the first failure stops.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {

@@ -1,0 +1,137 @@
+//! `carrack features`: the runtime-spec features.md document, derived from the code and this
+//! host (never a hand-kept list): mount options are those the option parser turns into flags,
+//! namespaces those this kernel has, capabilities those this kernel knows.
+
+use anyhow::Result;
+use serde_json::json;
+
+/// Every option name runc knows; advertised only when our parser maps it to a flag.
+const CANDIDATE_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "idmap",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+];
+
+const NAMESPACES: &[(&str, &str)] = &[
+    ("cgroup", "cgroup"),
+    ("ipc", "ipc"),
+    ("mount", "mnt"),
+    ("network", "net"),
+    ("pid", "pid"),
+    ("user", "user"),
+    ("uts", "uts"),
+    ("time", "time"),
+];
+
+pub fn document() -> serde_json::Value {
+    let mount_options: Vec<&str> = CANDIDATE_OPTIONS
+        .iter()
+        .copied()
+        .filter(|o| {
+            crate::linux::mounts::parse_options(&[o.to_string()]).is_ok_and(|p| p.data.is_empty())
+        })
+        .collect();
+    let namespaces: Vec<&str> = NAMESPACES
+        .iter()
+        .filter(|(_, f)| std::path::Path::new("/proc/self/ns").join(f).exists())
+        .map(|(n, _)| *n)
+        .collect();
+    let mut caps: Vec<String> = caps::runtime::thread_all_supported()
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect();
+    caps.sort();
+    let layout = crate::cgroups::detect_layout().ok();
+    use crate::cgroups::Layout;
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.3.0",
+        "hooks": crate::linux::hooks::KINDS,
+        "mountOptions": mount_options,
+        "linux": {
+            "namespaces": namespaces,
+            "capabilities": caps,
+            "cgroup": {
+                "v1": matches!(layout, Some(Layout::V1 | Layout::Hybrid)),
+                "v2": matches!(layout, Some(Layout::Unified | Layout::Hybrid)),
+                "systemd": false,
+                "systemdUser": false,
+                "rdma": false
+            },
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {
+            "io.github.carrack.version": env!("CARGO_PKG_VERSION"),
+            "io.github.carrack.commit": env!("CARRACK_COMMIT")
+        },
+        "potentiallyUnsafeConfigAnnotations": []
+    })
+}
+
+pub fn run() -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(&document())?);
+    Ok(())
+}

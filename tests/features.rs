@@ -1,0 +1,136 @@
+//! `features` advertises only what works: every advertised namespace, mount option and
+//! capability is used in a real container here, and the hook list is the one tests/hooks.rs
+//! exercises.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn features() -> Value {
+    let out = std::process::Command::new(BIN)
+        .arg("features")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn shape_and_hooks() {
+    let f = features();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert_eq!(f["ociVersionMax"], "1.3.0");
+    assert_eq!(
+        f["hooks"],
+        json!([
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
+    for key in ["seccomp", "apparmor", "selinux", "intelRdt"] {
+        assert!(f["linux"][key]["enabled"].is_boolean(), "{key}");
+    }
+}
+
+#[test]
+fn every_advertised_namespace_works() {
+    let Some(()) = can_run() else { return };
+    let f = features();
+    for ns in f["linux"]["namespaces"].as_array().unwrap() {
+        let ns = ns.as_str().unwrap();
+        let mut b = Bundle::new(&["true"]);
+        let list = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+        if !list.iter().any(|n| n["type"] == ns) {
+            list.push(json!({"type": ns}));
+        }
+        if ns == "user" {
+            b.config["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            b.config["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        }
+        if ns == "time" {
+            b.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400}});
+        }
+        b.write_config();
+        let id = b.id(&format!("ns-{ns}"));
+        let out = b.rt_bundle("run", &id, &[]);
+        assert!(
+            out.status.success(),
+            "namespace {ns}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_advertised_mount_option_works() {
+    let Some(()) = can_run() else { return };
+    let f = features();
+    let opts: Vec<String> = serde_json::from_value(f["mountOptions"].clone()).unwrap();
+    assert!(!opts.is_empty());
+    let mut b = Bundle::new(&["true"]);
+    let id = b.id("mountopts");
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    for (i, o) in opts.iter().enumerate() {
+        // remount needs an existing mount; bind/rbind need a source: give them one.
+        let m = match o.as_str() {
+            "remount" => continue,
+            "bind" | "rbind" => {
+                json!({"destination": format!("/opt/m{i}"), "type": "none", "source": "/tmp", "options": [o]})
+            }
+            _ => {
+                json!({"destination": format!("/opt/m{i}"), "type": "tmpfs", "source": "tmpfs", "options": [o]})
+            }
+        };
+        mounts.push(m);
+    }
+    b.write_config();
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn every_advertised_capability_can_be_granted() {
+    let Some(()) = can_run() else { return };
+    let f = features();
+    // Only what this host lets us hold can be granted (here CAP_SYS_RESOURCE is missing).
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap();
+    let advertised: Vec<String> =
+        serde_json::from_value(f["linux"]["capabilities"].clone()).unwrap();
+    let held: Vec<&String> = advertised
+        .iter()
+        .filter(|c| bounding.contains(&c.parse::<caps::Capability>().unwrap()))
+        .collect();
+    for c in advertised.iter().filter(|c| !held.contains(c)) {
+        println!("skip {c}: this host does not let carrack hold it");
+    }
+    let caps = json!(held);
+    let n = held.len();
+    let mut b = Bundle::new(&["grep", "CapEff", "/proc/self/status"]);
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        b.config["process"]["capabilities"][set] = caps.clone();
+    }
+    b.write_config();
+    let id = b.id("caps");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let eff =
+        u64::from_str_radix(text(&out.stdout).split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(
+        eff.count_ones() as usize,
+        n,
+        "CapEff {eff:x} for {n} advertised caps"
+    );
+}
