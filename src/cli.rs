@@ -79,8 +79,8 @@ pub enum Command {
     Spec(SpecArgs),
     /// Execute a new process inside a container
     Exec(Box<ExecArgs>),
-    /// Display the processes running inside a container (not implemented yet)
-    Ps(Unimplemented),
+    /// Display the processes running inside a container
+    Ps(PsArgs),
     /// Display container events (not implemented yet)
     Events(Unimplemented),
     /// Suspend all processes of a container (not implemented yet)
@@ -253,4 +253,15 @@ pub struct ExecArgs {
     /// Allow exec into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Output format: table (the host's ps, filtered) or json (the pid list)
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    pub id: String,
+    /// Arguments for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }

@@ -73,7 +73,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(a) => commands::list::run(root, &a).map(|_| 0),
         Command::Spec(a) => commands::spec::run(&a).map(|_| 0),
         Command::Exec(a) => container::exec(root, &a),
-        Command::Ps(_) => bail!("ps: not implemented yet"),
+        Command::Ps(a) => commands::ps::run(root, &a.id, &a.format, &a.ps_args).map(|_| 0),
         Command::Events(_) => bail!("events: not implemented yet"),
         Command::Pause(_) => bail!("pause: not implemented yet"),
         Command::Resume(_) => bail!("resume: not implemented yet"),

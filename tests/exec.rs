@@ -138,3 +138,22 @@ fn exec_errors() {
     let out = b.rt(&["exec", "carrack-test-missing", "true"]);
     assert!(text(&out.stderr).contains("does not exist"));
 }
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = running(&b, "ps");
+    assert!(b.rt(&["exec", "-d", &id, "sleep", "59"]).status.success());
+    let init = b.state(&id)["pid"].as_i64().unwrap();
+    let out = b.rt(&["ps", "--format", "json", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.contains(&init));
+    let out = b.rt(&["ps", &id]);
+    let t = text(&out.stdout);
+    assert!(t.lines().next().unwrap().contains("PID"), "{t}");
+    assert!(t.contains("sleep 60") && t.contains("sleep 59"), "{t}");
+    assert_eq!(t.lines().count(), 3, "{t}");
+}

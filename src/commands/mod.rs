@@ -4,6 +4,7 @@ pub mod delete;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod state;
