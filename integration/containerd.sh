@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# containerd on carrack: a private containerd (own root, state, socket) runs containers with
+# `ctr run --runc-binary carrack` through the runc v2 shim. Needs root, containerd and podman
+# (to turn the busybox rootfs into an OCI archive); scripts/test installs them.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/lib.sh"
+BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
+for c in containerd ctr containerd-shim-runc-v2 podman; do
+  command -v "$c" >/dev/null || { echo "skip containerd: $c is not installed"; exit 0; }
+done
+
+tmp=$(mktemp -d /tmp/carrack-containerd-test.XXXXXX)
+sock=$tmp/containerd.sock
+cat > "$tmp/config.toml" <<CONF
+version = 2
+root = "$tmp/root"
+state = "$tmp/state"
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_cgroup = true
+CONF
+containerd --config "$tmp/config.toml" >"$tmp/containerd.log" 2>&1 &
+cpid=$!
+CTR=(ctr --address "$sock" --namespace carrack-test)
+fails=0
+cleanup() {
+  for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" >/dev/null 2>&1; done
+  sleep 0.2
+  for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks rm -f "$t" >/dev/null 2>&1; done
+  for c in $("${CTR[@]}" containers ls -q 2>/dev/null); do "${CTR[@]}" containers rm "$c" >/dev/null 2>&1; done
+  "${CTR[@]}" images rm localhost/carrack-busybox:latest >/dev/null 2>&1
+  kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+  # containerd's snapshot mounts live under our root; unmount before removing it.
+  grep -o " $tmp/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  podman --root "$tmp/pstore" --runroot "$tmp/prun" --storage-driver vfs rmi -fa >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+ok() { echo "ok containerd $1"; }
+fail() { echo "FAIL containerd $1: $2"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
+
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+[ -S "$sock" ] || { fail start "containerd did not come up: $(tail -3 "$tmp/containerd.log")"; exit 1; }
+
+# Image: busybox rootfs -> podman import -> OCI archive -> ctr import.
+busybox_rootfs "$tmp/rootfs"
+tar -C "$tmp/rootfs" -cf "$tmp/busybox.tar" .
+PM=(podman --root "$tmp/pstore" --runroot "$tmp/prun" --storage-driver vfs --events-backend file)
+"${PM[@]}" import "$tmp/busybox.tar" localhost/carrack-busybox:latest >/dev/null 2>&1
+"${PM[@]}" save --format oci-archive -o "$tmp/busybox-oci.tar" localhost/carrack-busybox:latest >/dev/null 2>&1
+"${CTR[@]}" images import --base-name localhost/carrack-busybox "$tmp/busybox-oci.tar" >/dev/null 2>&1 \
+  || "${CTR[@]}" images import "$tmp/busybox-oci.tar" >/dev/null 2>&1 || { fail import "ctr images import failed"; exit 1; }
+img=$("${CTR[@]}" images ls -q | head -1)
+RUN=("${CTR[@]}" run --runtime io.containerd.runc.v2 --runc-binary "$BIN")
+
+out=$("${RUN[@]}" --rm "$img" carrack-c1 sh -c 'echo hello; exit 4' 2>&1); rc=$?
+check "run output" "hello" "$out"
+check "run exit code" 4 "$rc"
+
+"${RUN[@]}" -d "$img" carrack-c2 sleep 100 >/dev/null 2>&1 || fail "run -d" "failed"
+check "task running" "RUNNING" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
+check "exec" "exec-ok" "$("${CTR[@]}" tasks exec --exec-id e1 carrack-c2 sh -c 'echo exec-ok' 2>&1)"
+pids=$("${CTR[@]}" tasks ps carrack-c2 2>&1 | tail -n +2 | wc -l)
+check "tasks ps" 1 "$pids"
+"${CTR[@]}" tasks kill -s KILL carrack-c2 >/dev/null 2>&1
+for _ in $(seq 50); do [ "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')" = STOPPED ] && break; sleep 0.1; done
+check "kill" "STOPPED" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
+"${CTR[@]}" tasks rm carrack-c2 >/dev/null 2>&1 && ok "tasks rm" || fail "tasks rm" "failed"
+"${CTR[@]}" containers rm carrack-c2 >/dev/null 2>&1
+
+[ "$fails" = 0 ]
