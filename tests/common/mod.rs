@@ -37,7 +37,7 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub root: PathBuf,
     pub config: Value,
-    ids: std::cell::RefCell<Vec<String>>,
+    ids: std::sync::Mutex<Vec<String>>,
     runtime: String,
 }
 
@@ -112,7 +112,7 @@ impl Bundle {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::SeqCst)
         );
-        self.ids.borrow_mut().push(id.clone());
+        self.ids.lock().unwrap().push(id.clone());
         id
     }
 
@@ -181,7 +181,7 @@ impl Bundle {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        for id in self.ids.borrow().iter() {
+        for id in self.ids.lock().unwrap().iter() {
             let _ = self.cmd().args(["delete", "--force", id]).output();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
