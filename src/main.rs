@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod config;
 mod container;
+mod fault;
 mod init;
 mod launcher;
 mod linux;

@@ -54,6 +54,7 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -
         cgroup,
     })?;
     let console_fd = console.as_ref().map(|s| s.as_raw_fd());
+    crate::fault::point("create:after-state-dir");
     let built = build(&mut c, &spec, &bundle, &rootfs, &ns, o, console_fd);
     match built {
         Ok(pid) => Ok(pid),
@@ -77,6 +78,7 @@ fn build(
     let created = c.state.cgroup.create();
     c.save()?; // record what was made even when create failed half-way
     created.context("linux.cgroupsPath")?;
+    crate::fault::point("create:after-cgroup");
     // 0622 whatever the umask: init opens it for writing after it became process.user.
     nix::unistd::mkfifo(&c.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
         .and_then(|_| {
@@ -106,9 +108,11 @@ fn build(
         listen_fds: listen_fds(),
         parent_only: &[c.lock_fd()],
     })?;
+    crate::fault::point("create:after-clone");
     c.state.pid = child.pid;
     c.state.pid_start = state::proc_stat(child.pid).map_or(0, |s| s.1);
     c.save()?;
+    crate::fault::point("create:after-pid-recorded");
     child.write_id_maps(spec)?;
     if !in_cgroup {
         c.state
@@ -118,6 +122,7 @@ fn build(
     }
     let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
     child.go(state_json.clone())?;
+    crate::fault::point("create:after-go");
     let hooks = spec.hooks().as_ref();
     child.wait_ready(|| {
         crate::linux::hooks::run_all(
@@ -131,6 +136,7 @@ fn build(
             &state_json,
         )
     })?;
+    crate::fault::point("create:after-ready");
     c.state.phase = Phase::Created;
     c.save()?;
     if let Some(p) = &o.pid_file {

@@ -24,7 +24,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Running => bail!("cannot start an already running container"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
+    crate::fault::point("start:before-fifo");
     let released = release_fifo(&c);
+    crate::fault::point("start:after-fifo");
     std::fs::remove_file(c.fifo()).context("remove exec.fifo")?;
     released?;
     let spec = c.config()?;
@@ -135,6 +137,7 @@ pub fn destroy(c: Locked) {
         let _ = send(Pid::from_raw(pid), Signal::SIGKILL);
     }
     let _ = c.state.cgroup.signal_all(libc::SIGKILL);
+    crate::fault::point("delete:after-kill");
     // Reap init if it is ours (a failed create, or run); otherwise wait for it to die.
     let _ = nix::sys::wait::waitpid(
         Pid::from_raw(pid),
@@ -151,6 +154,7 @@ pub fn destroy(c: Locked) {
     if let Err(e) = c.state.cgroup.remove() {
         crate::logging::warn(&format!("remove cgroup: {e:#}"));
     }
+    crate::fault::point("delete:after-cgroup-remove");
     if let Err(e) = c.destroy() {
         crate::logging::warn(&format!("remove state: {e:#}"));
     }

@@ -100,6 +100,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     }
 
     setup_rootfs(ctx, proc_.cwd())?;
+    crate::fault::point("init:after-mounts");
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
         h.prestart().as_ref().is_some_and(|v| !v.is_empty())
@@ -159,6 +160,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
 
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
+    crate::fault::point("init:before-ready");
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ctx.chan.send(&Msg::Ready)?;
     Ok((exec, host_proc, state_json))
