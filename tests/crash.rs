@@ -7,20 +7,6 @@ use common::*;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// Pids of processes whose command line mentions `id` (init is a clone of create: same argv).
-fn processes_of(id: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            String::from_utf8_lossy(&cmd).contains(id) && !stat.contains(") Z")
-        })
-        .collect()
-}
-
 #[test]
 fn create_killed_at_any_moment_is_cleaned_by_delete_force() {
     let Some(()) = can_run() else { return };
@@ -59,19 +45,7 @@ fn create_killed_at_any_moment_is_cleaned_by_delete_force() {
             "delete --force after crash {i}: {}",
             text(&out.stderr)
         );
-        // Init's own death after the kill can take a moment.
-        let mut left = processes_of(&id);
-        for _ in 0..200 {
-            if left.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            left = processes_of(&id);
-        }
-        assert!(left.is_empty(), "crash {i}: processes left: {left:?}");
-        let dirs = cgroup_dirs_named(&format!("{cg}-{i}"));
-        assert!(dirs.is_empty(), "crash {i}: cgroups left: {dirs:?}");
-        assert!(!b.root.join(&id).exists(), "crash {i}: state left");
+        assert_nothing_left(&b, &id, &format!("{cg}-{i}"), &format!("crash {i}"));
     }
     // Nothing half-made remains under the root either (temp dirs of killed creates).
     let leftovers: Vec<_> = std::fs::read_dir(&b.root)

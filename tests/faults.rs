@@ -8,20 +8,6 @@ mod common;
 mod fault;
 
 use common::*;
-use std::time::Duration;
-
-fn processes_mentioning(id: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            String::from_utf8_lossy(&cmd).contains(id) && !stat.contains(") Z")
-        })
-        .collect()
-}
 
 #[test]
 fn every_fault_point_is_recoverable() {
@@ -75,23 +61,7 @@ fn every_fault_point_is_recoverable() {
             "{point}: delete --force: {}",
             text(&out.stderr)
         );
-        let mut left = processes_mentioning(&id);
-        for _ in 0..200 {
-            if left.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            left = processes_mentioning(&id);
-        }
-        assert!(left.is_empty(), "{point}: processes left {left:?}");
-        assert!(
-            cgroup_dirs_named(&id).is_empty(),
-            "{point}: cgroups left {:?}",
-            cgroup_dirs_named(&id)
-        );
-        assert!(!b.root.join(&id).exists(), "{point}: state left");
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(!mounts.contains(&id), "{point}: mount left");
+        assert_nothing_left(&b, &id, &id, point);
         println!("ok {point}");
     }
 }

@@ -1,9 +1,9 @@
 //! The child side of `exec`: join the running container's namespaces, become its process,
 //! execve. Success is silent (the channel closes on exec); failure is one Error message.
 
-use crate::linux::{capabilities, console, namespaces, process};
+use crate::linux::{console, namespaces, process};
 use crate::sync::{Channel, Msg};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use oci_spec::runtime::Process;
 
 pub struct ExecCtx<'a> {
@@ -32,21 +32,9 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
     }
     let p = ctx.process;
     if let Some(sock) = ctx.console {
-        let size = p
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup_pty(sock, size, false)?;
+        console::setup_pty(sock, console::size_of(p), false)?;
     }
-    process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
-    capabilities::prepare(p)?;
-    process::set_user(p.user())?;
-    capabilities::apply(p)?;
-    process::chdir(p.cwd())?;
-    let env = p.env().clone().unwrap_or_default();
-    let args = p.args().as_deref().unwrap_or(&[]);
-    let arg0 = args.first().context("process.args: must not be empty")?;
-    let path = process::resolve_exec(arg0, &env)?;
-    let exec = process::Exec::new(&path, args, &env)?;
+    let exec = super::become_process(p, &[])?;
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };

@@ -136,27 +136,14 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         rootfs::make_readonly()?;
     }
     if let Some(sock) = ctx.console {
-        let size = proc_
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup_pty(sock, size, true)?;
+        console::setup_pty(sock, console::size_of(proc_), true)?;
     }
-
-    process::set_rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
-    capabilities::prepare(proc_)?;
-    process::set_user(proc_.user())?;
-    capabilities::apply(proc_)?;
-    process::chdir(proc_.cwd())?;
-    let mut env = proc_.env().clone().unwrap_or_default();
+    let mut extra_env = Vec::new();
     if ctx.listen_fds > 0 {
-        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
-        env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
-        env.push(format!("LISTEN_PID={}", std::process::id()));
+        extra_env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
+        extra_env.push(format!("LISTEN_PID={}", std::process::id()));
     }
-    let args = proc_.args().as_deref().unwrap_or(&[]);
-    let arg0 = args.first().context("process.args: must not be empty")?;
-    let path = process::resolve_exec(arg0, &env)?;
-    let exec = process::Exec::new(&path, args, &env)?;
+    let exec = become_process(proc_, &extra_env)?;
 
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
@@ -277,4 +264,28 @@ fn write_sysctls(sysctl: Option<&std::collections::HashMap<String, String>>) -> 
         std::fs::write(&p, v).with_context(|| format!("linux.sysctl {k:?} = {v:?}: write {p}"))?;
     }
     Ok(())
+}
+
+/// The last steps shared by init and exec: rlimits, capabilities around the identity change,
+/// cwd, and the executable resolved with the final environment (`extra_env` entries replace
+/// same-named ones). Returns the prepared execve.
+pub fn become_process(
+    p: &oci_spec::runtime::Process,
+    extra_env: &[String],
+) -> Result<process::Exec> {
+    process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
+    capabilities::prepare(p)?;
+    process::set_user(p.user())?;
+    capabilities::apply(p)?;
+    process::chdir(p.cwd())?;
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in extra_env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    let args = p.args().as_deref().unwrap_or(&[]);
+    let arg0 = args.first().context("process.args: must not be empty")?;
+    let path = process::resolve_exec(arg0, &env)?;
+    process::Exec::new(&path, args, &env)
 }

@@ -45,6 +45,12 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) ->
     become_controlling(slave.as_raw_fd())
 }
 
+/// `process.consoleSize` as (rows, cols).
+pub fn size_of(p: &oci_spec::runtime::Process) -> Option<(u16, u16)> {
+    p.console_size()
+        .map(|b| (b.height() as u16, b.width() as u16))
+}
+
 fn open_master() -> Result<OwnedFd> {
     let fd = unsafe {
         libc::open(

@@ -208,3 +208,36 @@ pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Live processes whose command line mentions `needle` (init is a clone of create: same argv).
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).contains(needle) && !stat.contains(") Z")
+        })
+        .collect()
+}
+
+/// After `delete --force`: no process, cgroup directory (named `cgroup`), mount or state dir
+/// of container `id` remains. `what` labels the failure.
+pub fn assert_nothing_left(b: &Bundle, id: &str, cgroup: &str, what: &str) {
+    let mut left = processes_mentioning(id);
+    for _ in 0..200 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        left = processes_mentioning(id);
+    }
+    assert!(left.is_empty(), "{what}: processes left {left:?}");
+    let dirs = cgroup_dirs_named(cgroup);
+    assert!(dirs.is_empty(), "{what}: cgroups left {dirs:?}");
+    assert!(!b.root.join(id).exists(), "{what}: state left");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(id), "{what}: mount left");
+}
