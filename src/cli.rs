@@ -81,14 +81,14 @@ pub enum Command {
     Exec(Box<ExecArgs>),
     /// Display the processes running inside a container
     Ps(PsArgs),
-    /// Display container events (not implemented yet)
-    Events(Unimplemented),
-    /// Suspend all processes of a container (not implemented yet)
-    Pause(Unimplemented),
-    /// Resume all processes of a paused container (not implemented yet)
-    Resume(Unimplemented),
-    /// Update container resource constraints (not implemented yet)
-    Update(Unimplemented),
+    /// Display container stats (--stats once, else every --interval)
+    Events(EventsArgs),
+    /// Suspend all processes of a container
+    Pause(IdArg),
+    /// Resume all processes of a paused container
+    Resume(IdArg),
+    /// Update container resource constraints
+    Update(Box<UpdateArgs>),
     /// Show what this runtime and host support (runtime-spec features.md)
     Features(Unimplemented),
     /// Checkpoint a running container (not implemented yet)
@@ -264,4 +264,58 @@ pub struct PsArgs {
     /// Arguments for ps (default -ef)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    pub id: String,
+    /// Print the stats once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between stats, e.g. 5s, 500ms
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// A LinuxResources JSON file ("-" for stdin); its fields replace the current ones
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit in bytes (suffixes k, m, g, t)
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited)
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT (refused: no resctrl here)
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
 }

@@ -75,10 +75,16 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Spec(a) => commands::spec::run(&a).map(|_| 0),
         Command::Exec(a) => container::exec(root, &a),
         Command::Ps(a) => commands::ps::run(root, &a.id, &a.format, &a.ps_args).map(|_| 0),
-        Command::Events(_) => bail!("events: not implemented yet"),
-        Command::Pause(_) => bail!("pause: not implemented yet"),
-        Command::Resume(_) => bail!("resume: not implemented yet"),
-        Command::Update(_) => bail!("update: not implemented yet"),
+        Command::Events(a) => commands::events::run(root, &a).map(|_| 0),
+        Command::Pause(a) => {
+            config::validate_id(&a.id)?;
+            container::pause(root, &a.id).map(|_| 0)
+        }
+        Command::Resume(a) => {
+            config::validate_id(&a.id)?;
+            container::resume(root, &a.id).map(|_| 0)
+        }
+        Command::Update(a) => commands::update::run(root, &a).map(|_| 0),
         Command::Features(_) => commands::features::run().map(|_| 0),
         Command::Checkpoint(_) => bail!("checkpoint: not implemented yet"),
         Command::Restore(_) => bail!("restore: not implemented yet"),

@@ -55,6 +55,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -64,6 +65,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -344,6 +346,9 @@ fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
     }
     if !process_alive(state.pid, state.pid_start) {
         return Status::Stopped;
+    }
+    if state.cgroup.is_frozen() {
+        return Status::Paused;
     }
     if dir_path.join(EXEC_FIFO).exists() {
         Status::Created

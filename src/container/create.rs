@@ -78,6 +78,13 @@ fn build(
     let created = c.state.cgroup.create();
     c.save()?; // record what was made even when create failed half-way
     created.context("linux.cgroupsPath")?;
+    // Always: device rules start from deny-all plus runc's defaults even without resources.
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    c.state.cgroup.apply(&resources)?;
     crate::fault::point("create:after-cgroup");
     // 0622 whatever the umask: init opens it for writing after it became process.user.
     nix::unistd::mkfifo(&c.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -166,9 +173,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(l) = spec.linux() {
         if l.seccomp().is_some() {
             bail!("linux.seccomp: not implemented yet");
-        }
-        if l.resources().is_some() {
-            crate::logging::warn("linux.resources: limits are not applied yet");
         }
     }
     Ok(())

@@ -21,6 +21,8 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     let c = store.lock(&a.id)?;
     match c.status() {
         Status::Created | Status::Running => {}
+        Status::Paused if a.ignore_paused => {}
+        Status::Paused => bail!("cannot exec in a paused container (use --ignore-paused)"),
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Creating => bail!("cannot exec in a container that is still being created"),
     }

@@ -23,6 +23,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Stopped => bail!("cannot start a container that has stopped"),
         Status::Running => bail!("cannot start an already running container"),
         Status::Creating => bail!("cannot start a container that is still being created"),
+        Status::Paused => bail!("cannot start a paused container"),
     }
     crate::fault::point("start:before-fifo");
     let released = release_fifo(&c);
@@ -81,13 +82,71 @@ fn release_fifo(c: &Locked) -> Result<()> {
 pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
-        Status::Created | Status::Running => {}
+        Status::Created | Status::Running | Status::Paused => {}
         _ => bail!("container not running"),
     }
     if all {
         return c.state.cgroup.signal_all(sig as i32);
     }
     send(Pid::from_raw(c.state.pid), sig).context("kill")
+}
+
+/// pause: freeze every process of the container.
+pub fn pause(root: &Path, id: &str) -> Result<()> {
+    let c = Store::new(root)?.lock(id)?;
+    match c.status() {
+        Status::Running | Status::Created => c.state.cgroup.freeze(),
+        Status::Paused => bail!("container already paused"),
+        _ => bail!("container not running"),
+    }
+}
+
+/// resume: thaw a paused container.
+pub fn resume(root: &Path, id: &str) -> Result<()> {
+    let c = Store::new(root)?.lock(id)?;
+    match c.status() {
+        Status::Paused => c.state.cgroup.thaw(),
+        _ => bail!("container not paused"),
+    }
+}
+
+/// update: merge `changes` (a LinuxResources JSON object: present fields replace, the rest
+/// stay) into the container's resources, apply the whole result, and keep it for next time.
+pub fn update(root: &Path, id: &str, changes: serde_json::Value) -> Result<()> {
+    let c = Store::new(root)?.lock(id)?;
+    if matches!(c.status(), Status::Stopped | Status::Creating) {
+        bail!("container not running");
+    }
+    let mut spec = c.config()?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut merged = serde_json::to_value(linux.resources().clone().unwrap_or_default())?;
+    merge(&mut merged, changes);
+    let resources: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(merged).context("update: resources")?;
+    c.state.cgroup.apply(&resources)?;
+    linux.set_resources(Some(resources));
+    spec.set_linux(Some(linux));
+    c.save_config(&spec)
+}
+
+/// Recursive merge of JSON objects: leaves present (and not null) in `from` win.
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                if v.is_null() {
+                    continue;
+                }
+                match a.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {

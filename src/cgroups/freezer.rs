@@ -1,0 +1,87 @@
+//! Freeze and thaw: the v1 freezer hierarchy where there is one (a hybrid host uses it, as
+//! runc), else cgroup v2's cgroup.freeze, which needs no controller.
+
+use super::write::{describe, read};
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long a freeze may take before it is undone and reported.
+pub const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freezer<'a> {
+    V1(&'a Path),
+    V2(&'a Path),
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    super::write_file(&dir.join(file), value).map_err(|e| {
+        anyhow::anyhow!(
+            "write {value} to {}: {}",
+            dir.join(file).display(),
+            describe(&e)
+        )
+    })
+}
+
+/// "frozen 1" in cgroup.events.
+fn v2_frozen(dir: &Path) -> bool {
+    read(dir, "cgroup.events").is_ok_and(|t| t.lines().any(|l| l.trim() == "frozen 1"))
+}
+
+impl Freezer<'_> {
+    pub fn is_frozen(&self) -> bool {
+        match self {
+            Freezer::V1(d) => read(d, "freezer.state").is_ok_and(|s| s == "FROZEN"),
+            Freezer::V2(d) => v2_frozen(d),
+        }
+    }
+
+    /// Frozen or on the way (v1 FREEZING, v2 cgroup.freeze 1); false if the dir is gone.
+    pub fn freeze_requested(&self) -> bool {
+        match self {
+            Freezer::V1(d) => read(d, "freezer.state").is_ok_and(|s| s != "THAWED"),
+            Freezer::V2(d) => read(d, "cgroup.freeze").is_ok_and(|s| s == "1"),
+        }
+    }
+
+    /// Ask, then wait until every task is frozen. v1 sits in FREEZING while a task cannot be
+    /// stopped yet (e.g. in an uninterruptible sleep): the request is repeated, as runc does.
+    /// On timeout the cgroup is thawed again so it is not left half frozen.
+    pub fn freeze(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self {
+                Freezer::V1(d) => write(d, "freezer.state", "FROZEN")?,
+                Freezer::V2(d) => write(d, "cgroup.freeze", "1")?,
+            }
+            if self.is_frozen() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let _ = self.thaw();
+                bail!(
+                    "cgroup {} did not freeze within {timeout:?}",
+                    self.dir().display()
+                );
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    pub fn thaw(&self) -> Result<()> {
+        match self {
+            Freezer::V1(d) => write(d, "freezer.state", "THAWED"),
+            Freezer::V2(d) => write(d, "cgroup.freeze", "0"),
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        match self {
+            Freezer::V1(d) | Freezer::V2(d) => d,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! linux.resources in the real cgroup files, update (flags and the shim's JSON on stdin),
+//! pause/resume, events --stats, on this host's layout.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::io::Write;
+
+/// The container's cgroup file `file` on the v1 hierarchy `ctrl` (None on a pure v2 host).
+fn v1_file(pid: i64, ctrl: &str, file: &str) -> Option<String> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = cg.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+        c.split(',').any(|x| x == ctrl).then(|| p.to_string())
+    })?;
+    std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}{rel}/{file}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn has_v1(ctrl: &str) -> bool {
+    let ok = std::path::Path::new("/sys/fs/cgroup")
+        .join(ctrl)
+        .join("cgroup.procs")
+        .exists();
+    if !ok {
+        println!(
+            "skip: no v1 {ctrl} hierarchy on this host (pure v2 is tested by scripts/vm-test)"
+        );
+    }
+    ok
+}
+
+#[test]
+fn resources_are_in_the_cgroup_files_and_update_changes_them() {
+    let Some(()) = can_run() else { return };
+    if !has_v1("memory") || !has_v1("pids") || !has_v1("cpu") {
+        return;
+    }
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["linux"]["resources"] = json!({
+        "memory": {"limit": 64 << 20},
+        "pids": {"limit": 50},
+        "cpu": {"quota": 50000, "period": 100000},
+        "devices": [{"allow": false, "access": "rwm"}]
+    });
+    b.write_config();
+    let id = b.id("res");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(
+        v1_file(pid, "memory", "memory.limit_in_bytes").unwrap(),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(v1_file(pid, "pids", "pids.max").unwrap(), "50");
+    assert_eq!(v1_file(pid, "cpu", "cpu.cfs_quota_us").unwrap(), "50000");
+    // The default device rules still let the process use /dev/null, not /dev/kmsg.
+    let out = b.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo x > /dev/null && echo null-ok; cat /dev/kmsg 2>&1 | head -1",
+    ]);
+    let t = text(&out.stdout);
+    assert!(t.starts_with("null-ok"), "{t}");
+    // Flags.
+    let out = b.rt(&["update", "--memory", "128m", "--pids-limit", "60", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        v1_file(pid, "memory", "memory.limit_in_bytes").unwrap(),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(v1_file(pid, "pids", "pids.max").unwrap(), "60");
+    assert_eq!(
+        v1_file(pid, "cpu", "cpu.cfs_quota_us").unwrap(),
+        "50000",
+        "untouched fields stay"
+    );
+    // The JSON the containerd shim pipes to `update -r -`.
+    let mut child = b
+        .cmd()
+        .args(["update", "-r", "-", &id])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"cpu": {"quota": 20000}, "pids": {"limit": 70}}"#)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(v1_file(pid, "cpu", "cpu.cfs_quota_us").unwrap(), "20000");
+    assert_eq!(v1_file(pid, "pids", "pids.max").unwrap(), "70");
+    // A value the kernel refuses names the field and the file.
+    let out = b.rt(&["update", "--cpu-quota", "500", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("cpu") && err.contains("cfs_quota_us"), "{err}");
+}
+
+#[test]
+fn pause_resume_and_events() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = b.id("pause");
+    assert!(b.rt_bundle("run", &id, &["--detach"]).status.success());
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let out = b.rt(&["pause", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(b.state(&id)["status"], "paused");
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(st.contains(") D") || st.contains(") S"), "{st}");
+    let out = b.rt(&["exec", &id, "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("paused"));
+    assert!(!b.rt(&["pause", &id]).status.success(), "pausing twice");
+    let out = b.rt(&["resume", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(b.state(&id)["status"], "running");
+    assert!(
+        !b.rt(&["resume", &id]).status.success(),
+        "resuming a running container"
+    );
+    let out = b.rt(&["events", "--stats", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
+        "{ev}"
+    );
+    assert_eq!(ev["data"]["pids"]["current"], 1, "{ev}");
+    // A paused container still goes away with delete --force.
+    assert!(b.rt(&["pause", &id]).status.success());
+    let out = b.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(cgroup_dirs_named(&id).is_empty());
+}
