@@ -117,7 +117,14 @@ pub fn document() -> serde_json::Value {
                 "systemdUser": false,
                 "rdma": false
             },
-            "seccomp": {"enabled": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": crate::linux::seccomp::ACTIONS,
+                "operators": crate::linux::seccomp::OPERATORS,
+                "archs": crate::linux::seccomp::ARCHES,
+                "knownFlags": crate::linux::seccomp::FLAGS,
+                "supportedFlags": crate::linux::seccomp::FLAGS
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

@@ -22,7 +22,6 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -
         .with_context(|| format!("--bundle {}", o.bundle.display()))?;
     let spec = config::load(&bundle)?;
     config::validate(&spec, &bundle)?;
-    refuse_unsupported(&spec)?;
     let console = console_socket(&spec, o, console)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?;
     let ns = namespaces::plan(
@@ -97,6 +96,8 @@ fn build(
             )
         })
         .context("mkfifo exec.fifo")?;
+    // Compiled here, before clone: init only loads it.
+    let seccomp = compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let cgroup_dirs = mount_view(&c.state.cgroup);
     let cgroup_fd = c.state.cgroup.unified_fd()?;
     let in_cgroup = cgroup_fd.is_some();
@@ -113,6 +114,7 @@ fn build(
         console,
         preserve_fds: o.preserve_fds + listen_fds(),
         listen_fds: listen_fds(),
+        seccomp: seccomp.as_ref(),
         parent_only: &[c.lock_fd()],
     })?;
     crate::fault::point("create:after-clone");
@@ -168,16 +170,6 @@ fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// Fields and flags whose issue has not landed: refused by name instead of being ignored.
-fn refuse_unsupported(spec: &Spec) -> Result<()> {
-    if let Some(l) = spec.linux() {
-        if l.seccomp().is_some() {
-            bail!("linux.seccomp: not implemented yet");
-        }
-    }
-    Ok(())
-}
-
 /// The socket init sends the pty master to, when process.terminal is set.
 fn console_socket(spec: &Spec, o: &CreateOpts, given: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
     let terminal = spec
@@ -211,4 +203,15 @@ fn listen_fds() -> u32 {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+pub fn compile_seccomp(
+    s: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<Option<crate::linux::seccomp::Filter>> {
+    let Some(s) = s else { return Ok(None) };
+    let f = crate::linux::seccomp::compile(s)?;
+    if f.uses_notify() {
+        bail!("linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet");
+    }
+    Ok(Some(f))
 }

@@ -55,15 +55,28 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
             (Some(x), Some(y.into()))
         }
     };
+    let seccomp =
+        super::create::compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let ctx = ExecCtx {
         process: &process,
         ns: &ns,
         preserve_fds: a.preserve_fds,
         console: theirs.as_ref().map(|s| s.as_raw_fd()),
+        seccomp: seccomp.as_ref(),
     };
-    let child = launcher::clone_child(0, cgroup_fd.as_ref(), &[c.lock_fd()], |chan| {
-        crate::init::exec::run(&ctx, chan)
-    })?;
+    let spawn = |fd: Option<&std::os::fd::OwnedFd>| {
+        launcher::clone_child(0, fd, &[c.lock_fd()], |chan| {
+            crate::init::exec::run(&ctx, chan)
+        })
+    };
+    let child = match spawn(cgroup_fd.as_ref()) {
+        // The container delegated its cgroup (controllers enabled, processes moved into a
+        // child such as /init): the top is no longer a leaf. Join init's own cgroup, as runc.
+        Err(e) if cgroup_fd.is_some() && is_ebusy(&e) => {
+            spawn(Some(&init_cgroup_fd(c.state.pid)?))?
+        }
+        other => other?,
+    };
     let started = (|| -> Result<()> {
         if !in_cgroup {
             c.state
@@ -191,4 +204,23 @@ fn check(p: &Process) -> Result<()> {
         bail!("process.args: must not be empty");
     }
     Ok(())
+}
+
+fn is_ebusy(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.raw_os_error() == Some(libc::EBUSY))
+}
+
+/// An O_DIRECTORY fd of the v2 cgroup `pid` is in now.
+fn init_cgroup_fd(pid: i32) -> Result<OwnedFd> {
+    let text =
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).context("read init's cgroup")?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .context("init has no cgroup v2 path")?;
+    let dir = Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
+    let f = std::fs::File::open(&dir).with_context(|| format!("open {}", dir.display()))?;
+    Ok(f.into())
 }

@@ -12,11 +12,15 @@ pub struct ExecCtx<'a> {
     pub preserve_fds: u32,
     /// The console socket when process.terminal is set.
     pub console: Option<std::os::fd::RawFd>,
+    pub seccomp: Option<&'a crate::linux::seccomp::Filter>,
 }
 
 pub fn run(ctx: &ExecCtx, chan: &Channel) {
     let err = match setup(ctx, chan) {
-        Ok(exec) => exec.exec(),
+        Ok(exec) => match super::seccomp_late(Some(ctx.process), ctx.seccomp) {
+            Ok(()) => exec.exec(),
+            Err(e) => e,
+        },
         Err(e) => e,
     };
     let _ = chan.send(&Msg::Error(format!("{err:#}")));
@@ -34,7 +38,7 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
     if let Some(sock) = ctx.console {
         console::setup_pty(sock, console::size_of(p), false)?;
     }
-    let exec = super::become_process(p, &[])?;
+    let exec = super::become_process(p, &[], ctx.seccomp)?;
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };

@@ -5,6 +5,7 @@
 pub mod exec;
 
 use crate::linux::fs::{ensure_in_root, Kind};
+use crate::linux::seccomp::Filter;
 use crate::linux::{
     capabilities, console, devices, hooks, mounts, namespaces, network, process, rootfs,
 };
@@ -32,6 +33,8 @@ pub struct InitCtx<'a> {
     pub preserve_fds: u32,
     /// The first `listen_fds` preserved fds came from socket activation: tell the process.
     pub listen_fds: u32,
+    /// `linux.seccomp`, compiled by the parent.
+    pub seccomp: Option<&'a Filter>,
 }
 
 /// Entry point in the child after clone3. Never returns.
@@ -39,7 +42,10 @@ pub fn run(ctx: &InitCtx) -> ! {
     let err = match setup(ctx) {
         Ok((exec, host_proc, state_json)) => match wait_for_start(ctx, host_proc, &state_json) {
             Err(e) => e,
-            Ok(()) => exec.exec(),
+            Ok(()) => match seccomp_late(ctx.spec.process().as_ref(), ctx.seccomp) {
+                Ok(()) => exec.exec(),
+                Err(e) => e,
+            },
         },
         Err(e) => {
             // The parent prints it: one error line, with its cause.
@@ -143,7 +149,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         extra_env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
         extra_env.push(format!("LISTEN_PID={}", std::process::id()));
     }
-    let exec = become_process(proc_, &extra_env)?;
+    let exec = become_process(proc_, &extra_env, ctx.seccomp)?;
 
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
@@ -272,8 +278,14 @@ fn write_sysctls(sysctl: Option<&std::collections::HashMap<String, String>>) -> 
 pub fn become_process(
     p: &oci_spec::runtime::Process,
     extra_env: &[String],
+    seccomp: Option<&Filter>,
 ) -> Result<process::Exec> {
     process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
+    // Without no_new_privs the kernel only lets a CAP_SYS_ADMIN holder load a filter: load it
+    // now, before capabilities are dropped (as runc); the rest of setup then runs under it.
+    if let Some(f) = seccomp.filter(|_| !p.no_new_privileges().unwrap_or(false)) {
+        f.install()?;
+    }
     capabilities::prepare(p)?;
     process::set_user(p.user())?;
     capabilities::apply(p)?;
@@ -288,4 +300,17 @@ pub fn become_process(
     let arg0 = args.first().context("process.args: must not be empty")?;
     let path = process::resolve_exec(arg0, &env)?;
     process::Exec::new(&path, args, &env)
+}
+
+/// With no_new_privs the filter is loaded last, right before execve, so nothing of carrack's
+/// own setup runs under the container's profile.
+pub fn seccomp_late(
+    p: Option<&oci_spec::runtime::Process>,
+    seccomp: Option<&Filter>,
+) -> Result<()> {
+    let nnp = p.and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    match seccomp {
+        Some(f) if nnp => f.install().map(|_| ()),
+        _ => Ok(()),
+    }
 }

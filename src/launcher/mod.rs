@@ -43,6 +43,7 @@ pub struct Launch<'a> {
     pub preserve_fds: u32,
     /// How many of the preserved fds are socket-activation fds (LISTEN_FDS).
     pub listen_fds: u32,
+    pub seccomp: Option<&'a crate::linux::seccomp::Filter>,
     /// Parent-only fds (the state lock) that init closes first thing.
     pub parent_only: &'a [std::os::fd::RawFd],
 }
@@ -84,6 +85,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
                 console: l.console,
                 preserve_fds: l.preserve_fds,
                 listen_fds: l.listen_fds,
+                seccomp: l.seccomp,
             };
             init::run(&ctx);
         },
@@ -116,8 +118,11 @@ pub fn clone_child(
         )
     };
     if pid < 0 {
-        return Err(std::io::Error::last_os_error())
-            .context("clone3 of the container's init (linux.namespaces)");
+        return Err(std::io::Error::last_os_error()).context(if cgroup_fd.is_some() {
+            "clone3 into the container's namespaces and cgroup"
+        } else {
+            "clone3 into the container's namespaces"
+        });
     }
     if pid == 0 {
         // Child. carrack is single-threaded, so this copy of memory is consistent.

@@ -10,3 +10,5 @@ pub mod namespaces;
 pub mod network;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
+mod syscall_table;

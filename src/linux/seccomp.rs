@@ -1,0 +1,684 @@
+//! `linux.seccomp`, compiled to classic BPF in the parent before clone (init only installs it).
+//!
+//! Layout of the program:
+//! ```text
+//!   load arch
+//!   for each listed arch:   jeq AUDIT_ARCH -> that arch's block      (x86_64 also covers x32)
+//!   ret KILL_PROCESS        (an arch the profile does not list)
+//! arch block:
+//!   load nr
+//!   [x86_64 block: nr has the x32 bit -> the x32 block, or KILL_PROCESS when x32 is not listed]
+//!   for each syscall:       jeq nr -> ja body                        (long jumps: any size)
+//!   ret defaultAction
+//! body: each rule with args, in order: its comparisons (64-bit, high half then low half),
+//!       ret action; a failed comparison falls to the next rule; then the unconditional rule's
+//!       action, or defaultAction.
+//! ```
+//! Checking only the native arch would let `int 0x80` (i386 numbers) through, so every listed
+//! arch gets its own numbers, and unlisted arches are killed.
+
+use super::syscall_table;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction as Action, LinuxSeccompArg, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator as Op,
+};
+use std::collections::BTreeMap;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const X32_BIT: u32 = 0x4000_0000;
+
+const RET_KILL_PROCESS: u32 = 0x8000_0000;
+const RET_KILL_THREAD: u32 = 0x0000_0000;
+const RET_TRAP: u32 = 0x0003_0000;
+const RET_ERRNO: u32 = 0x0005_0000;
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const RET_TRACE: u32 = 0x7ff0_0000;
+const RET_LOG: u32 = 0x7ffc_0000;
+const RET_ALLOW: u32 = 0x7fff_0000;
+
+// seccomp_data offsets
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+const OFF_ARGS: u32 = 16;
+
+// BPF opcodes
+const LD_W_ABS: u16 = 0x20;
+const JMP_JA: u16 = 0x05;
+const JMP_JEQ_K: u16 = 0x15;
+const JMP_JGT_K: u16 = 0x25;
+const JMP_JGE_K: u16 = 0x35;
+const ALU_AND_K: u16 = 0x54;
+const RET_K: u16 = 0x06;
+
+const FLAG_TSYNC: u32 = 1;
+const FLAG_LOG: u32 = 1 << 1;
+const FLAG_SPEC_ALLOW: u32 = 1 << 2;
+const FLAG_NEW_LISTENER: u32 = 1 << 3;
+const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+
+/// What `features` advertises; tests compile a rule with each.
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+pub const ARCHES: &[&str] = &["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"];
+pub const FLAGS: &[&str] = &[
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+
+/// A compiled filter and the seccomp(2) flags to install it with.
+pub struct Filter {
+    prog: Vec<libc::sock_filter>,
+    flags: u32,
+    notify: bool,
+}
+
+/// Jump targets before they are resolved into offsets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Label {
+    Next,
+    At(usize),
+}
+
+enum Insn {
+    Stmt(u16, u32),
+    /// Conditional jump with symbolic targets (resolved to 8-bit offsets).
+    Jump(u16, u32, Label, Label),
+    /// Unconditional long jump to a label.
+    Ja(usize),
+}
+
+struct Asm {
+    code: Vec<Insn>,
+    labels: Vec<Option<usize>>,
+}
+
+impl Asm {
+    fn label(&mut self) -> usize {
+        self.labels.push(None);
+        self.labels.len() - 1
+    }
+    fn bind(&mut self, l: usize) {
+        self.labels[l] = Some(self.code.len());
+    }
+    fn stmt(&mut self, op: u16, k: u32) {
+        self.code.push(Insn::Stmt(op, k));
+    }
+    fn jump(&mut self, op: u16, k: u32, t: Label, f: Label) {
+        self.code.push(Insn::Jump(op, k, t, f));
+    }
+    /// `if (acc <op> k) goto target` for any distance: a short skip around a long ja.
+    fn jump_far(&mut self, op: u16, k: u32, target: usize) {
+        let skip = self.label();
+        self.jump(op, k, Label::Next, Label::At(skip));
+        self.code.push(Insn::Ja(target));
+        self.bind(skip);
+    }
+    fn ret(&mut self, v: u32) {
+        self.stmt(RET_K, v);
+    }
+    fn finish(self) -> Result<Vec<libc::sock_filter>> {
+        let at = |l: usize| self.labels[l].expect("every label is bound");
+        let off = |i: usize, l: Label| -> Result<u8> {
+            let target = match l {
+                Label::Next => i + 1,
+                Label::At(x) => at(x),
+            };
+            u8::try_from(target - (i + 1)).context("seccomp: conditional jump out of range")
+        };
+        self.code
+            .iter()
+            .enumerate()
+            .map(|(i, insn)| {
+                Ok(match *insn {
+                    Insn::Stmt(op, k) => libc::sock_filter {
+                        code: op,
+                        jt: 0,
+                        jf: 0,
+                        k,
+                    },
+                    Insn::Jump(op, k, t, f) => libc::sock_filter {
+                        code: op,
+                        jt: off(i, t)?,
+                        jf: off(i, f)?,
+                        k,
+                    },
+                    Insn::Ja(l) => libc::sock_filter {
+                        code: JMP_JA,
+                        jt: 0,
+                        jf: 0,
+                        k: (at(l) - (i + 1)) as u32,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+fn ret_value(a: Action, errno: Option<u32>, default_errno: u32) -> u32 {
+    match a {
+        Action::ScmpActKill | Action::ScmpActKillThread => RET_KILL_THREAD,
+        Action::ScmpActKillProcess => RET_KILL_PROCESS,
+        Action::ScmpActTrap => RET_TRAP,
+        Action::ScmpActErrno => RET_ERRNO | (errno.unwrap_or(default_errno) & 0xffff),
+        Action::ScmpActTrace => RET_TRACE | (errno.unwrap_or(0) & 0xffff),
+        Action::ScmpActLog => RET_LOG,
+        Action::ScmpActAllow => RET_ALLOW,
+        Action::ScmpActNotify => RET_USER_NOTIF,
+    }
+}
+
+/// One rule of a syscall: comparisons (ANDed) and the return value.
+struct Rule {
+    args: Vec<LinuxSeccompArg>,
+    ret: u32,
+}
+
+pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    let default_errno = s.default_errno_ret().unwrap_or(libc::EPERM as u32);
+    let default = ret_value(s.default_action(), None, default_errno);
+    let mut notify = s.default_action() == Action::ScmpActNotify;
+    // name -> rules, in config order.
+    let mut rules: BTreeMap<&str, Vec<Rule>> = BTreeMap::new();
+    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let ret = ret_value(sc.action(), sc.errno_ret(), libc::EPERM as u32);
+        notify |= sc.action() == Action::ScmpActNotify;
+        let args = sc.args().clone().unwrap_or_default();
+        for (j, a) in args.iter().enumerate() {
+            if a.index() > 5 {
+                bail!("{field}.args[{j}].index {}: must be 0 to 5", a.index());
+            }
+        }
+        for name in sc.names() {
+            rules.entry(name.as_str()).or_default().push(Rule {
+                args: args.clone(),
+                ret,
+            });
+        }
+    }
+    let mut arches: Vec<Arch> = s.architectures().clone().unwrap_or_default();
+    if arches.is_empty() {
+        arches.push(Arch::ScmpArchX86_64); // native only, as libseccomp without architectures
+    }
+    let has = |a: Arch| arches.contains(&a);
+    for a in &arches {
+        if !matches!(
+            a,
+            Arch::ScmpArchX86_64 | Arch::ScmpArchX86 | Arch::ScmpArchX32
+        ) {
+            crate::logging::debug(&format!(
+                "linux.seccomp.architectures: {a:?} skipped on x86_64"
+            ));
+        }
+    }
+    let groups = group(rules);
+    let mut asm = Asm {
+        code: Vec::new(),
+        labels: Vec::new(),
+    };
+    let b64 = asm.label();
+    let b32 = asm.label();
+    asm.stmt(LD_W_ABS, OFF_ARCH);
+    if has(Arch::ScmpArchX86_64) || has(Arch::ScmpArchX32) {
+        asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_X86_64, b64);
+    }
+    if has(Arch::ScmpArchX86) {
+        asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_I386, b32);
+    }
+    asm.ret(RET_KILL_PROCESS);
+
+    // x86_64 (and x32) block
+    asm.bind(b64);
+    asm.stmt(LD_W_ABS, OFF_NR);
+    let bx32 = asm.label();
+    asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
+    if has(Arch::ScmpArchX86_64) {
+        dispatch(&mut asm, syscall_table::X86_64, &groups, default)?;
+    } else {
+        asm.ret(RET_KILL_PROCESS);
+    }
+    asm.bind(bx32);
+    if has(Arch::ScmpArchX32) {
+        asm.stmt(LD_W_ABS, OFF_NR);
+        dispatch(&mut asm, syscall_table::X32, &groups, default)?;
+    } else {
+        asm.ret(RET_KILL_PROCESS);
+    }
+    asm.bind(b32);
+    if has(Arch::ScmpArchX86) {
+        asm.stmt(LD_W_ABS, OFF_NR);
+        dispatch(&mut asm, syscall_table::I386, &groups, default)?;
+    } else {
+        asm.ret(RET_KILL_PROCESS);
+    }
+
+    // runc skips names this kernel does not know, with a debug line.
+    let known: std::collections::HashSet<&str> = [
+        syscall_table::X86_64,
+        syscall_table::I386,
+        syscall_table::X32,
+    ]
+    .iter()
+    .flat_map(|t| t.iter().map(|(n, _)| *n))
+    .collect();
+    for name in groups.by_name.keys().filter(|n| !known.contains(*n)) {
+        crate::logging::debug(&format!("linux.seccomp: unknown syscall {name:?} skipped"));
+    }
+
+    let mut flags = 0;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
+        };
+    }
+    if notify {
+        flags |= FLAG_NEW_LISTENER;
+    }
+    let prog = asm.finish()?;
+    if prog.len() > 4096 {
+        bail!(
+            "linux.seccomp: the filter needs {} BPF instructions, the kernel allows 4096",
+            prog.len()
+        );
+    }
+    Ok(Filter {
+        prog,
+        flags,
+        notify,
+    })
+}
+
+/// The accumulator holds nr. A binary tree over the sorted syscall numbers (about log2(n)
+/// comparisons per syscall at run time), leaves jumping to shared bodies: syscalls with the
+/// same rules (most are plain ALLOW) share one body.
+fn dispatch(asm: &mut Asm, table: &[(&str, u32)], groups: &Groups, default: u32) -> Result<()> {
+    let mut labels: Vec<Option<usize>> = vec![None; groups.bodies.len()];
+    let mut entries: Vec<(u32, usize)> = Vec::with_capacity(groups.by_name.len());
+    for (name, nr) in table {
+        let Some(&g) = groups.by_name.get(name) else {
+            continue;
+        };
+        let label = *labels[g].get_or_insert_with(|| asm.label());
+        entries.push((*nr, label));
+    }
+    entries.sort_unstable();
+    tree(asm, &entries, default);
+    for (g, label) in labels.iter().enumerate() {
+        if let Some(l) = label {
+            asm.bind(*l);
+            emit_rules(asm, &groups.bodies[g], default);
+        }
+    }
+    Ok(())
+}
+
+/// A rule as a hashable value: (arg index, value, valueTwo, op) per comparison, and the return.
+type RuleKey = (Vec<(usize, u64, Option<u64>, u8)>, u32);
+
+/// Syscalls grouped by identical rule lists, so they share one body.
+struct Groups<'a> {
+    bodies: Vec<Vec<Rule>>,
+    by_name: std::collections::HashMap<&'a str, usize>,
+}
+
+fn group(rules: BTreeMap<&str, Vec<Rule>>) -> Groups<'_> {
+    let mut index: std::collections::HashMap<Vec<RuleKey>, usize> =
+        std::collections::HashMap::new();
+    let mut g = Groups {
+        bodies: Vec::new(),
+        by_name: std::collections::HashMap::new(),
+    };
+    for (name, rs) in rules {
+        let key = rs
+            .iter()
+            .map(|r| {
+                (
+                    r.args
+                        .iter()
+                        .map(|a| (a.index(), a.value(), a.value_two(), a.op() as u8))
+                        .collect(),
+                    r.ret,
+                )
+            })
+            .collect::<Vec<_>>();
+        let n = g.bodies.len();
+        let id = *index.entry(key).or_insert(n);
+        if id == n {
+            g.bodies.push(rs);
+        }
+        g.by_name.insert(name, id);
+    }
+    g
+}
+
+fn tree(asm: &mut Asm, entries: &[(u32, usize)], default: u32) {
+    if entries.len() <= 4 {
+        for (nr, body) in entries {
+            asm.jump_far(JMP_JEQ_K, *nr, *body);
+        }
+        asm.ret(default);
+        return;
+    }
+    let mid = entries.len() / 2;
+    let right = asm.label();
+    asm.jump_far(JMP_JGE_K, entries[mid].0, right);
+    tree(asm, &entries[..mid], default);
+    asm.bind(right);
+    tree(asm, &entries[mid..], default);
+}
+
+/// Conditional rules first (config order), then the unconditional one, else the default.
+/// Every path ends in a ret; the accumulator may be clobbered.
+fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
+    for r in rs.iter().filter(|r| !r.args.is_empty()) {
+        let fail = asm.label();
+        for a in &r.args {
+            emit_cmp(asm, a, fail);
+        }
+        asm.ret(r.ret);
+        asm.bind(fail);
+    }
+    match rs.iter().find(|r| r.args.is_empty()) {
+        Some(r) => asm.ret(r.ret),
+        None => asm.ret(default),
+    }
+}
+
+/// Falls through when `arg <op> value` holds, jumps to `fail` otherwise.
+fn emit_cmp(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
+    let lo_off = OFF_ARGS + 8 * a.index() as u32;
+    let hi_off = lo_off + 4;
+    let (v, v2) = (a.value(), a.value_two().unwrap_or(0));
+    let (vhi, vlo) = ((v >> 32) as u32, v as u32);
+    let pass = asm.label();
+    let (p, f) = (Label::At(pass), Label::At(fail));
+    match a.op() {
+        Op::ScmpCmpEq => {
+            asm.stmt(LD_W_ABS, hi_off);
+            asm.jump(JMP_JEQ_K, vhi, Label::Next, f);
+            asm.stmt(LD_W_ABS, lo_off);
+            asm.jump(JMP_JEQ_K, vlo, p, f);
+        }
+        Op::ScmpCmpNe => {
+            asm.stmt(LD_W_ABS, hi_off);
+            asm.jump(JMP_JEQ_K, vhi, Label::Next, p);
+            asm.stmt(LD_W_ABS, lo_off);
+            asm.jump(JMP_JEQ_K, vlo, f, p);
+        }
+        Op::ScmpCmpGt | Op::ScmpCmpGe => {
+            let low_op = if a.op() == Op::ScmpCmpGt {
+                JMP_JGT_K
+            } else {
+                JMP_JGE_K
+            };
+            asm.stmt(LD_W_ABS, hi_off);
+            asm.jump(JMP_JGT_K, vhi, p, Label::Next);
+            asm.jump(JMP_JEQ_K, vhi, Label::Next, f);
+            asm.stmt(LD_W_ABS, lo_off);
+            asm.jump(low_op, vlo, p, f);
+        }
+        Op::ScmpCmpLt | Op::ScmpCmpLe => {
+            // a < v  <=>  !(a >= v);  a <= v  <=>  !(a > v)
+            let low_op = if a.op() == Op::ScmpCmpLt {
+                JMP_JGE_K
+            } else {
+                JMP_JGT_K
+            };
+            asm.stmt(LD_W_ABS, hi_off);
+            asm.jump(JMP_JGT_K, vhi, f, Label::Next);
+            asm.jump(JMP_JEQ_K, vhi, Label::Next, p);
+            asm.stmt(LD_W_ABS, lo_off);
+            asm.jump(low_op, vlo, f, p);
+        }
+        Op::ScmpCmpMaskedEq => {
+            // value is the mask, valueTwo the expected masked value.
+            let (mhi, mlo) = ((v >> 32) as u32, v as u32);
+            asm.stmt(LD_W_ABS, hi_off);
+            asm.stmt(ALU_AND_K, mhi);
+            asm.jump(JMP_JEQ_K, (v2 >> 32) as u32, Label::Next, f);
+            asm.stmt(LD_W_ABS, lo_off);
+            asm.stmt(ALU_AND_K, mlo);
+            asm.jump(JMP_JEQ_K, v2 as u32, p, f);
+        }
+    }
+    asm.bind(pass);
+}
+
+impl Filter {
+    pub fn uses_notify(&self) -> bool {
+        self.notify
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.prog.len()
+    }
+
+    /// Load into the calling thread; the listener fd when an action is SCMP_ACT_NOTIFY.
+    pub fn install(&self) -> Result<Option<OwnedFd>> {
+        let prog = libc::sock_fprog {
+            len: self.prog.len() as u16,
+            filter: self.prog.as_ptr() as *mut libc::sock_filter,
+        };
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                1, /* SET_MODE_FILTER */
+                self.flags,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| {
+                format!("linux.seccomp: load the filter (flags {:#x})", self.flags)
+            });
+        }
+        Ok(
+            (self.flags & FLAG_NEW_LISTENER != 0)
+                .then(|| unsafe { OwnedFd::from_raw_fd(r as i32) }),
+        )
+    }
+
+    /// Run the program on a seccomp_data, for tests.
+    #[cfg(test)]
+    pub fn eval(&self, nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+        let mut data = [0u32; 16];
+        data[0] = nr;
+        data[1] = arch;
+        for (i, a) in args.iter().enumerate() {
+            data[4 + 2 * i] = *a as u32;
+            data[5 + 2 * i] = (*a >> 32) as u32;
+        }
+        let (mut acc, mut pc) = (0u32, 0usize);
+        loop {
+            let f = &self.prog[pc];
+            pc += 1;
+            match f.code {
+                LD_W_ABS => acc = data[(f.k / 4) as usize],
+                ALU_AND_K => acc &= f.k,
+                RET_K => return f.k,
+                JMP_JA => pc += f.k as usize,
+                op => {
+                    let hit = match op {
+                        JMP_JEQ_K => acc == f.k,
+                        JMP_JGT_K => acc > f.k,
+                        JMP_JGE_K => acc >= f.k,
+                        _ => panic!("unknown op {op:#x}"),
+                    };
+                    pc += if hit { f.jt } else { f.jf } as usize;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn filter(v: serde_json::Value) -> Filter {
+        compile(&serde_json::from_value(v).unwrap()).unwrap()
+    }
+
+    const X64: u32 = AUDIT_ARCH_X86_64;
+    const I386: u32 = AUDIT_ARCH_I386;
+
+    #[test]
+    fn arches_each_with_their_own_numbers() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]
+        }));
+        assert_eq!(f.eval(0, X64, [0; 6]), RET_ALLOW); // read on x86_64
+        assert_eq!(f.eval(3, I386, [0; 6]), RET_ALLOW); // read on i386
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 1); // mkdir: default EPERM
+        assert_eq!(f.eval(0, I386, [0; 6]), RET_ERRNO | 1); // i386 0 is restart_syscall
+        assert_eq!(f.eval(X32_BIT, X64, [0; 6]), RET_KILL_PROCESS); // x32 not listed
+        assert_eq!(f.eval(0, 0xc000_00b7, [0; 6]), RET_KILL_PROCESS); // aarch64
+    }
+
+    #[test]
+    fn x32_when_listed() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        }));
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 38);
+        assert_eq!(f.eval(X32_BIT + 83, X64, [0; 6]), RET_ERRNO | 38);
+        assert_eq!(f.eval(X32_BIT, X64, [0; 6]), RET_ALLOW);
+    }
+
+    #[test]
+    fn every_operator_on_both_halves() {
+        let big: u64 = 0x1_0000_0005;
+        let rule = |op: &str, v: u64, v2: u64| {
+            filter(json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9,
+                              "args": [{"index": 1, "value": v, "valueTwo": v2, "op": op}]}]
+            }))
+        };
+        let hit = |f: &Filter, a: u64| f.eval(135, X64, [0, a, 0, 0, 0, 0]) == RET_ERRNO | 9;
+        let eq = rule("SCMP_CMP_EQ", big, 0);
+        assert!(hit(&eq, big) && !hit(&eq, 5) && !hit(&eq, big + 1));
+        let ne = rule("SCMP_CMP_NE", big, 0);
+        assert!(!hit(&ne, big) && hit(&ne, 5) && hit(&ne, big + (1 << 32)));
+        let gt = rule("SCMP_CMP_GT", big, 0);
+        assert!(hit(&gt, big + 1) && !hit(&gt, big) && hit(&gt, 1 << 40) && !hit(&gt, 6));
+        let ge = rule("SCMP_CMP_GE", big, 0);
+        assert!(hit(&ge, big) && !hit(&ge, big - 1) && !hit(&ge, 0xffff_ffff));
+        let lt = rule("SCMP_CMP_LT", big, 0);
+        assert!(hit(&lt, big - 1) && hit(&lt, 0xffff_ffff) && !hit(&lt, big) && !hit(&lt, 1 << 33));
+        let le = rule("SCMP_CMP_LE", big, 0);
+        assert!(hit(&le, big) && !hit(&le, big + 1) && hit(&le, 7));
+        let m = rule("SCMP_CMP_MASKED_EQ", 0xff00_0000_00ff, 0x1200_0000_0034);
+        assert!(
+            hit(&m, 0x12ab_cdef_ff34) && !hit(&m, 0x13ab_cdef_ff34) && !hit(&m, 0x1200_0000_0035)
+        );
+    }
+
+    #[test]
+    fn several_args_are_anded_and_rules_fall_through() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 2, "value": 3, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["clone"], "action": "SCMP_ACT_LOG",
+                 "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}
+            ]
+        }));
+        assert_eq!(f.eval(56, X64, [1, 0, 3, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(f.eval(56, X64, [1, 0, 4, 0, 0, 0]), RET_ERRNO | 1);
+        assert_eq!(f.eval(56, X64, [2, 0, 0, 0, 0, 0]), RET_LOG);
+    }
+
+    #[test]
+    fn docker_profile_compiles_and_behaves() {
+        let text = include_str!("../../oci-tests/data/docker-20.10-default-seccomp.json");
+        let s: LinuxSeccomp = serde_json::from_str(text).unwrap();
+        let t = std::time::Instant::now();
+        let f = compile(&s).unwrap();
+        println!(
+            "docker profile: {} instructions, compiled in {:?}",
+            f.len(),
+            t.elapsed()
+        );
+        assert!(f.len() < 4096);
+        assert_eq!(f.eval(0, X64, [0; 6]), RET_ALLOW); // read
+        assert_eq!(f.eval(165, X64, [0; 6]), RET_ERRNO | 1); // mount: denied
+        assert_eq!(f.eval(135, X64, [0xffff_ffff, 0, 0, 0, 0, 0]), RET_ALLOW); // personality query
+        assert_eq!(f.eval(135, X64, [0x42, 0, 0, 0, 0, 0]), RET_ERRNO | 1);
+        assert_eq!(f.eval(3, I386, [0; 6]), RET_ALLOW); // i386 read
+        assert_eq!(f.eval(21, I386, [0; 6]), RET_ERRNO | 1); // i386 mount
+    }
+
+    #[test]
+    fn every_advertised_action_operator_arch_and_flag_compiles() {
+        for (i, action) in ACTIONS.iter().enumerate() {
+            let f = filter(json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ARCHES,
+                "flags": FLAGS,
+                "syscalls": [{"names": ["mkdir"], "action": action, "errnoRet": 5,
+                              "args": [{"index": 0, "value": 1, "op": OPERATORS[i % OPERATORS.len()]}]}]
+            }));
+            assert!(f.len() > 0, "{action}");
+        }
+    }
+
+    #[test]
+    fn installed_filter_returns_the_errno() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        }));
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+            if f.install().is_err() {
+                unsafe { libc::_exit(90) };
+            }
+            let r = unsafe { libc::mkdir(c"/tmp/carrack-seccomp-test-never".as_ptr(), 0o700) };
+            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            unsafe { libc::_exit(if r == -1 && e == 38 { 0 } else { 91 }) };
+        }
+        let mut status = 0;
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status), "{status}");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "90: install failed, 91: mkdir not denied with 38"
+        );
+    }
+}
