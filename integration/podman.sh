@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# podman on carrack, end to end: a private podman (own storage, runroot, events, no systemd)
+# with carrack as its runtime walks the user story of an engine. Needs root and podman
+# (scripts/test installs it). Prints ok/FAIL/skip lines and exits non-zero on a failure.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/lib.sh"
+BIN=${CARRACK:-$here/../target/debug/carrack}
+command -v podman >/dev/null || { echo "skip podman: podman is not installed"; exit 0; }
+
+tmp=$(mktemp -d /tmp/carrack-podman-test.XXXXXX)
+conf=$tmp/containers.conf
+cat > "$conf" <<CONF
+[engine]
+runtime = "carrack"
+[engine.runtimes]
+carrack = ["$BIN"]
+CONF
+export CONTAINERS_CONF=$conf
+P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs --cgroup-manager cgroupfs
+   --events-backend file --tmpdir "$tmp/tmp")
+# This host caps nofile at 20000 without CAP_SYS_RESOURCE: podman's default 1048576 fails with
+# runc too. Podman's default seccomp profile is used (carrack applies it).
+O=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+fails=0
+cleanup() {
+  "${P[@]}" rm -fa -t 0 >/dev/null 2>&1
+  "${P[@]}" rmi -fa >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+ok() { echo "ok podman $1"; }
+fail() { echo "FAIL podman $1: $2"; fails=$((fails + 1)); }
+check() { # name, expected, actual
+  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi
+}
+
+busybox_rootfs "$tmp/rootfs"
+tar -C "$tmp/rootfs" -cf "$tmp/busybox.tar" .
+"${P[@]}" import "$tmp/busybox.tar" localhost/carrack-busybox >/dev/null 2>&1 || { fail import "podman import failed"; exit 1; }
+img=localhost/carrack-busybox
+
+out=$("${P[@]}" run --rm "${O[@]}" "$img" sh -c 'echo hello; exit 3' 2>&1); rc=$?
+check "run output (containers.conf runtime)" "hello" "$out"
+check "run exit code" 3 "$rc"
+
+out=$("${P[@]}" --runtime "$BIN" run --rm "${O[@]}" "$img" cat /proc/1/cmdline 2>&1 | tr '\0' ' ')
+check "run with --runtime path" "cat /proc/1/cmdline " "$out"
+
+"${P[@]}" run -d --name carrack-p1 "${O[@]}" "$img" sh -c 'echo out; echo err >&2; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done' >/dev/null \
+  || fail "run -d" "could not start"
+sleep 1
+check "logs stdout+stderr" "out err" "$("${P[@]}" logs carrack-p1 2>&1 | sort -r | tr '\n' ' ' | sed 's/ $//')"
+check "exec" "exec-ok" "$("${P[@]}" exec carrack-p1 sh -c 'echo exec-ok' 2>&1)"
+check "exec exit code" 7 "$("${P[@]}" exec carrack-p1 sh -c 'exit 7' >/dev/null 2>&1; echo $?)"
+out=$(timeout 30 script -qec "${P[*]} exec -it carrack-p1 sh -c 'tty; echo tty-ok'" /dev/null 2>&1 | tr -d '\r\0')
+case "$out" in *"/dev/pts/"*"tty-ok"*) ok "exec -it" ;; *) fail "exec -it" "$out" ;; esac
+case "$("${P[@]}" top carrack-p1 2>&1)" in *"sleep 0.1"*) ok top ;; *) fail top "no sleep in top" ;; esac
+"${P[@]}" pause carrack-p1 >/dev/null 2>&1
+check pause "paused" "$("${P[@]}" inspect -f '{{.State.Status}}' carrack-p1 2>&1)"
+"${P[@]}" unpause carrack-p1 >/dev/null 2>&1
+check unpause "running" "$("${P[@]}" inspect -f '{{.State.Status}}' carrack-p1 2>&1)"
+"${P[@]}" stop -t 10 carrack-p1 >/dev/null 2>&1
+check "stop delivers SIGTERM" "bye" "$("${P[@]}" logs carrack-p1 2>&1 | tail -1)"
+check "state after stop" "exited" "$("${P[@]}" inspect -f '{{.State.Status}}' carrack-p1 2>&1)"
+"${P[@]}" rm -f carrack-p1 >/dev/null 2>&1 && ok "rm -f" || fail "rm -f" "failed"
+
+"${P[@]}" run -d --name carrack-p2 "${O[@]}" "$img" sleep 100 >/dev/null
+"${P[@]}" kill -s KILL carrack-p2 >/dev/null 2>&1
+"${P[@]}" wait carrack-p2 >/dev/null 2>&1
+check "kill" "137" "$("${P[@]}" inspect -f '{{.State.ExitCode}}' carrack-p2 2>&1)"
+"${P[@]}" rm -f -t 0 carrack-p2 >/dev/null 2>&1
+
+# Limits the user sets are in the container's cgroup files.
+if [ -f /sys/fs/cgroup/memory/cgroup.procs ]; then
+  "${P[@]}" run -d --name carrack-p4 "${O[@]}" --memory 64m --pids-limit 50 "$img" sleep 100 >/dev/null 2>&1
+  pid=$("${P[@]}" inspect -f '{{.State.Pid}}' carrack-p4 2>/dev/null)
+  cg() { local rel; rel=$(awk -F: -v c="$1" '$2==c{print $3}' "/proc/$pid/cgroup"); cat "/sys/fs/cgroup/$1$rel/$2" 2>/dev/null; }
+  check "--memory in memory.limit_in_bytes" 67108864 "$(cg memory memory.limit_in_bytes)"
+  check "--pids-limit in pids.max" 50 "$(cg pids pids.max)"
+  "${P[@]}" rm -f -t 0 carrack-p4 >/dev/null 2>&1
+else
+  echo "skip podman limits: no v1 memory hierarchy (pure v2 is covered by scripts/vm-test)"
+fi
+
+# A layered image: the upper layer overwrites a file of the lower one.
+"${P[@]}" run --name carrack-p3 "${O[@]}" "$img" sh -c 'echo upper > /etc/group' >/dev/null 2>&1
+"${P[@]}" commit carrack-p3 localhost/carrack-layered >/dev/null 2>&1 || fail commit "podman commit failed"
+"${P[@]}" rm -f carrack-p3 >/dev/null 2>&1
+check "layered image" "upper" "$("${P[@]}" run --rm "${O[@]}" localhost/carrack-layered cat /etc/group 2>&1)"
+
+# Leftovers: no container state of ours remains.
+left=$(ls "$tmp/run/runc" "$tmp/run/carrack" 2>/dev/null | grep -v '^$' || true)
+[ -z "$left" ] && ok "no runtime state left" || fail "no runtime state left" "$left"
+
+[ "$fails" = 0 ]
