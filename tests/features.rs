@@ -134,3 +134,39 @@ fn every_advertised_capability_can_be_granted() {
         "CapEff {eff:x} for {n} advertised caps"
     );
 }
+
+#[test]
+fn recursive_read_only_reaches_submounts() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "touch /data/sub/f 2>&1; touch /data/f 2>&1; grep ' /data' /proc/self/mountinfo",
+    ]);
+    let src = b.dir.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(
+        json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "rro"]}),
+    );
+    b.write_config();
+    // A submount under the source, so rro has something to recurse into.
+    let sub = src.join("sub");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let id = b.id("rro");
+    let out = b.rt_bundle("run", &id, &[]);
+    nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert_eq!(t.matches("Read-only file system").count(), 2, "{t}");
+    let mountinfo: Vec<&str> = t.lines().filter(|l| l.contains(" - ")).collect();
+    assert_eq!(mountinfo.len(), 2, "{t}");
+    assert!(mountinfo.iter().all(|l| l.contains(" ro,")), "{t}");
+}

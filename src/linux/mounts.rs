@@ -14,7 +14,47 @@ pub struct Options {
     pub flags: MsFlags,
     pub propagation: MsFlags,
     pub data: Vec<String>,
+    /// Recursive attributes (rro, rnosuid, ...): MOUNT_ATTR_* to set and to clear with
+    /// mount_setattr(AT_RECURSIVE) on the whole subtree.
+    pub rec_set: u64,
+    pub rec_clr: u64,
 }
+
+const ATTR_RDONLY: u64 = 0x1;
+const ATTR_NOSUID: u64 = 0x2;
+const ATTR_NODEV: u64 = 0x4;
+const ATTR_NOEXEC: u64 = 0x8;
+const ATTR_ATIME_MASK: u64 = 0x70;
+const ATTR_RELATIME: u64 = 0x0;
+const ATTR_NOATIME: u64 = 0x10;
+const ATTR_STRICTATIME: u64 = 0x20;
+const ATTR_NODIRATIME: u64 = 0x80;
+const ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
+
+/// (name, set, clear) for mount_setattr.
+const RECURSIVE: &[(&str, u64, u64)] = &[
+    ("rro", ATTR_RDONLY, 0),
+    ("rrw", 0, ATTR_RDONLY),
+    ("rnosuid", ATTR_NOSUID, 0),
+    ("rsuid", 0, ATTR_NOSUID),
+    ("rnodev", ATTR_NODEV, 0),
+    ("rdev", 0, ATTR_NODEV),
+    ("rnoexec", ATTR_NOEXEC, 0),
+    ("rexec", 0, ATTR_NOEXEC),
+    ("rnodiratime", ATTR_NODIRATIME, 0),
+    ("rdiratime", 0, ATTR_NODIRATIME),
+    ("rnosymfollow", ATTR_NOSYMFOLLOW, 0),
+    ("rsymfollow", 0, ATTR_NOSYMFOLLOW),
+    ("rnoatime", ATTR_NOATIME, ATTR_ATIME_MASK),
+    ("ratime", ATTR_RELATIME, ATTR_ATIME_MASK),
+    ("rrelatime", ATTR_RELATIME, ATTR_ATIME_MASK),
+    ("rnorelatime", ATTR_STRICTATIME, ATTR_ATIME_MASK),
+    ("rstrictatime", ATTR_STRICTATIME, ATTR_ATIME_MASK),
+    ("rnostrictatime", ATTR_RELATIME, ATTR_ATIME_MASK),
+];
+
+/// MS_NOSYMFOLLOW (Linux 5.10), not in every libc.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
 
 /// runc's option table: (name, clear?, flag).
 const FLAGS: &[(&str, bool, MsFlags)] = &[
@@ -43,6 +83,8 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("bind", false, MsFlags::MS_BIND),
     ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
     ("silent", false, MsFlags::MS_SILENT),
+    ("nosymfollow", false, MS_NOSYMFOLLOW),
+    ("symfollow", true, MS_NOSYMFOLLOW),
     ("loud", true, MsFlags::MS_SILENT),
 ];
 
@@ -59,37 +101,15 @@ const PROPAGATION: &[(&str, MsFlags)] = &[
 
 /// Options that need mount_setattr or tmpfs copy-up: refused until the mounts issue lands,
 /// never silently passed to the kernel as data.
-const NOT_YET: &[&str] = &[
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnosymfollow",
-    "rsymfollow",
-    "ratime",
-    "rnoatime",
-    "rdiratime",
-    "rnodiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rstrictatime",
-    "rnostrictatime",
-    "tmpcopyup",
-    "idmap",
-    "ridmap",
-    "nosymfollow",
-    "symfollow",
-];
+const NOT_YET: &[&str] = &["tmpcopyup", "idmap", "ridmap"];
 
 pub fn parse_options(opts: &[String]) -> Result<Options> {
     let mut o = Options {
         flags: MsFlags::empty(),
         propagation: MsFlags::empty(),
         data: Vec::new(),
+        rec_set: 0,
+        rec_clr: 0,
     };
     for opt in opts {
         if let Some((_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == opt) {
@@ -100,6 +120,11 @@ pub fn parse_options(opts: &[String]) -> Result<Options> {
             }
         } else if let Some((_, flag)) = PROPAGATION.iter().find(|(n, _)| n == opt) {
             o.propagation.insert(*flag);
+        } else if let Some((_, set, clr)) = RECURSIVE.iter().find(|(n, _, _)| n == opt) {
+            // Later options win; an atime option clears the whole atime field (the kernel
+            // wants MOUNT_ATTR__ATIME in clr whenever an atime mode is set).
+            o.rec_clr = (o.rec_clr & !set) | clr;
+            o.rec_set = (o.rec_set & !clr) | set;
         } else if NOT_YET.contains(&opt.as_str()) {
             bail!("option {opt:?} is not supported yet");
         } else {
@@ -132,7 +157,44 @@ pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
     } else {
         mount_fs(ctx, m, typ, &opts)
     };
-    result.with_context(|| field)
+    result
+        .and_then(|_| set_recursive(ctx, m.destination(), &opts))
+        .with_context(|| field)
+}
+
+/// The recursive attributes, on the mount and everything under it.
+fn set_recursive(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
+    if opts.rec_set == 0 && opts.rec_clr == 0 {
+        return Ok(());
+    }
+    #[repr(C)]
+    struct MountAttr {
+        set: u64,
+        clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        set: opts.rec_set,
+        clr: opts.rec_clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let fd = open_in_root(ctx.rootfs, dest, libc::O_PATH)?;
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("mount_setattr (recursive options)");
+    }
+    Ok(())
 }
 
 fn source_path(ctx: &Ctx, m: &Mount) -> Result<PathBuf> {
@@ -392,8 +454,12 @@ mod tests {
     }
 
     #[test]
-    fn recursive_attributes_are_refused_not_ignored() {
-        let err = parse_options(&s(&["rro"])).unwrap_err();
-        assert!(err.to_string().contains("\"rro\""));
+    fn recursive_attributes_and_refusals() {
+        let o = parse_options(&s(&["rro", "rnosuid", "rnoatime", "rrw"])).unwrap();
+        assert_eq!(o.rec_set, ATTR_NOSUID | ATTR_NOATIME);
+        assert_eq!(o.rec_clr, ATTR_RDONLY | ATTR_ATIME_MASK);
+        assert!(o.data.is_empty());
+        let err = parse_options(&s(&["tmpcopyup"])).unwrap_err();
+        assert!(err.to_string().contains("\"tmpcopyup\""));
     }
 }
