@@ -86,6 +86,11 @@ if docker inspect carrack-d3 >/dev/null 2>&1; then
   docker rm -f carrack-d3 >/dev/null 2>&1
 fi
 
+# Errors reach the user: carrack's message, and the exit code engines give for it (127).
+out=$(docker run --rm "${O[@]}" "$img" /nope 2>&1); rc=$?
+case "$out" in *'"/nope"'*) ok "error message reaches the user" ;; *) fail "error message reaches the user" "$out" ;; esac
+check "exit code of a missing binary" 127 "$rc"
+
 # A layered image: the upper layer overwrites a file of the lower one.
 docker run --name carrack-d4 "${O[@]}" "$img" sh -c 'echo upper > /etc/group' >/dev/null 2>&1
 docker commit carrack-d4 carrack-layered >/dev/null 2>&1 || fail commit "docker commit failed"

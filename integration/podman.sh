@@ -13,6 +13,8 @@ conf=$tmp/containers.conf
 cat > "$conf" <<CONF
 [engine]
 runtime = "carrack"
+# podman passes --log-format=json --log FILE only to runtimes it lists here.
+runtime_supports_json = ["carrack"]
 [engine.runtimes]
 carrack = ["$BIN"]
 CONF
@@ -82,6 +84,11 @@ if [ -f /sys/fs/cgroup/memory/cgroup.procs ]; then
 else
   echo "skip podman limits: no v1 memory hierarchy (pure v2 is covered by scripts/vm-test)"
 fi
+
+# Errors reach the user: carrack's message, and the exit code engines give for it (127).
+out=$("${P[@]}" run --rm "${O[@]}" "$img" /nope 2>&1); rc=$?
+case "$out" in *'"/nope"'*) ok "error message reaches the user" ;; *) fail "error message reaches the user" "$out" ;; esac
+check "exit code of a missing binary" 127 "$rc"
 
 # A layered image: the upper layer overwrites a file of the lower one.
 "${P[@]}" run --name carrack-p3 "${O[@]}" "$img" sh -c 'echo upper > /etc/group' >/dev/null 2>&1

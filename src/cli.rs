@@ -291,6 +291,11 @@ pub struct UpdateArgs {
     pub cpu_quota: Option<i64>,
     #[arg(long = "cpu-share")]
     pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// 1 puts the cgroup in SCHED_IDLE (v2 cpu.idle)
+    #[arg(long = "cpu-idle")]
+    pub cpu_idle: Option<i64>,
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
     #[arg(long = "cpu-rt-runtime")]

@@ -60,6 +60,8 @@ fn apply_flags(a: &UpdateArgs, v: &mut Value) -> Result<()> {
         ("period", a.cpu_period.map(|x| json!(x))),
         ("quota", a.cpu_quota.map(|x| json!(x))),
         ("shares", a.cpu_share.map(|x| json!(x))),
+        ("burst", a.cpu_burst.map(|x| json!(x))),
+        ("idle", a.cpu_idle.map(|x| json!(x))),
         ("realtimePeriod", a.cpu_rt_period.map(|x| json!(x))),
         ("realtimeRuntime", a.cpu_rt_runtime.map(|x| json!(x))),
         ("cpus", a.cpuset_cpus.clone().map(Value::from)),

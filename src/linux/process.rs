@@ -81,7 +81,16 @@ pub fn set_user(user: &User) -> Result<()> {
 pub fn resolve_exec(arg0: &str, env: &[String]) -> Result<PathBuf> {
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        check_executable(&p).with_context(|| format!("exec {arg0:?}"))?;
+        // runc's wording: engines match "no such file or directory" to answer 127.
+        if let Err(e) = std::fs::metadata(&p) {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            bail!("exec: {arg0:?}: stat {arg0}: {why}");
+        }
+        check_executable(&p).with_context(|| format!("exec: {arg0:?}"))?;
         return Ok(p);
     }
     let path = env
