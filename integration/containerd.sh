@@ -5,6 +5,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
+RT_NAME=${RT_NAME:-carrack}
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 for c in containerd ctr containerd-shim-runc-v2 podman; do
   command -v "$c" >/dev/null || { echo "skip containerd: $c is not installed"; exit 0; }
@@ -40,8 +41,11 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { echo "ok containerd $1"; }
-fail() { echo "FAIL containerd $1: $2"; fails=$((fails + 1)); }
+# RESULTS (set by integration/run): one "name<TAB>outcome" line per step, compared with runc's.
+rec() { [ -n "${RESULTS:-}" ] && printf '%s	%s
+' "$1" "$2" >> "$RESULTS"; return 0; }
+ok() { echo "ok containerd[$RT_NAME] $1"; rec "$1" ok; }
+fail() { echo "FAIL containerd[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
 
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done

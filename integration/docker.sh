@@ -6,6 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
+RT_NAME=${RT_NAME:-carrack}
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v dockerd >/dev/null || { echo "skip docker: dockerd is not installed"; exit 0; }
 
@@ -26,8 +27,11 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { echo "ok docker $1"; }
-fail() { echo "FAIL docker $1: $2"; fails=$((fails + 1)); }
+# RESULTS (set by integration/run): one "name<TAB>outcome" line per step, compared with runc's.
+rec() { [ -n "${RESULTS:-}" ] && printf '%s	%s
+' "$1" "$2" >> "$RESULTS"; return 0; }
+ok() { echo "ok docker[$RT_NAME] $1"; rec "$1" ok; }
+fail() { echo "FAIL docker[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
 
 for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done

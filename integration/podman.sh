@@ -5,7 +5,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
-BIN=${CARRACK:-$here/../target/debug/carrack}
+RT_NAME=${RT_NAME:-carrack}
+BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v podman >/dev/null || { echo "skip podman: podman is not installed"; exit 0; }
 
 tmp=$(mktemp -d /tmp/carrack-podman-test.XXXXXX)
@@ -31,11 +32,12 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { echo "ok podman $1"; }
-fail() { echo "FAIL podman $1: $2"; fails=$((fails + 1)); }
-check() { # name, expected, actual
-  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi
-}
+# RESULTS (set by integration/run): one "name<TAB>outcome" line per step, compared with runc's.
+rec() { [ -n "${RESULTS:-}" ] && printf '%s	%s
+' "$1" "$2" >> "$RESULTS"; return 0; }
+ok() { echo "ok podman[$RT_NAME] $1"; rec "$1" ok; }
+fail() { echo "FAIL podman[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
 
 busybox_rootfs "$tmp/rootfs"
 tar -C "$tmp/rootfs" -cf "$tmp/busybox.tar" .
