@@ -38,9 +38,10 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
     if let Some(sock) = ctx.console {
         console::setup_pty(sock, console::size_of(p), false)?;
     }
-    let exec = super::become_process(p, &[], ctx.seccomp)?;
+    // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
+    let exec = super::become_process(p, &[], ctx.seccomp)?;
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     Ok(exec)
 }

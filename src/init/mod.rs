@@ -149,10 +149,10 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         extra_env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
         extra_env.push(format!("LISTEN_PID={}", std::process::id()));
     }
-    let exec = become_process(proc_, &extra_env, ctx.seccomp)?;
-
+    // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
+    let exec = become_process(proc_, &extra_env, ctx.seccomp)?;
     crate::fault::point("init:before-ready");
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ctx.chan.send(&Msg::Ready)?;
