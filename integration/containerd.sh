@@ -5,7 +5,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
-RT_NAME=${RT_NAME:-carrack}
+ENGINE=containerd
+. "$here/lib.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 for c in containerd ctr containerd-shim-runc-v2 podman; do
   command -v "$c" >/dev/null || { echo "skip containerd: $c is not installed"; exit 0; }
@@ -27,7 +28,6 @@ CONF
 containerd --config "$tmp/config.toml" >"$tmp/containerd.log" 2>&1 &
 cpid=$!
 CTR=(ctr --address "$sock" --namespace carrack-test)
-fails=0
 cleanup() {
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" >/dev/null 2>&1; done
   sleep 0.2
@@ -41,12 +41,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-# RESULTS (set by integration/run): one "name<TAB>outcome" line per step, compared with runc's.
-rec() { [ -n "${RESULTS:-}" ] && printf '%s	%s
-' "$1" "$2" >> "$RESULTS"; return 0; }
-ok() { echo "ok containerd[$RT_NAME] $1"; rec "$1" ok; }
-fail() { echo "FAIL containerd[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
 
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { fail start "containerd did not come up: $(tail -3 "$tmp/containerd.log")"; exit 1; }

@@ -6,7 +6,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
-RT_NAME=${RT_NAME:-carrack}
+ENGINE=docker
+. "$here/lib.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v dockerd >/dev/null || { echo "skip docker: dockerd is not installed"; exit 0; }
 
@@ -17,7 +18,6 @@ unshare --net --fork sh -c "ip link set lo up; exec dockerd --data-root $tmp/dat
   >"$tmp/dockerd.log" 2>&1 &
 upid=$!
 export DOCKER_HOST=unix://$sock
-fails=0
 cleanup() {
   docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
   [ -f "$tmp/docker.pid" ] && kill "$(cat "$tmp/docker.pid")" 2>/dev/null
@@ -27,12 +27,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-# RESULTS (set by integration/run): one "name<TAB>outcome" line per step, compared with runc's.
-rec() { [ -n "${RESULTS:-}" ] && printf '%s	%s
-' "$1" "$2" >> "$RESULTS"; return 0; }
-ok() { echo "ok docker[$RT_NAME] $1"; rec "$1" ok; }
-fail() { echo "FAIL docker[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
 
 for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
 docker version >/dev/null 2>&1 || { fail start "dockerd did not come up: $(tail -3 "$tmp/dockerd.log")"; exit 1; }

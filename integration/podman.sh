@@ -5,7 +5,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
-RT_NAME=${RT_NAME:-carrack}
+ENGINE=podman
+. "$here/lib.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v podman >/dev/null || { echo "skip podman: podman is not installed"; exit 0; }
 
@@ -25,19 +26,12 @@ P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs --cgro
 # This host caps nofile at 20000 without CAP_SYS_RESOURCE: podman's default 1048576 fails with
 # runc too. Podman's default seccomp profile is used (carrack applies it).
 O=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
-fails=0
 cleanup() {
   "${P[@]}" rm -fa -t 0 >/dev/null 2>&1
   "${P[@]}" rmi -fa >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-# RESULTS (set by integration/run): one "name<TAB>outcome" line per step, compared with runc's.
-rec() { [ -n "${RESULTS:-}" ] && printf '%s	%s
-' "$1" "$2" >> "$RESULTS"; return 0; }
-ok() { echo "ok podman[$RT_NAME] $1"; rec "$1" ok; }
-fail() { echo "FAIL podman[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
 
 busybox_rootfs "$tmp/rootfs"
 tar -C "$tmp/rootfs" -cf "$tmp/busybox.tar" .
