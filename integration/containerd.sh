@@ -27,7 +27,10 @@ state = "$tmp/state"
 CONF
 containerd --config "$tmp/config.toml" >"$tmp/containerd.log" 2>&1 &
 cpid=$!
-CTR=(ctr --address "$sock" --namespace carrack-test)
+# containerd puts containers under the cgroup /<namespace>/<id>; runc leaves that parent behind,
+# so the namespace is unique and its cgroup directories are removed (rmdir: only when empty).
+ns=carrack-test-ctr-$$
+CTR=(ctr --address "$sock" --namespace "$ns")
 cleanup() {
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" >/dev/null 2>&1; done
   sleep 0.2
@@ -37,6 +40,7 @@ cleanup() {
   kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
   # containerd's snapshot mounts live under our root; unmount before removing it.
   grep -o " $tmp/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  for d in /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   podman --root "$tmp/pstore" --runroot "$tmp/prun" --storage-driver vfs rmi -fa >/dev/null 2>&1
   rm -rf "$tmp"
 }

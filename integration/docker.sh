@@ -12,9 +12,12 @@ BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v dockerd >/dev/null || { echo "skip docker: dockerd is not installed"; exit 0; }
 
 tmp=$(mktemp -d /tmp/carrack-docker-test.XXXXXX)
+# Our own cgroup parent (dockerd's default /docker would stay behind), removed at the end.
+cgparent=carrack-test-docker-$$
 sock=$tmp/docker.sock
 unshare --net --fork sh -c "ip link set lo up; exec dockerd --data-root $tmp/data --exec-root $tmp/exec \
-  -H unix://$sock --pidfile $tmp/docker.pid --add-runtime carrack=$BIN --default-runtime carrack" \
+  -H unix://$sock --pidfile $tmp/docker.pid --add-runtime carrack=$BIN --default-runtime carrack \
+  --cgroup-parent /$cgparent" \
   >"$tmp/dockerd.log" 2>&1 &
 upid=$!
 export DOCKER_HOST=unix://$sock
@@ -24,6 +27,7 @@ cleanup() {
   for _ in $(seq 100); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$upid" 2>/dev/null; wait "$upid" 2>/dev/null
   grep -o " $tmp/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  for d in /sys/fs/cgroup/*/"$cgparent" /sys/fs/cgroup/"$cgparent"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT

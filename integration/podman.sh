@@ -25,10 +25,14 @@ P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs --cgro
    --events-backend file --tmpdir "$tmp/tmp")
 # This host caps nofile at 20000 without CAP_SYS_RESOURCE: podman's default 1048576 fails with
 # runc too. Podman's default seccomp profile is used (carrack applies it).
-O=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+# Our own cgroup parent (podman's default /libpod_parent would stay behind), removed at the end.
+cgparent=carrack-test-podman-$$
+O=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096 --cgroup-parent "/$cgparent")
 cleanup() {
   "${P[@]}" rm -fa -t 0 >/dev/null 2>&1
   "${P[@]}" rmi -fa >/dev/null 2>&1
+  # conmon runs in <parent>/conmon; both go once empty (rmdir never removes a busy cgroup).
+  for d in /sys/fs/cgroup/*/"$cgparent" /sys/fs/cgroup/"$cgparent"; do [ -d "$d" ] && rmdir "$d/conmon" "$d" 2>/dev/null; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
