@@ -69,7 +69,13 @@ check "task running" "RUNNING" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{p
 check "exec" "exec-ok" "$("${CTR[@]}" tasks exec --exec-id e1 carrack-c2 sh -c 'echo exec-ok' 2>&1)"
 pids=$("${CTR[@]}" tasks ps carrack-c2 2>&1 | tail -n +2 | wc -l)
 check "tasks ps" 1 "$pids"
-"${CTR[@]}" tasks kill -s KILL carrack-c2 >/dev/null 2>&1
+"${CTR[@]}" tasks pause carrack-c2 >/dev/null 2>&1
+check "pause" "PAUSED" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
+"${CTR[@]}" tasks resume carrack-c2 >/dev/null 2>&1
+check "resume" "RUNNING" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
+"${CTR[@]}" tasks exec -d --exec-id e2 carrack-c2 sleep 100 >/dev/null 2>&1
+check "tasks ps after exec" 2 "$("${CTR[@]}" tasks ps carrack-c2 2>&1 | tail -n +2 | wc -l)"
+"${CTR[@]}" tasks kill --all -s KILL carrack-c2 >/dev/null 2>&1
 for _ in $(seq 50); do [ "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')" = STOPPED ] && break; sleep 0.1; done
 check "kill" "STOPPED" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
 "${CTR[@]}" tasks rm carrack-c2 >/dev/null 2>&1 && ok "tasks rm" || fail "tasks rm" "failed"
