@@ -1,1 +1,88 @@
-fn main() {}
+//! oci-tests: a runtime-agnostic conformance suite for OCI runtimes with runc's CLI.
+//!
+//!   oci-tests --runtime PATH [--filter PATTERN] [--jobs N] [--list] [--table]
+//!
+//! Each case builds a bundle (static busybox and our static checker, see checker/checker.c),
+//! runs it with the runtime under test, and compares what the container reports with its
+//! config.json. Output: one line per case, then `N passed, N failed, N skipped`.
+
+mod bundle;
+mod cases;
+mod fields;
+mod harness;
+mod host;
+mod unix;
+
+use std::path::PathBuf;
+
+/// The in-container checker, built statically by build.rs.
+pub const CHECKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/checker"));
+
+fn usage() -> ! {
+    eprintln!("usage: oci-tests --runtime PATH [--filter PATTERN] [--jobs N] [--list] [--table]");
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut runtime = None;
+    let (mut filter, mut jobs) = (String::new(), 2usize);
+    let (mut list, mut table) = (false, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runtime" => runtime = args.next().map(PathBuf::from),
+            "--filter" => filter = args.next().unwrap_or_else(|| usage()),
+            "--jobs" => {
+                jobs = args
+                    .next()
+                    .and_then(|j| j.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--list" => list = true,
+            "--table" => table = true,
+            _ => usage(),
+        }
+    }
+    let all = cases::all();
+    if table {
+        print!("{}", fields::table(&all));
+        return;
+    }
+    let selected: Vec<_> = all.iter().filter(|c| c.name.contains(&filter)).collect();
+    if list {
+        for c in &selected {
+            println!("{}\t{}", c.name, c.covers.join(", "));
+        }
+        return;
+    }
+    let Some(runtime) = runtime else { usage() };
+    let runtime = std::fs::canonicalize(&runtime).unwrap_or_else(|e| {
+        eprintln!("oci-tests: runtime {}: {e}", runtime.display());
+        std::process::exit(2)
+    });
+    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+    else {
+        eprintln!("oci-tests: no static busybox (apt install busybox-static)");
+        std::process::exit(2)
+    };
+    if !is_root() {
+        eprintln!("oci-tests: must run as root");
+        std::process::exit(2)
+    }
+    let ctx = harness::Ctx {
+        runtime,
+        busybox,
+        host: host::Host::detect(),
+    };
+    let (p, f, s) = harness::run_all(&ctx, &selected, jobs);
+    println!("{p} passed, {f} failed, {s} skipped");
+    std::process::exit(if f == 0 { 0 } else { 1 });
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -21,15 +21,55 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 
 fn parse(text: &[u8]) -> Result<Spec> {
     let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        if field == "." || field.is_empty() {
-            anyhow::anyhow!("config.json: {inner}")
-        } else {
-            anyhow::anyhow!("config.json: {field}: {inner}")
+    match serde_path_to_error::deserialize(de) {
+        Ok(spec) => Ok(spec),
+        // Only on the rare slow path: a config written for a newer kernel.
+        Err(e) if e.path().to_string().starts_with("process.capabilities.") => {
+            let mut v: serde_json::Value = serde_json::from_slice(text)?;
+            drop_unknown_capabilities(&mut v);
+            from_value(v)
         }
-    })
+        Err(e) => Err(field_error(e)),
+    }
+}
+
+fn from_value(v: serde_json::Value) -> Result<Spec> {
+    serde_path_to_error::deserialize(v).map_err(field_error)
+}
+
+fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow::Error {
+    let field = e.path().to_string();
+    let inner = e.into_inner();
+    if field == "." || field.is_empty() {
+        anyhow::anyhow!("config.json: {inner}")
+    } else {
+        anyhow::anyhow!("config.json: {field}: {inner}")
+    }
+}
+
+/// A capability this build does not know is skipped with a warning, as runc >= 1.2 does, so
+/// configs written for newer kernels still run.
+fn drop_unknown_capabilities(v: &mut serde_json::Value) {
+    let Some(sets) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|n| {
+            let known = serde_json::from_value::<oci_spec::runtime::Capability>(n.clone()).is_ok();
+            if !known && n.is_string() {
+                crate::logging::warn(&format!(
+                    "process.capabilities.{set}: unknown capability {n}, skipped"
+                ));
+            }
+            known || !n.is_string()
+        });
+    }
 }
 
 /// `root.path` against the bundle (an absolute path is kept), resolved.

@@ -92,6 +92,29 @@ fn mounts(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// The namespace a sysctl belongs to, by runc's rules; None when it is not namespaced.
+fn sysctl_namespace(key: &str) -> Option<(&'static str, LinuxNamespaceType)> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(("ipc", LinuxNamespaceType::Ipc))
+    } else if key.starts_with("net.") {
+        Some(("network", LinuxNamespaceType::Network))
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(("uts", LinuxNamespaceType::Uts))
+    } else {
+        None
+    }
+}
+
 fn linux(spec: &Spec) -> Result<()> {
     let Some(l) = spec.linux() else {
         bail!("linux: required on Linux (at least a mount namespace)");
@@ -141,6 +164,17 @@ fn linux(spec: &Spec) -> Result<()> {
         if k.is_empty() || k.contains('/') || k.contains("..") {
             bail!("linux.sysctl {k:?}: not a sysctl name");
         }
+        let Some((kind, ns_type)) = sysctl_namespace(k) else {
+            bail!("linux.sysctl {k:?}: not in a separate kernel namespace, so it would change the host");
+        };
+        if !has(ns_type) {
+            bail!("linux.sysctl {k:?}: needs a {kind} namespace in linux.namespaces");
+        }
+    }
+    if l.intel_rdt().is_some() && !std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
+        bail!(
+            "linux.intelRdt: not supported on this host (no resctrl filesystem at /sys/fs/resctrl)"
+        );
     }
     for (i, d) in l.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {

@@ -51,11 +51,15 @@ pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
 
 /// Make `rootfs` the new `/` and detach the old root.
 pub fn pivot(rootfs: &Path) -> Result<()> {
+    let old_root = std::fs::File::open("/").context("open /")?;
     let new_root = std::fs::File::open(rootfs).context("open rootfs")?;
     fchdir(&new_root).context("chdir rootfs")?;
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // removes the old root without needing a directory for it inside the rootfs.
     pivot_root(".", ".").context("pivot_root")?;
+    // Stand in the old root: from the new root's cwd, "." would name the container's own
+    // tree, and rslave on it would undo the propagation the config asked for.
+    fchdir(&old_root).context("chdir old root")?;
     // Keep the unmount from propagating to the host.
     mount(
         None::<&str>,

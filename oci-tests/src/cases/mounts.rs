@@ -1,0 +1,486 @@
+//! config.md `root` and `mounts`, config-linux.md rootfs propagation, masked and read-only
+//! paths: checked in /proc/self/mountinfo and by what the container can read and write.
+
+use crate::bundle::Bundle;
+use crate::harness::{ensure, eq, fail, i, s, Case, Ctx, Res};
+use serde_json::{json, Value};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "root_readonly",
+        covers: &["root.readonly"],
+        run: root_readonly,
+    },
+    Case {
+        name: "root_writable",
+        covers: &["root.readonly"],
+        run: root_writable,
+    },
+    Case {
+        name: "root_path_relative",
+        covers: &["root.path"],
+        run: root_relative,
+    },
+    Case {
+        name: "root_path_missing",
+        covers: &["root.path", "errors leave nothing"],
+        run: root_missing,
+    },
+    Case {
+        name: "mounts_tmpfs_options",
+        covers: &[
+            "mounts.destination",
+            "mounts.type",
+            "mounts.source",
+            "mounts.options",
+        ],
+        run: tmpfs_options,
+    },
+    Case {
+        name: "mounts_flags",
+        covers: &["mounts.options"],
+        run: flags,
+    },
+    Case {
+        name: "mounts_bind_dir_ro",
+        covers: &["mounts.options", "mounts.source"],
+        run: bind_dir_ro,
+    },
+    Case {
+        name: "mounts_bind_file",
+        covers: &["mounts.source", "mounts.destination"],
+        run: bind_file,
+    },
+    Case {
+        name: "mounts_bind_recursive_ro",
+        covers: &["mounts.options recursive (rro, rnosuid, …)"],
+        run: rro,
+    },
+    Case {
+        name: "mounts_propagation_shared",
+        covers: &["mounts.options propagation"],
+        run: propagation_shared,
+    },
+    Case {
+        name: "mounts_nosymfollow",
+        covers: &["mounts.options nosymfollow"],
+        run: nosymfollow,
+    },
+    Case {
+        name: "mounts_tmpcopyup",
+        covers: &["mounts.options tmpcopyup"],
+        run: tmpcopyup,
+    },
+    Case {
+        name: "mounts_idmap",
+        covers: &[
+            "mounts.options idmap",
+            "mounts.uidMappings",
+            "mounts.gidMappings",
+        ],
+        run: idmap,
+    },
+    Case {
+        name: "mounts_symlink_target_stays_inside",
+        covers: &["mounts.destination"],
+        run: symlink_inside,
+    },
+    Case {
+        name: "mounts_cgroup",
+        covers: &["mounts.type"],
+        run: cgroup_mount,
+    },
+    Case {
+        name: "rootfs_propagation_private",
+        covers: &["linux.rootfsPropagation"],
+        run: rootfs_private,
+    },
+    Case {
+        name: "rootfs_propagation_slave",
+        covers: &["linux.rootfsPropagation"],
+        run: rootfs_slave,
+    },
+    Case {
+        name: "masked_paths",
+        covers: &["linux.maskedPaths"],
+        run: masked,
+    },
+    Case {
+        name: "readonly_paths",
+        covers: &["linux.readonlyPaths"],
+        run: readonly_paths,
+    },
+    Case {
+        name: "mount_label",
+        covers: &["linux.mountLabel"],
+        run: mount_label,
+    },
+];
+
+/// One parsed /proc/self/mountinfo line.
+pub struct MountInfo {
+    pub mount_point: String,
+    pub opts: Vec<String>,
+    pub optional: Vec<String>,
+    pub fstype: String,
+    pub super_opts: Vec<String>,
+}
+
+pub fn mountinfo(report: &Value) -> Vec<MountInfo> {
+    s(report, "/mountinfo")
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            Some(MountInfo {
+                mount_point: f.get(4)?.replace("\\040", " "),
+                opts: f.get(5)?.split(',').map(String::from).collect(),
+                optional: f[6..].iter().map(|x| x.to_string()).collect(),
+                fstype: r.first()?.to_string(),
+                super_opts: r
+                    .get(2)
+                    .unwrap_or(&"")
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// The topmost mount at `path` in the report's mountinfo.
+pub fn mount_at(report: &Value, path: &str) -> Res<MountInfo> {
+    match mountinfo(report)
+        .into_iter()
+        .rev()
+        .find(|m| m.mount_point == path)
+    {
+        Some(m) => Ok(m),
+        None => fail(format!("no mount at {path} in the container's mountinfo")),
+    }
+}
+
+fn errno_of_write(r: &Value, path: &str) -> i64 {
+    i(
+        r,
+        &format!("/writes/{}", path.replace('~', "~0").replace('/', "~1")),
+    )
+}
+
+fn root_readonly(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set("/root/readonly", json!(true));
+    let r = b.check(&["--write", "/new-file"])?;
+    eq(
+        "write to / (EROFS = 30)",
+        errno_of_write(&r, "/new-file"),
+        30,
+    )?;
+    ensure(mount_at(&r, "/")?.opts.contains(&"ro".into()), || {
+        "/ is not mounted ro".into()
+    })
+}
+
+fn root_writable(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set("/root/readonly", json!(false));
+    let r = b.check(&["--write", "/new-file"])?;
+    eq("write to / errno", errno_of_write(&r, "/new-file"), 0)?;
+    ensure(b.rootfs().join("new-file").exists(), || {
+        "the file is not in the rootfs".into()
+    })
+}
+
+fn root_relative(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set("/root/path", json!("rootfs"));
+    b.check(&[]).map(|_| ())
+}
+
+fn root_missing(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set("/root/path", json!("no-such-rootfs"));
+    let (id, out) = b.create();
+    ensure(!out.ok(), || {
+        "create with a missing rootfs succeeded".into()
+    })?;
+    ensure(!b.rt(&["state", &id]).ok(), || {
+        "the failed container still has a state".into()
+    })
+}
+
+fn tmpfs_options(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.push("/mounts", json!({"destination": "/mnt/t", "type": "tmpfs", "source": "oci-tmp", "options": ["size=1m", "mode=1777", "uid=5", "gid=6"]}));
+    let r = b.check(&["--stat", "/mnt/t"])?;
+    let m = mount_at(&r, "/mnt/t")?;
+    eq("fstype", m.fstype.as_str(), "tmpfs")?;
+    for o in ["size=1024k", "uid=5", "gid=6"] {
+        ensure(m.super_opts.iter().any(|x| x == o), || {
+            format!("tmpfs option {o} missing: {:?}", m.super_opts)
+        })?;
+    }
+    eq("mode of /mnt/t", i(&r, "/stats/~1mnt~1t/mode"), 0o1777)
+}
+
+fn flags(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.push("/mounts", json!({"destination": "/mnt/f", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec", "ro", "noatime"]}));
+    let r = b.check(&[])?;
+    let m = mount_at(&r, "/mnt/f")?;
+    for o in ["nosuid", "nodev", "noexec", "ro", "noatime"] {
+        ensure(m.opts.iter().any(|x| x == o), || {
+            format!("{o} missing: {:?}", m.opts)
+        })?;
+    }
+    Ok(())
+}
+
+fn bind_dir_ro(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let src = b.dir.join("bind-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hello"), "from host").unwrap();
+    b.push(
+        "/mounts",
+        json!({"destination": "/mnt/b", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+    );
+    let r = b.check(&["--read", "/mnt/b/hello", "--write", "/mnt/b/new"])?;
+    eq("content", s(&r, "/files/~1mnt~1b~1hello"), "from host")?;
+    eq("write errno (EROFS)", errno_of_write(&r, "/mnt/b/new"), 30)
+}
+
+fn bind_file(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let src = b.dir.join("file-src");
+    std::fs::write(&src, "a file").unwrap();
+    b.push("/mounts", json!({"destination": "/etc/bound/file", "type": "bind", "source": src, "options": ["bind"]}));
+    let r = b.check(&["--read", "/etc/bound/file", "--stat", "/etc/bound/file"])?;
+    eq("content", s(&r, "/files/~1etc~1bound~1file"), "a file")?;
+    eq(
+        "target type",
+        s(&r, "/stats/~1etc~1bound~1file/type"),
+        "file",
+    )
+}
+
+/// `rro` makes submounts of a bind read-only too (mount_setattr with AT_RECURSIVE).
+fn rro(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let src = b.dir.join("rro-src");
+    let sub = src.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "oci-test-rro", sub.to_str().unwrap()])
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        return fail("cannot mount the test's submount");
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _u = Unmount(sub);
+    b.push("/mounts", json!({"destination": "/mnt/r", "type": "bind", "source": src, "options": ["rbind", "rro"]}));
+    let r = b.check(&["--write", "/mnt/r/x", "--write", "/mnt/r/sub/x"])?;
+    eq(
+        "write to the bind (EROFS)",
+        errno_of_write(&r, "/mnt/r/x"),
+        30,
+    )?;
+    eq(
+        "write to the submount (EROFS)",
+        errno_of_write(&r, "/mnt/r/sub/x"),
+        30,
+    )
+}
+
+fn propagation_shared(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.push(
+        "/mounts",
+        json!({"destination": "/mnt/p", "type": "tmpfs", "source": "tmpfs", "options": ["shared"]}),
+    );
+    let r = b.check(&[])?;
+    let m = mount_at(&r, "/mnt/p")?;
+    ensure(m.optional.iter().any(|o| o.starts_with("shared:")), || {
+        format!("not shared: {:?}", m.optional)
+    })
+}
+
+fn nosymfollow(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.push("/mounts", json!({"destination": "/mnt/n", "type": "tmpfs", "source": "tmpfs", "options": ["nosymfollow"]}));
+    let r = b.check(&[])?;
+    let m = mount_at(&r, "/mnt/n")?;
+    ensure(m.opts.iter().any(|o| o == "nosymfollow"), || {
+        format!("nosymfollow missing: {:?}", m.opts)
+    })
+}
+
+fn tmpcopyup(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    std::fs::write(b.rootfs().join("etc/keep-me"), "under").unwrap();
+    b.push("/mounts", json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    let r = b.check(&["--read", "/etc/keep-me"])?;
+    eq(
+        "fstype of /etc",
+        mount_at(&r, "/etc")?.fstype,
+        "tmpfs".into(),
+    )?;
+    eq("copied-up content", s(&r, "/files/~1etc~1keep-me"), "under")
+}
+
+/// An idmapped bind: a host file owned by 0 shows as the mapped id.
+fn idmap(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let src = b.dir.join("idmap-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    b.push(
+        "/mounts",
+        json!({
+            "destination": "/mnt/i", "type": "bind", "source": src, "options": ["rbind", "idmap"],
+            "uidMappings": [{"containerID": 1234, "hostID": 0, "size": 1}],
+            "gidMappings": [{"containerID": 4321, "hostID": 0, "size": 1}]
+        }),
+    );
+    let r = b.check(&["--stat", "/mnt/i/f"])?;
+    eq(
+        "owner through the idmapped mount",
+        (
+            i(&r, "/stats/~1mnt~1i~1f/uid"),
+            i(&r, "/stats/~1mnt~1i~1f/gid"),
+        ),
+        (1234, 4321),
+    )
+}
+
+/// A destination that is an absolute symlink in the rootfs resolves inside the rootfs.
+fn symlink_inside(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let host_target = b.dir.join("host-target");
+    std::fs::create_dir_all(&host_target).unwrap();
+    std::fs::create_dir_all(b.rootfs().join("inside")).unwrap();
+    let escape = format!("../../../../../../../..{}", host_target.display());
+    std::os::unix::fs::symlink(escape, b.rootfs().join("link")).unwrap();
+    b.push("/mounts", json!({"destination": "/link", "type": "tmpfs", "source": "oci-test-escape", "options": ["size=1m"]}));
+    let mounted_on_host = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(host_target.to_str().unwrap())
+    };
+    let r = b.check(&[]);
+    ensure(!mounted_on_host(), || {
+        format!("the mount landed on the host at {}", host_target.display())
+    })?;
+    let r = r?;
+    let inside = mountinfo(&r)
+        .into_iter()
+        .any(|m| m.super_opts.iter().any(|o| o == "size=1024k") && m.fstype == "tmpfs");
+    ensure(inside, || {
+        "the tmpfs is not mounted inside the container".into()
+    })
+}
+
+fn cgroup_mount(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.push("/mounts", json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+    let r = b.check(&[])?;
+    let under: Vec<MountInfo> = mountinfo(&r)
+        .into_iter()
+        .filter(|m| m.mount_point.starts_with("/sys/fs/cgroup"))
+        .collect();
+    if ctx.host.cgroup2 {
+        let m = mount_at(&r, "/sys/fs/cgroup")?;
+        eq("fstype", m.fstype.as_str(), "cgroup2")?;
+        return ensure(m.opts.contains(&"ro".into()), || "cgroup2 is not ro".into());
+    }
+    let v1: Vec<&MountInfo> = under.iter().filter(|m| m.fstype == "cgroup").collect();
+    ensure(
+        v1.iter().any(|m| m.mount_point == "/sys/fs/cgroup/memory"),
+        || "no /sys/fs/cgroup/memory in the container".into(),
+    )?;
+    ensure(v1.iter().all(|m| m.opts.contains(&"ro".into())), || {
+        "a v1 controller is writable".into()
+    })
+}
+
+fn root_optional(b: &mut Bundle, prop: &str) -> Res<Vec<String>> {
+    b.set("/linux/rootfsPropagation", json!(prop));
+    let r = b.check(&[])?;
+    Ok(mount_at(&r, "/")?.optional)
+}
+
+fn rootfs_private(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let opt = root_optional(&mut b, "private")?;
+    ensure(
+        opt.iter()
+            .all(|o| !o.starts_with("shared:") && !o.starts_with("master:")),
+        || format!("/ is not private: {opt:?}"),
+    )
+}
+
+fn rootfs_slave(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let opt = root_optional(&mut b, "rslave")?;
+    ensure(opt.iter().all(|o| !o.starts_with("shared:")), || {
+        format!("/ is shared: {opt:?}")
+    })
+}
+
+fn masked(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set(
+        "/linux/maskedPaths",
+        json!(["/proc/timer_list", "/proc/acpi", "/proc/oci-test-absent"]),
+    );
+    let r = b.check(&[
+        "--read",
+        "/proc/timer_list",
+        "--stat",
+        "/proc/acpi",
+        "--write",
+        "/proc/acpi/x",
+    ])?;
+    eq(
+        "masked file content",
+        s(&r, "/files/~1proc~1timer_list"),
+        "",
+    )?;
+    let acpi = mount_at(&r, "/proc/acpi")?;
+    ensure(acpi.opts.contains(&"ro".into()), || {
+        "masked dir is not read-only".into()
+    })?;
+    ensure(errno_of_write(&r, "/proc/acpi/x") != 0, || {
+        "could write into a masked dir".into()
+    })
+}
+
+fn readonly_paths(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set(
+        "/linux/readonlyPaths",
+        json!(["/proc/sys", "/proc/oci-test-absent"]),
+    );
+    let r = b.check(&["--write", "/proc/sys/kernel/domainname"])?;
+    eq(
+        "write to /proc/sys (EROFS)",
+        errno_of_write(&r, "/proc/sys/kernel/domainname"),
+        30,
+    )
+}
+
+fn mount_label(ctx: &Ctx) -> Res {
+    if !ctx.host.selinux {
+        return crate::harness::skip("SELinux is not enabled on this host");
+    }
+    fail("SELinux host: this case is not written yet")
+}
