@@ -2,6 +2,7 @@
 
 pub mod capabilities;
 pub mod console;
+pub mod copyup;
 pub mod devices;
 pub mod fs;
 pub mod hooks;

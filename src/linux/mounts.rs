@@ -18,6 +18,8 @@ pub struct Options {
     /// mount_setattr(AT_RECURSIVE) on the whole subtree.
     pub rec_set: u64,
     pub rec_clr: u64,
+    /// tmpfs only: copy the covered directory's content up into the new mount.
+    pub tmpcopyup: bool,
 }
 
 const ATTR_RDONLY: u64 = 0x1;
@@ -99,9 +101,8 @@ const PROPAGATION: &[(&str, MsFlags)] = &[
     ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
 ];
 
-/// Options that need mount_setattr or tmpfs copy-up: refused until the mounts issue lands,
-/// never silently passed to the kernel as data.
-const NOT_YET: &[&str] = &["tmpcopyup", "idmap", "ridmap"];
+/// Options not implemented yet: refused, never silently passed to the kernel as data.
+const NOT_YET: &[&str] = &["idmap", "ridmap"];
 
 pub fn parse_options(opts: &[String]) -> Result<Options> {
     let mut o = Options {
@@ -110,9 +111,12 @@ pub fn parse_options(opts: &[String]) -> Result<Options> {
         data: Vec::new(),
         rec_set: 0,
         rec_clr: 0,
+        tmpcopyup: false,
     };
     for opt in opts {
-        if let Some((_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == opt) {
+        if opt == "tmpcopyup" {
+            o.tmpcopyup = true;
+        } else if let Some((_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == opt) {
             if *clear {
                 o.flags.remove(*flag);
             } else {
@@ -255,14 +259,46 @@ fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
         .unwrap_or_else(|| typ.to_string());
     let data = opts.data.join(",");
     let data = (!data.is_empty()).then_some(data);
+    if opts.tmpcopyup && typ != "tmpfs" {
+        bail!("options: tmpcopyup is only for tmpfs, not {typ}");
+    }
+    // The covered directory, opened before the mount hides it; the tmpfs stays writable
+    // until the copy is done.
+    let covered = match opts.tmpcopyup {
+        true => Some(open_in_root(
+            ctx.rootfs,
+            m.destination(),
+            libc::O_DIRECTORY,
+        )?),
+        false => None,
+    };
+    let first = match covered {
+        Some(_) => opts.flags - MsFlags::MS_RDONLY,
+        None => opts.flags,
+    };
     mount(
         Some(src.as_str()),
         fd_path(&target).as_str(),
         Some(typ),
-        opts.flags,
+        first,
         data.as_deref(),
     )
     .with_context(|| format!("mount {typ}"))?;
+    if let Some(covered) = covered {
+        let fresh = open_in_root(ctx.rootfs, m.destination(), libc::O_DIRECTORY)?;
+        super::copyup::copy_tree(&covered, &fresh)?;
+        if first != opts.flags {
+            let fd = open_in_root(ctx.rootfs, m.destination(), libc::O_PATH)?;
+            mount(
+                None::<&str>,
+                fd_path(&fd).as_str(),
+                None::<&str>,
+                opts.flags | MsFlags::MS_REMOUNT,
+                data.as_deref(),
+            )
+            .context("tmpcopyup: remount read-only")?;
+        }
+    }
     set_propagation(ctx, m.destination(), opts.propagation)
 }
 
@@ -459,7 +495,8 @@ mod tests {
         assert_eq!(o.rec_set, ATTR_NOSUID | ATTR_NOATIME);
         assert_eq!(o.rec_clr, ATTR_RDONLY | ATTR_ATIME_MASK);
         assert!(o.data.is_empty());
-        let err = parse_options(&s(&["tmpcopyup"])).unwrap_err();
-        assert!(err.to_string().contains("\"tmpcopyup\""));
+        assert!(parse_options(&s(&["tmpcopyup"])).unwrap().tmpcopyup);
+        let err = parse_options(&s(&["idmap"])).unwrap_err();
+        assert!(err.to_string().contains("\"idmap\""));
     }
 }

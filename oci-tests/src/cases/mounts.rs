@@ -325,16 +325,56 @@ fn nosymfollow(ctx: &Ctx) -> Res {
 }
 
 fn tmpcopyup(ctx: &Ctx) -> Res {
+    use std::os::unix::fs::PermissionsExt;
     let mut b = Bundle::new(ctx);
-    std::fs::write(b.rootfs().join("etc/keep-me"), "under").unwrap();
-    b.push("/mounts", json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
-    let r = b.check(&["--read", "/etc/keep-me"])?;
+    let etc = b.rootfs().join("etc");
+    std::fs::write(etc.join("keep-me"), "under").unwrap();
+    std::fs::create_dir_all(etc.join("sub")).unwrap();
+    std::fs::write(etc.join("sub/owned"), "x").unwrap();
+    std::os::unix::fs::chown(etc.join("sub/owned"), Some(7), Some(8)).unwrap();
+    std::fs::set_permissions(
+        etc.join("sub/owned"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("keep-me", etc.join("link")).unwrap();
+    b.push("/mounts", json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]}));
+    let r = b.check(&[
+        "--read",
+        "/etc/keep-me",
+        "--stat",
+        "/etc/sub/owned",
+        "--stat",
+        "/etc/link",
+        "--write",
+        "/etc/new",
+    ])?;
+    let m = mount_at(&r, "/etc")?;
+    eq("fstype of /etc", m.fstype.as_str(), "tmpfs")?;
+    ensure(m.opts.contains(&"ro".into()), || {
+        format!("/etc is not ro: {:?}", m.opts)
+    })?;
+    eq("copied-up content", s(&r, "/files/~1etc~1keep-me"), "under")?;
+    let owned = "/stats/~1etc~1sub~1owned";
     eq(
-        "fstype of /etc",
-        mount_at(&r, "/etc")?.fstype,
-        "tmpfs".into(),
+        "owner and mode kept",
+        (
+            i(&r, &format!("{owned}/uid")),
+            i(&r, &format!("{owned}/gid")),
+            i(&r, &format!("{owned}/mode")),
+        ),
+        (7, 8, 0o640),
     )?;
-    eq("copied-up content", s(&r, "/files/~1etc~1keep-me"), "under")
+    eq(
+        "symlink kept",
+        s(&r, "/stats/~1etc~1link/target"),
+        "keep-me",
+    )?;
+    eq(
+        "write to the ro tmpfs (EROFS)",
+        errno_of_write(&r, "/etc/new"),
+        30,
+    )
 }
 
 /// An idmapped bind: a host file owned by 0 shows as the mapped id.
