@@ -79,7 +79,7 @@ pub type Listed = Result<(State, Status), (String, anyhow::Error)>;
 pub fn state_json(s: &State, status: Status) -> serde_json::Value {
     let pid = if status == Status::Stopped { 0 } else { s.pid };
     let mut v = serde_json::json!({
-        "ociVersion": "1.3.0",
+        "ociVersion": crate::config::OCI_VERSION,
         "id": s.id,
         "pid": pid,
         "status": status.as_str(),

@@ -24,6 +24,11 @@
 //!                                            write "0" and execve, or "1<error>" and exit 1
 //! ```
 //!
+//! With SCMP_ACT_NOTIFY the parent connects to `linux.seccomp.listenerPath` before clone3; init
+//! inherits that socket and, right after loading the filter, sends the listener fd on it
+//! (SCM_RIGHTS) with runc's ContainerProcessState JSON, built from Go's state (create) or
+//! carried whole by Go (exec, where Go is otherwise empty).
+//!
 //! Order (exec): the same clone3 and Go (cgroup placement first); init joins the container's
 //! namespaces and sets up the process, then execve. Success is EOF on the channel (it is
 //! close-on-exec); failure is Error(text).

@@ -61,12 +61,12 @@ fn denied_syscall_returns_the_configured_errno_in_run_and_exec() {
 }
 
 #[test]
-fn notify_is_refused_by_name() {
+fn notify_without_a_listener_names_the_field() {
     let Some(()) = can_run() else { return };
     let mut b = Bundle::new(&["true"]);
     b.config["linux"]["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "listenerPath": "/tmp/none.sock",
+        "listenerPath": "/tmp/carrack-test-no-such.sock",
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
     });
     b.write_config();
@@ -74,11 +74,74 @@ fn notify_is_refused_by_name() {
     let out = b.rt_bundle("run", &id, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("SCMP_ACT_NOTIFY"),
+        text(&out.stderr).contains("linux.seccomp.listenerPath"),
         "{}",
         text(&out.stderr)
     );
     assert!(!b.root.join(&id).exists());
+}
+
+/// A seccomp agent gets the listener fd and the state on listenerPath, and answers the
+/// container's mkdir with EXDEV through SECCOMP_IOCTL_NOTIF_RECV/SEND.
+#[test]
+fn notify_reaches_a_seccomp_agent() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sh", "-c", "mkdir /made 2>&1; echo done"]);
+    let sock = b.dir.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "carrack-test-agent",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    b.write_config();
+    let id = b.id("agent");
+    let agent = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut data = vec![0u8; 65536];
+        let mut cbuf = [0u64; 8];
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+        assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+        data.truncate(n as usize);
+        let fd = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            assert!(!c.is_null(), "no fd with the message");
+            OwnedFd::from_raw_fd((libc::CMSG_DATA(c) as *const i32).read_unaligned())
+        };
+        // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
+        let mut req = [0u64; 10];
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc050_2100u64 as _, req.as_mut_ptr()) };
+        assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+        let resp: [u64; 3] = [req[0], 0, (-libc::EXDEV as u32) as u64];
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc018_2101u64 as _, resp.as_ptr()) };
+        assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+        String::from_utf8(data).unwrap()
+    });
+    let out = b.rt_bundle("run", &id, &[]);
+    let message = agent.join().unwrap();
+    let t = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        t.contains("Invalid cross-device link") && t.contains("done"),
+        "{t}"
+    );
+    let m: serde_json::Value = serde_json::from_str(&message).unwrap();
+    assert_eq!(m["metadata"], "carrack-test-agent");
+    assert_eq!(m["fds"], json!(["seccompFd"]));
+    assert_eq!(m["state"]["id"], id.as_str());
+    assert!(m["pid"].as_i64().unwrap() > 0, "{m}");
+    assert!(!b.rootfs().join("made").exists());
 }
 
 #[test]

@@ -104,7 +104,7 @@ pub fn document() -> serde_json::Value {
     use crate::cgroups::Layout;
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.3.0",
+        "ociVersionMax": crate::config::OCI_VERSION,
         "hooks": crate::linux::hooks::KINDS,
         "mountOptions": mount_options,
         "linux": {

@@ -9,6 +9,9 @@ pub use oci_spec::runtime::Spec;
 pub use validate::validate;
 
 use anyhow::{bail, Context, Result};
+
+/// The runtime-spec version carrack implements (state, features, spec).
+pub const OCI_VERSION: &str = "1.3.0";
 use std::path::{Path, PathBuf};
 
 /// Read `<bundle>/config.json`; a parse error carries the JSON path of the bad field.

@@ -209,9 +209,7 @@ pub fn compile_seccomp(
     s: Option<&oci_spec::runtime::LinuxSeccomp>,
 ) -> Result<Option<crate::linux::seccomp::Filter>> {
     let Some(s) = s else { return Ok(None) };
-    let f = crate::linux::seccomp::compile(s)?;
-    if f.uses_notify() {
-        bail!("linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet");
-    }
+    let mut f = crate::linux::seccomp::compile(s)?;
+    f.connect_listener(s)?;
     Ok(Some(f))
 }

@@ -84,7 +84,15 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
                 .add_pid(child.pid)
                 .context("join the container's cgroup")?;
         }
-        child.go(String::new())?;
+        let notify_msg = match seccomp.as_ref().filter(|f| f.uses_notify()) {
+            Some(f) => crate::linux::seccomp::listener_message(
+                child.pid.into(),
+                f.metadata(),
+                &crate::state::state_json(&c.state, crate::state::Status::Running).to_string(),
+            ),
+            None => String::new(),
+        };
+        child.go(notify_msg)?;
         child.wait_exec()
     })();
     if let Err(e) = started {

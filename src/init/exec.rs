@@ -17,7 +17,7 @@ pub struct ExecCtx<'a> {
 
 pub fn run(ctx: &ExecCtx, chan: &Channel) {
     let err = match setup(ctx, chan) {
-        Ok(exec) => match super::seccomp_late(Some(ctx.process), ctx.seccomp) {
+        Ok((exec, msg)) => match super::seccomp_late(Some(ctx.process), ctx.seccomp, &msg) {
             Ok(()) => exec.exec(),
             Err(e) => e,
         },
@@ -27,9 +27,12 @@ pub fn run(ctx: &ExecCtx, chan: &Channel) {
     unsafe { libc::_exit(1) }
 }
 
-fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
+fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    chan.expect(Msg::Go(String::new()))?;
+    // For exec, Go carries the seccomp agent's message (empty without SCMP_ACT_NOTIFY).
+    let Msg::Go(notify_msg) = chan.expect(Msg::Go(String::new()))? else {
+        unreachable!("expect checked the kind")
+    };
     namespaces::join_all(ctx.ns)?;
     if ctx.ns.enters_user() {
         process::become_userns_root()?;
@@ -41,7 +44,7 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<process::Exec> {
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
-    let exec = super::become_process(p, &[], ctx.seccomp)?;
+    let exec = super::become_process(p, &[], ctx.seccomp, &notify_msg)?;
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
-    Ok(exec)
+    Ok((exec, notify_msg))
 }

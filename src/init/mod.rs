@@ -42,7 +42,11 @@ pub fn run(ctx: &InitCtx) -> ! {
     let err = match setup(ctx) {
         Ok((exec, host_proc, state_json)) => match wait_for_start(ctx, host_proc, &state_json) {
             Err(e) => e,
-            Ok(()) => match seccomp_late(ctx.spec.process().as_ref(), ctx.seccomp) {
+            Ok(()) => match seccomp_late(
+                ctx.spec.process().as_ref(),
+                ctx.seccomp,
+                &notify_message(ctx.seccomp, &state_json),
+            ) {
                 Ok(()) => exec.exec(),
                 Err(e) => e,
             },
@@ -152,7 +156,8 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
-    let exec = become_process(proc_, &extra_env, ctx.seccomp)?;
+    let msg = notify_message(ctx.seccomp, &state_json);
+    let exec = become_process(proc_, &extra_env, ctx.seccomp, &msg)?;
     crate::fault::point("init:before-ready");
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ctx.chan.send(&Msg::Ready)?;
@@ -279,12 +284,13 @@ pub fn become_process(
     p: &oci_spec::runtime::Process,
     extra_env: &[String],
     seccomp: Option<&Filter>,
+    notify_msg: &str,
 ) -> Result<process::Exec> {
     process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
     // Without no_new_privs the kernel only lets a CAP_SYS_ADMIN holder load a filter: load it
     // now, before capabilities are dropped (as runc); the rest of setup then runs under it.
     if let Some(f) = seccomp.filter(|_| !p.no_new_privileges().unwrap_or(false)) {
-        f.install()?;
+        f.install(notify_msg)?;
     }
     capabilities::prepare(p)?;
     process::set_user(p.user())?;
@@ -307,10 +313,24 @@ pub fn become_process(
 pub fn seccomp_late(
     p: Option<&oci_spec::runtime::Process>,
     seccomp: Option<&Filter>,
+    notify_msg: &str,
 ) -> Result<()> {
     let nnp = p.and_then(|p| p.no_new_privileges()).unwrap_or(false);
     match seccomp {
-        Some(f) if nnp => f.install().map(|_| ()),
+        Some(f) if nnp => f.install(notify_msg),
         _ => Ok(()),
     }
+}
+
+/// The message sent with a SCMP_ACT_NOTIFY listener fd: built only when the filter has one.
+/// `state_json` is the container's state from Go; its pid is the container process's.
+fn notify_message(seccomp: Option<&Filter>, state_json: &str) -> String {
+    let Some(f) = seccomp.filter(|f| f.uses_notify()) else {
+        return String::new();
+    };
+    let pid = serde_json::from_str::<serde_json::Value>(state_json)
+        .ok()
+        .and_then(|v| v["pid"].as_i64())
+        .unwrap_or(0);
+    crate::linux::seccomp::listener_message(pid, f.metadata(), state_json)
 }

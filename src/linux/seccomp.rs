@@ -24,7 +24,7 @@ use oci_spec::runtime::{
     LinuxSeccompOperator as Op,
 };
 use std::collections::BTreeMap;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
@@ -67,6 +67,7 @@ pub const ACTIONS: &[&str] = &[
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 ];
@@ -92,6 +93,15 @@ pub struct Filter {
     prog: Vec<libc::sock_filter>,
     flags: u32,
     notify: bool,
+    /// SCMP_ACT_NOTIFY: where the listener fd goes (see `connect_listener`).
+    listener: Option<Listener>,
+}
+
+/// A socket the parent connected to `linux.seccomp.listenerPath` while the host path was
+/// reachable; init inherits it and sends the listener fd on it, as runc does.
+struct Listener {
+    sock: std::os::unix::net::UnixStream,
+    metadata: String,
 }
 
 /// Jump targets before they are resolved into offsets.
@@ -310,7 +320,21 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         prog,
         flags,
         notify,
+        listener: None,
     })
+}
+
+/// What runc sends to a seccomp agent with the listener fd (its ContainerProcessState).
+pub fn listener_message(pid: i64, metadata: &str, state_json: &str) -> String {
+    let state: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
+    serde_json::json!({
+        "ociVersion": crate::config::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": metadata,
+        "state": state,
+    })
+    .to_string()
 }
 
 /// The accumulator holds nr. A binary tree over the sorted syscall numbers (about log2(n)
@@ -479,8 +503,33 @@ impl Filter {
         self.prog.len()
     }
 
-    /// Load into the calling thread; the listener fd when an action is SCMP_ACT_NOTIFY.
-    pub fn install(&self) -> Result<Option<OwnedFd>> {
+    /// With SCMP_ACT_NOTIFY: connect to `listenerPath` now, in the parent, while the host
+    /// path is reachable. Init inherits the socket (clone3 copies the fd table).
+    pub fn connect_listener(&mut self, s: &LinuxSeccomp) -> Result<()> {
+        if !self.notify {
+            return Ok(());
+        }
+        let path = s
+            .listener_path()
+            .as_ref()
+            .context("linux.seccomp.listenerPath: required with SCMP_ACT_NOTIFY")?;
+        let sock = std::os::unix::net::UnixStream::connect(path)
+            .with_context(|| format!("linux.seccomp.listenerPath {}: connect", path.display()))?;
+        self.listener = Some(Listener {
+            sock,
+            metadata: s.listener_metadata().clone().unwrap_or_default(),
+        });
+        Ok(())
+    }
+
+    pub fn metadata(&self) -> &str {
+        self.listener.as_ref().map_or("", |l| l.metadata.as_str())
+    }
+
+    /// Load into the calling thread. With SCMP_ACT_NOTIFY the new listener fd is sent, with
+    /// `message` (see `listener_message`), to the socket of `connect_listener`, and our copy
+    /// is closed so that the agent alone holds it.
+    pub fn install(&self, message: &str) -> Result<()> {
         let prog = libc::sock_fprog {
             len: self.prog.len() as u16,
             filter: self.prog.as_ptr() as *mut libc::sock_filter,
@@ -498,10 +547,26 @@ impl Filter {
                 format!("linux.seccomp: load the filter (flags {:#x})", self.flags)
             });
         }
-        Ok(
-            (self.flags & FLAG_NEW_LISTENER != 0)
-                .then(|| unsafe { OwnedFd::from_raw_fd(r as i32) }),
+        if self.flags & FLAG_NEW_LISTENER == 0 {
+            return Ok(());
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(r as i32) };
+        let l = self
+            .listener
+            .as_ref()
+            .context("linux.seccomp.listenerPath: no listener socket")?;
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let fds = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(message.as_bytes())];
+        sendmsg::<()>(
+            l.sock.as_raw_fd(),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
         )
+        .context("linux.seccomp.listenerPath: send the listener fd")?;
+        Ok(())
     }
 
     /// Run the program on a seccomp_data, for tests.
@@ -665,7 +730,7 @@ mod tests {
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-            if f.install().is_err() {
+            if f.install("").is_err() {
                 unsafe { libc::_exit(90) };
             }
             let r = unsafe { libc::mkdir(c"/tmp/carrack-seccomp-test-never".as_ptr(), 0o700) };
