@@ -232,10 +232,10 @@ pub struct ExecArgs {
     /// File to write the process's pid to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// SELinux label of the process (not supported yet)
+    /// SELinux label of the process (process.selinuxLabel)
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
-    /// AppArmor profile of the process (not supported yet)
+    /// AppArmor profile of the process (process.apparmorProfile)
     #[arg(long)]
     pub apparmor: Option<String>,
     /// Set no_new_privs for the process
@@ -247,7 +247,7 @@ pub struct ExecArgs {
     /// Pass N additional file descriptors (3..3+N)
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Sub-cgroup to run the process in (not supported yet)
+    /// Sub-cgroup to run the process in: PATH, or CONTROLLER:PATH on cgroup v1 (must exist)
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// Allow exec into a paused container

@@ -157,3 +157,148 @@ fn ps_lists_the_container_processes() {
     assert!(t.contains("sleep 60") && t.contains("sleep 59"), "{t}");
     assert_eq!(t.lines().count(), 3, "{t}");
 }
+
+/// runc 1.2's `--pidfd-socket`: a pidfd of the exec'd process arrives with SCM_RIGHTS.
+#[test]
+fn exec_pidfd_socket_sends_a_pidfd_of_the_process() {
+    use std::os::fd::AsRawFd;
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = running(&b, "pidfd");
+    let sock = b.dir.join("pidfd.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = l.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut fds = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut fds),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        msg.cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                _ => None,
+            })
+            .expect("an fd")
+    });
+    let pid_file = b.dir.join("exec.pid");
+    let out = b.rt(&[
+        "exec",
+        "-d",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fd = receiver.join().unwrap();
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", pid.trim()]),
+        "fdinfo of the received fd: {info}\nexec pid {pid}"
+    );
+    unsafe { libc::close(fd) };
+}
+
+/// `--cgroup sub` runs the process in an existing sub-cgroup of the container's.
+#[test]
+fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = running(&b, "subcg");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let line = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(":pids:") || l.starts_with("0::"))
+        .unwrap()
+        .to_string();
+    let (hier, path) = line.split_once(":").unwrap().1.split_once(":").unwrap();
+    let mount = if hier.is_empty() {
+        "/sys/fs/cgroup".to_string()
+    } else {
+        format!("/sys/fs/cgroup/{hier}")
+    };
+    let sub = std::path::Path::new(&mount)
+        .join(path.trim_start_matches('/'))
+        .join("carrack-sub");
+    std::fs::create_dir(&sub).unwrap();
+    let arg = if hier.is_empty() {
+        "carrack-sub".to_string()
+    } else {
+        "pids:carrack-sub".to_string()
+    };
+    let out = b.rt(&["exec", "--cgroup", &arg, &id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seen = text(&out.stdout);
+    assert!(
+        seen.lines()
+            .any(|l| (l.contains(":pids:") || l.starts_with("0::")) && l.ends_with("/carrack-sub")),
+        "{seen}"
+    );
+    let missing = b.rt(&["exec", "--cgroup", "no-such-sub", &id, "true"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("--cgroup"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let _ = b.rt(&["delete", "--force", &id]);
+    let _ = std::fs::remove_dir(&sub);
+}
+
+/// A label for an LSM the host does not run is refused, naming the field (runc refuses too).
+#[test]
+fn lsm_labels_without_the_lsm_are_refused() {
+    let Some(()) = can_run() else { return };
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    if apparmor || selinux {
+        println!("skip: this host runs AppArmor or SELinux");
+        return;
+    }
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0".into();
+    b.write_config();
+    let id = b.id("selinux");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("process.selinuxLabel"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!b.root.join(&id).exists());
+    b.config["process"]["selinuxLabel"] = serde_json::Value::Null;
+    b.config["process"]["apparmorProfile"] = "carrack-test".into();
+    b.write_config();
+    let out = b.rt_bundle("run", &id, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("process.apparmorProfile"),
+        "{}",
+        text(&out.stderr)
+    );
+    b.config["process"]["apparmorProfile"] = serde_json::Value::Null;
+    b.write_config();
+    let id = running(&b, "lsmexec");
+    let out = b.rt(&["exec", "--apparmor", "carrack-test", &id, "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("process.apparmorProfile"),
+        "{}",
+        text(&out.stderr)
+    );
+}

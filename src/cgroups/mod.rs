@@ -191,6 +191,52 @@ impl Cgroup {
         Ok(())
     }
 
+    /// exec `--cgroup`: the existing sub-cgroup `path` ("path" for every hierarchy, or
+    /// "controller:path" for the v1 hierarchies serving that controller), as runc. Nothing
+    /// is created, and nothing is marked for removal.
+    pub fn sub(&self, args: &[String]) -> Result<Cgroup> {
+        let mut out = self.clone();
+        for d in &mut out.dirs {
+            d.created.clear();
+        }
+        for a in args {
+            let (ctrl, rel) = match a.split_once(':') {
+                Some((c, p)) => (Some(c), p),
+                None => (None, a.as_str()),
+            };
+            let rel = Path::new(rel.trim_start_matches('/'));
+            if rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                bail!("exec --cgroup {a:?}: must be a path below the container's cgroup");
+            }
+            let mut matched = false;
+            for (d, orig) in out.dirs.iter_mut().zip(&self.dirs) {
+                let serves = match (ctrl, d.kind()) {
+                    (None, _) => true,
+                    (Some(c), Kind::V1 { controllers }) => controllers.split(',').any(|x| x == c),
+                    (Some(_), Kind::Unified) if self.dirs.len() == 1 => {
+                        bail!("exec --cgroup {a:?}: cgroup v2 takes a path, not controller:path")
+                    }
+                    // Hybrid: the unified hierarchy serves no v1 controller.
+                    (Some(_), Kind::Unified) => false,
+                };
+                if serves {
+                    matched = true;
+                    d.path = orig.path.join(rel);
+                    if !d.path.is_dir() {
+                        bail!("exec --cgroup {a:?}: {} does not exist", d.path.display());
+                    }
+                }
+            }
+            if !matched {
+                bail!("exec --cgroup {a:?}: no hierarchy serves that controller");
+            }
+        }
+        Ok(out)
+    }
+
     /// Move `pid` (the whole process) into the cgroup on every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         for d in &self.dirs {

@@ -125,8 +125,8 @@ pub fn document() -> serde_json::Value {
                 "knownFlags": crate::linux::seccomp::FLAGS,
                 "supportedFlags": crate::linux::seccomp::FLAGS
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": crate::linux::lsm::apparmor_enabled()},
+            "selinux": {"enabled": crate::linux::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

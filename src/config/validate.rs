@@ -53,6 +53,7 @@ fn process(spec: &Spec) -> Result<()> {
     if !p.cwd().is_absolute() {
         bail!("process.cwd {:?}: must be an absolute path", p.cwd());
     }
+    crate::linux::lsm::check(p)?;
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') || e.starts_with('=') {
             bail!("process.env[{i}] {e:?}: must be KEY=VALUE");

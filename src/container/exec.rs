@@ -16,7 +16,6 @@ use std::path::Path;
 /// Returns the exit code: the process's in the foreground, 0 with --detach.
 pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     crate::config::validate_id(&a.id)?;
-    refuse_unsupported(a)?;
     let store = Store::new(root)?;
     let c = store.lock(&a.id)?;
     match c.status() {
@@ -39,7 +38,11 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         nix::sched::setns(pidns.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
             .context("join the container's pid namespace")?;
     }
-    let cgroup_fd = c.state.cgroup.unified_fd()?;
+    let cgroup = match a.cgroup.is_empty() {
+        true => c.state.cgroup.clone(),
+        false => c.state.cgroup.sub(&a.cgroup)?,
+    };
+    let cgroup_fd = cgroup.unified_fd()?;
     let in_cgroup = cgroup_fd.is_some();
     // The pty master goes to --console-socket, or comes back to us in the foreground.
     let terminal = process.terminal().unwrap_or(false);
@@ -55,6 +58,13 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
             (Some(x), Some(y.into()))
         }
     };
+    // Connected now, so a bad path fails before anything runs.
+    let pidfd_sock = a
+        .pidfd_socket
+        .as_deref()
+        .map(crate::linux::console::connect)
+        .transpose()
+        .context("exec --pidfd-socket")?;
     let seccomp =
         super::create::compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let ctx = ExecCtx {
@@ -72,15 +82,14 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     let child = match spawn(cgroup_fd.as_ref()) {
         // The container delegated its cgroup (controllers enabled, processes moved into a
         // child such as /init): the top is no longer a leaf. Join init's own cgroup, as runc.
-        Err(e) if cgroup_fd.is_some() && is_ebusy(&e) => {
+        Err(e) if cgroup_fd.is_some() && a.cgroup.is_empty() && is_ebusy(&e) => {
             spawn(Some(&init_cgroup_fd(c.state.pid)?))?
         }
         other => other?,
     };
     let started = (|| -> Result<()> {
         if !in_cgroup {
-            c.state
-                .cgroup
+            cgroup
                 .add_pid(child.pid)
                 .context("join the container's cgroup")?;
         }
@@ -103,6 +112,9 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child.pid), None);
         return Err(e);
     }
+    if let Some(sock) = &pidfd_sock {
+        send_pidfd(sock, child.pid)?;
+    }
     drop(c); // other commands on this container may proceed while the process runs
     if let Some(p) = &a.pid_file {
         super::write_pid_file(p, child.pid)?;
@@ -119,18 +131,15 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
 }
 
-fn refuse_unsupported(a: &ExecArgs) -> Result<()> {
-    let flag = |set: bool, name: &str| -> Result<()> {
-        if set {
-            bail!("exec {name}: not implemented yet");
-        }
-        Ok(())
-    };
-    flag(a.pidfd_socket.is_some(), "--pidfd-socket")?;
-    flag(a.process_label.is_some(), "--process-label")?;
-    flag(a.apparmor.is_some(), "--apparmor")?;
-    flag(!a.cgroup.is_empty(), "--cgroup")?;
-    Ok(())
+/// `--pidfd-socket`: a pidfd of the new process, sent with SCM_RIGHTS (runc 1.2).
+fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32) -> Result<()> {
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("exec --pidfd-socket: pidfd_open");
+    }
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    crate::linux::console::send_fd(sock.as_raw_fd(), "pidfd", fd.as_raw_fd())
+        .context("exec --pidfd-socket: send")
 }
 
 /// The container's process as the template; `--process` replaces it whole, the other flags
@@ -199,6 +208,12 @@ fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         v["noNewPrivileges"] = json!(true);
     }
+    if let Some(profile) = &a.apparmor {
+        v["apparmorProfile"] = json!(profile);
+    }
+    if let Some(label) = &a.process_label {
+        v["selinuxLabel"] = json!(label);
+    }
     let p: Process = serde_json::from_value(v).context("exec: building the process")?;
     check(&p)?;
     Ok(p)
@@ -211,7 +226,7 @@ fn check(p: &Process) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
     }
-    Ok(())
+    crate::linux::lsm::check(p)
 }
 
 fn is_ebusy(e: &anyhow::Error) -> bool {

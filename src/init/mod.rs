@@ -292,6 +292,7 @@ pub fn become_process(
     if let Some(f) = seccomp.filter(|_| !p.no_new_privileges().unwrap_or(false)) {
         f.install(notify_msg)?;
     }
+    crate::linux::lsm::apply(p)?;
     capabilities::prepare(p)?;
     process::set_user(p.user())?;
     capabilities::apply(p)?;

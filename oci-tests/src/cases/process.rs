@@ -376,9 +376,22 @@ fn affinity(ctx: &Ctx) -> Res {
     eq("affinity", r["affinity"].clone(), json!([1]))
 }
 
+/// Without the LSM, a runtime cannot give the label: runtime.md says it MUST error.
+fn refused_without_lsm(ctx: &Ctx, field: &str, value: &str) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set(&format!("/process/{field}"), json!(value));
+    let (id, out) = b.create();
+    ensure(!out.ok(), || {
+        format!("process.{field} was accepted on a host without the LSM")
+    })?;
+    ensure(!b.rt(&["state", &id]).ok(), || {
+        "the failed container still has a state".into()
+    })
+}
+
 fn apparmor(ctx: &Ctx) -> Res {
     if !ctx.host.apparmor {
-        return skip("AppArmor is not enabled on this host");
+        return refused_without_lsm(ctx, "apparmorProfile", "oci-test-profile");
     }
     let mut b = Bundle::new(ctx);
     b.set("/process/apparmorProfile", json!("unconfined"));
@@ -392,7 +405,7 @@ fn apparmor(ctx: &Ctx) -> Res {
 
 fn selinux(ctx: &Ctx) -> Res {
     if !ctx.host.selinux {
-        return skip("SELinux is not enabled on this host");
+        return refused_without_lsm(ctx, "selinuxLabel", "system_u:system_r:container_t:s0");
     }
     fail("SELinux host: this case is not written yet")
 }
