@@ -81,6 +81,13 @@ fn every_advertised_mount_option_works() {
         // remount needs an existing mount; bind/rbind need a source: give them one.
         let m = match o.as_str() {
             "remount" => continue,
+            "idmap" | "ridmap" => {
+                let src = b.dir.join(format!("idmap-src{i}"));
+                std::fs::create_dir_all(&src).unwrap();
+                json!({"destination": format!("/opt/m{i}"), "type": "bind", "source": src, "options": ["rbind", o],
+                       "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                       "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]})
+            }
             "bind" | "rbind" => {
                 json!({"destination": format!("/opt/m{i}"), "type": "none", "source": "/tmp", "options": [o]})
             }
@@ -169,4 +176,67 @@ fn recursive_read_only_reaches_submounts() {
     let mountinfo: Vec<&str> = t.lines().filter(|l| l.contains(" - ")).collect();
     assert_eq!(mountinfo.len(), 2, "{t}");
     assert!(mountinfo.iter().all(|l| l.contains(" ro,")), "{t}");
+}
+
+/// Without mount mappings, an idmapped bind takes the container's user namespace mappings:
+/// a host directory owned by 0 shows as the container's root, not as nobody.
+#[test]
+fn idmap_uses_the_container_mappings_and_names_bad_input() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "stat -c %u:%g /data/f; touch /data/new && echo wrote",
+    ]);
+    let src = b.dir.join("idmap-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    // Made here: the container's root (host 300000) may not write the host-owned rootfs.
+    std::fs::create_dir_all(b.rootfs().join("data")).unwrap();
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    let mounts: Vec<Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] != "cgroup")
+        .cloned()
+        .collect();
+    b.config["mounts"] = json!(mounts);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "idmap"]}),
+    );
+    b.write_config();
+    let id = b.id("idmapns");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0:0\nwrote\n");
+    // Written through the mount as the container's root: owned by host root on disk.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(src.join("new")).unwrap().uid(), 0);
+
+    // idmap on a tmpfs, and idmap with neither mount mappings nor a user namespace.
+    for (m, field) in [
+        (
+            json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
+            "idmap needs a bind mount",
+        ),
+        (
+            json!({"destination": "/d", "type": "bind", "source": src, "options": ["rbind", "idmap"]}),
+            "uidMappings, gidMappings",
+        ),
+    ] {
+        let mut b = Bundle::new(&["true"]);
+        b.config["mounts"].as_array_mut().unwrap().push(m);
+        b.write_config();
+        let id = b.id("idmapbad");
+        let out = b.rt_bundle("run", &id, &[]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains(field), "{}", text(&out.stderr));
+        assert!(!b.root.join(&id).exists());
+    }
 }

@@ -128,7 +128,7 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": crate::linux::lsm::apparmor_enabled()},
             "selinux": {"enabled": crate::linux::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.carrack.version": env!("CARGO_PKG_VERSION"),

@@ -98,6 +98,7 @@ fn build(
         .context("mkfifo exec.fifo")?;
     // Compiled here, before clone: init only loads it.
     let seccomp = compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
+    let idmapped = crate::linux::idmap::prepare(spec, bundle)?;
     let cgroup_dirs = mount_view(&c.state.cgroup);
     let cgroup_fd = c.state.cgroup.unified_fd()?;
     let in_cgroup = cgroup_fd.is_some();
@@ -115,6 +116,7 @@ fn build(
         preserve_fds: o.preserve_fds + listen_fds(),
         listen_fds: listen_fds(),
         seccomp: seccomp.as_ref(),
+        idmapped: &idmapped,
         parent_only: &[c.lock_fd()],
     })?;
     crate::fault::point("create:after-clone");

@@ -35,6 +35,8 @@ pub struct InitCtx<'a> {
     pub listen_fds: u32,
     /// `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a Filter>,
+    /// Detached idmapped mounts the parent made, by index in `mounts`.
+    pub idmapped: &'a [(usize, OwnedFd)],
 }
 
 /// Entry point in the child after clone3. Never returns.
@@ -211,6 +213,7 @@ fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<()> {
         bundle: ctx.bundle,
         cgroup_dirs: ctx.cgroup_dirs,
         new_cgroupns: ctx.ns.new_cgroup,
+        idmapped: ctx.idmapped,
     };
     let all = ctx.spec.mounts().as_deref().unwrap_or(&[]);
     let mut dev_from_host = false;

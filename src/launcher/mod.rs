@@ -44,6 +44,8 @@ pub struct Launch<'a> {
     /// How many of the preserved fds are socket-activation fds (LISTEN_FDS).
     pub listen_fds: u32,
     pub seccomp: Option<&'a crate::linux::seccomp::Filter>,
+    /// Detached idmapped mounts made before clone (init attaches them).
+    pub idmapped: &'a [(usize, OwnedFd)],
     /// Parent-only fds (the state lock) that init closes first thing.
     pub parent_only: &'a [std::os::fd::RawFd],
 }
@@ -86,6 +88,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
                 preserve_fds: l.preserve_fds,
                 listen_fds: l.listen_fds,
                 seccomp: l.seccomp,
+                idmapped: l.idmapped,
             };
             init::run(&ctx);
         },

@@ -6,6 +6,7 @@ pub mod copyup;
 pub mod devices;
 pub mod fs;
 pub mod hooks;
+pub mod idmap;
 pub mod lsm;
 pub mod mounts;
 pub mod namespaces;

@@ -101,8 +101,8 @@ const PROPAGATION: &[(&str, MsFlags)] = &[
     ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
 ];
 
-/// Options not implemented yet: refused, never silently passed to the kernel as data.
-const NOT_YET: &[&str] = &["idmap", "ridmap"];
+/// Handled before the mount (linux/idmap.rs), never passed to the kernel as data.
+const IDMAP: &[&str] = &["idmap", "ridmap"];
 
 pub fn parse_options(opts: &[String]) -> Result<Options> {
     let mut o = Options {
@@ -129,8 +129,8 @@ pub fn parse_options(opts: &[String]) -> Result<Options> {
             // wants MOUNT_ATTR__ATIME in clr whenever an atime mode is set).
             o.rec_clr = (o.rec_clr & !set) | clr;
             o.rec_set = (o.rec_set & !clr) | set;
-        } else if NOT_YET.contains(&opt.as_str()) {
-            bail!("option {opt:?} is not supported yet");
+        } else if IDMAP.contains(&opt.as_str()) {
+            continue;
         } else {
             o.data.push(opt.clone());
         }
@@ -145,6 +145,7 @@ pub struct Ctx<'a> {
     /// (mount-point basename, host directory) of the container's cgroup on each hierarchy.
     pub cgroup_dirs: &'a [(String, PathBuf)],
     pub new_cgroupns: bool,
+    pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
 }
 
 /// Perform one entry of `mounts[i]`.
@@ -154,7 +155,10 @@ pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
         .with_context(|| format!("{field}: options"))?;
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
-    let result = if typ == "cgroup" || typ == "cgroup2" {
+    let tree = ctx.idmapped.iter().find(|(k, _)| *k == i).map(|(_, fd)| fd);
+    let result = if let Some(tree) = tree {
+        mount_idmapped(ctx, m, &opts, tree)
+    } else if typ == "cgroup" || typ == "cgroup2" {
         mount_cgroup(ctx, m.destination(), &opts)
     } else if is_bind {
         mount_bind(ctx, m, &opts)
@@ -230,6 +234,11 @@ fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
         None::<&str>,
     )
     .with_context(|| format!("bind {}", src.display()))?;
+    remount_bind_flags(ctx, m, opts)?;
+    set_propagation(ctx, m.destination(), opts.propagation)
+}
+
+fn remount_bind_flags(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
     // Flags on a bind only take effect on a remount of the new mount, which the old fd
     // does not name: reopen the target.
     let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
@@ -244,6 +253,34 @@ fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
         )
         .context("remount with the bind's flags")?;
     }
+    Ok(())
+}
+
+/// Attach the idmapped tree the parent prepared, then the bind's flags as for any bind.
+fn mount_idmapped(ctx: &Ctx, m: &Mount, opts: &Options, tree: &std::os::fd::OwnedFd) -> Result<()> {
+    use super::idmap::{MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH};
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    unsafe { libc::fstat(tree.as_raw_fd(), &mut st) };
+    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    let target = ensure_in_root(ctx.rootfs, m.destination(), kind)?;
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("idmap: move_mount");
+    }
+    remount_bind_flags(ctx, m, opts)?;
     set_propagation(ctx, m.destination(), opts.propagation)
 }
 
@@ -496,7 +533,9 @@ mod tests {
         assert_eq!(o.rec_clr, ATTR_RDONLY | ATTR_ATIME_MASK);
         assert!(o.data.is_empty());
         assert!(parse_options(&s(&["tmpcopyup"])).unwrap().tmpcopyup);
-        let err = parse_options(&s(&["idmap"])).unwrap_err();
-        assert!(err.to_string().contains("\"idmap\""));
+        assert!(parse_options(&s(&["idmap", "ridmap"]))
+            .unwrap()
+            .data
+            .is_empty());
     }
 }

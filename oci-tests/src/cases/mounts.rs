@@ -377,7 +377,8 @@ fn tmpcopyup(ctx: &Ctx) -> Res {
     )
 }
 
-/// An idmapped bind: a host file owned by 0 shows as the mapped id.
+/// An idmapped bind: mapping containerID 0 to hostID 1234 shows a source file owned by 0
+/// as 1234 (the mapping converts ids of the source filesystem to the mount's).
 fn idmap(ctx: &Ctx) -> Res {
     let mut b = Bundle::new(ctx);
     let src = b.dir.join("idmap-src");
@@ -387,8 +388,8 @@ fn idmap(ctx: &Ctx) -> Res {
         "/mounts",
         json!({
             "destination": "/mnt/i", "type": "bind", "source": src, "options": ["rbind", "idmap"],
-            "uidMappings": [{"containerID": 1234, "hostID": 0, "size": 1}],
-            "gidMappings": [{"containerID": 4321, "hostID": 0, "size": 1}]
+            "uidMappings": [{"containerID": 0, "hostID": 1234, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 4321, "size": 1}]
         }),
     );
     let r = b.check(&["--stat", "/mnt/i/f"])?;

@@ -1,0 +1,154 @@
+//! ID-mapped bind mounts (`idmap`, `ridmap`, mount `uidMappings`/`gidMappings`).
+//!
+//! The parent makes them before clone3, while the host paths are reachable: open_tree()
+//! clones the source into a detached tree, mount_setattr(MOUNT_ATTR_IDMAP) maps it through a
+//! user namespace holding the mappings, and init inherits the tree fd (clone3 copies the fd
+//! table) and attaches it with move_mount() at the destination it resolved inside the rootfs.
+//! A mapping `containerID hostID size` shows a source file owned by containerID as hostID.
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+const OPEN_TREE_CLONE: u32 = 1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+/// Detached idmapped trees, by index in `mounts`.
+pub type Trees = Vec<(usize, OwnedFd)>;
+
+pub fn wants_idmap(m: &Mount) -> Option<bool> {
+    let opts = m.options().as_deref().unwrap_or(&[]);
+    if opts.iter().any(|o| o == "ridmap") {
+        Some(true)
+    } else if opts.iter().any(|o| o == "idmap") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Make every idmapped mount of `spec` as a detached tree.
+pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Trees> {
+    let mut trees = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let Some(recursive_map) = wants_idmap(m) else {
+            continue;
+        };
+        let field = format!("mounts[{i}] {:?}", m.destination());
+        let tree = prepare_one(spec, bundle, m, recursive_map).with_context(|| field)?;
+        trees.push((i, tree));
+    }
+    Ok(trees)
+}
+
+fn prepare_one(spec: &Spec, bundle: &Path, m: &Mount, recursive_map: bool) -> Result<OwnedFd> {
+    let opts = m.options().as_deref().unwrap_or(&[]);
+    let rbind = opts.iter().any(|o| o == "rbind");
+    if m.typ().as_deref() != Some("bind") && !rbind && !opts.iter().any(|o| o == "bind") {
+        bail!("options: idmap needs a bind mount");
+    }
+    let linux = spec.linux().as_ref();
+    let (uids, gids) = match (m.uid_mappings(), m.gid_mappings()) {
+        (Some(u), Some(g)) => (u.clone(), g.clone()),
+        (None, None) => match linux.map(|l| (l.uid_mappings(), l.gid_mappings())) {
+            Some((Some(u), Some(g))) => (u.clone(), g.clone()),
+            _ => bail!(
+                "uidMappings, gidMappings: idmap needs them on the mount or a user namespace with linux.uidMappings"
+            ),
+        },
+        _ => bail!("uidMappings, gidMappings: give both or neither"),
+    };
+    let src = m
+        .source()
+        .as_ref()
+        .context("source: required for a bind mount")?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
+    let userns = userns_with(&uids, &gids)?;
+    let c = std::ffi::CString::new(src.as_os_str().as_encoded_bytes())?;
+    let rec = if rbind || recursive_map {
+        libc::AT_RECURSIVE as u32
+    } else {
+        0
+    };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("source {}: open_tree", src.display()));
+    }
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    #[repr(C)]
+    struct MountAttr {
+        set: u64,
+        clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        set: MOUNT_ATTR_IDMAP,
+        clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive_map { libc::AT_RECURSIVE } else { 0 };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| {
+            format!(
+                "options: idmap: mount_setattr on {} (does its filesystem support idmapped mounts?)",
+                src.display()
+            )
+        });
+    }
+    Ok(tree)
+}
+
+/// A user namespace fd with these mappings: a child born in it (clone3 CLONE_NEWUSER) waits
+/// while we write its maps and open its namespace, then exits.
+fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd> {
+    let child = crate::launcher::clone_child(libc::CLONE_NEWUSER as u64, None, &[], |chan| {
+        let _ = chan.recv(); // EOF when the parent is done
+        unsafe { libc::_exit(0) }
+    })
+    .context("clone a user namespace for the mappings")?;
+    let fmt = |maps: &[LinuxIdMapping]| -> String {
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let pid = child.pid;
+    let result = (|| -> Result<OwnedFd> {
+        std::fs::write(format!("/proc/{pid}/uid_map"), fmt(uids))
+            .context("uidMappings: write uid_map")?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), fmt(gids))
+            .context("gidMappings: write gid_map")?;
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/user"))
+            .context("open its user namespace")?;
+        Ok(f.into())
+    })();
+    drop(child);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    result
+}
