@@ -13,6 +13,7 @@ mod init;
 mod launcher;
 mod linux;
 mod logging;
+mod selfexe;
 mod state;
 mod sync;
 
@@ -61,6 +62,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
         other => bail!("--rootless {other:?}: must be true, false or auto"),
     }
     let root = g.root.as_path();
+    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        selfexe::protect()?;
+    }
     match cmd {
         Command::Create(a) => container::create(root, &a.id, &a.opts, None).map(|_| 0),
         Command::Start(a) => {

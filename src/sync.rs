@@ -2,8 +2,10 @@
 //!
 //! Channel: one `SOCK_SEQPACKET` socketpair, close-on-exec, made by the parent before clone3.
 //! The parent keeps `parent` and closes `child` after clone; init keeps `child` and closes
-//! `parent`, so EOF on either side means the peer died. Each message is one packet: a tag byte,
-//! then an optional UTF-8 payload.
+//! `parent`, so EOF on either side means the peer died. A message is a tag byte and an optional
+//! UTF-8 payload, sent as packets of at most 32 KiB: each packet repeats the tag, with bit 0x80
+//! set while more packets of the same message follow (a state JSON with large annotations
+//! does not fit one packet).
 //!
 //! Order (create):
 //! ```text
@@ -61,6 +63,9 @@ const READY: u8 = 2;
 const ERROR: u8 = 3;
 const RUN_HOOKS: u8 = 4;
 const HOOKS_DONE: u8 = 5;
+/// Set on every packet of a message but the last.
+const MORE: u8 = 0x80;
+const CHUNK: usize = 32 * 1024;
 
 pub struct Channel {
     fd: OwnedFd,
@@ -95,43 +100,72 @@ impl Channel {
                 buf.extend_from_slice(text.as_bytes());
             }
         }
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error()).context("init channel: send");
+        let tag = buf[0];
+        let mut chunks = buf[1..].chunks(CHUNK).peekable();
+        let mut packet = Vec::with_capacity(buf.len().min(CHUNK) + 1);
+        loop {
+            let chunk = chunks.next().unwrap_or(&[]);
+            packet.clear();
+            packet.push(if chunks.peek().is_some() {
+                tag | MORE
+            } else {
+                tag
+            });
+            packet.extend_from_slice(chunk);
+            let n = unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error()).context("init channel: send");
+            }
+            if chunks.peek().is_none() {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// The next message, or None on EOF (the peer is gone).
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n >= 0 {
-                break n as usize;
-            }
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
+        let mut packet = vec![0u8; CHUNK + 1];
+        let mut payload = Vec::new();
+        let tag = loop {
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    packet.as_mut_ptr().cast(),
+                    packet.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
                 return Err(err).context("init channel: recv");
             }
+            if n == 0 {
+                if payload.is_empty() {
+                    return Ok(None);
+                }
+                bail!("init channel: the peer died in the middle of a message");
+            }
+            payload.extend_from_slice(&packet[1..n as usize]);
+            if packet[0] & MORE == 0 {
+                break packet[0];
+            }
         };
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(Some(match buf[0] {
-            GO => Msg::Go(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+        Ok(Some(match tag {
+            GO => Msg::Go(String::from_utf8_lossy(&payload).into_owned()),
             READY => Msg::Ready,
             RUN_HOOKS => Msg::RunHooks,
             HOOKS_DONE => Msg::HooksDone,
-            ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+            ERROR => Msg::Error(String::from_utf8_lossy(&payload).into_owned()),
             t => bail!("init channel: unknown message tag {t}"),
         }))
     }
@@ -150,6 +184,18 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_larger_than_a_packet_arrives_whole() {
+        let (p, c) = pair().unwrap();
+        let big: String = (0..300_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let sent = big.clone();
+        let t = std::thread::spawn(move || p.send(&Msg::Go(sent)).unwrap());
+        assert_eq!(c.recv().unwrap(), Some(Msg::Go(big)));
+        t.join().unwrap();
+    }
 
     #[test]
     fn messages_round_trip_and_eof_is_none() {

@@ -16,15 +16,36 @@ use std::path::{Path, PathBuf};
 
 /// Read `<bundle>/config.json`; a parse error carries the JSON path of the bad field.
 pub fn load(bundle: &Path) -> Result<Spec> {
+    use std::io::Read;
     let path = bundle.join("config.json");
-    let text =
-        std::fs::read(&path).with_context(|| format!("config.json: open {}", path.display()))?;
+    let f = std::fs::File::open(&path)
+        .with_context(|| format!("config.json: open {}", path.display()))?;
+    // Read at most one byte past the limit: a huge file is refused without being loaded.
+    let mut text = Vec::new();
+    f.take(MAX_CONFIG + 1)
+        .read_to_end(&mut text)
+        .with_context(|| format!("config.json: read {}", path.display()))?;
+    if text.len() as u64 > MAX_CONFIG {
+        bail!("config.json: larger than {} MiB", MAX_CONFIG >> 20);
+    }
     parse(&text)
 }
 
+/// Far above any real config (Docker's seccomp profile is 60 KiB; Kubernetes caps all
+/// annotations at 256 KiB), far below what would hurt the host.
+const MAX_CONFIG: u64 = 32 << 20;
+
 fn parse(text: &[u8]) -> Result<Spec> {
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        bail!("config.json: must be a JSON object");
+    }
     let de = &mut serde_json::Deserializer::from_slice(text);
-    match serde_path_to_error::deserialize(de) {
+    let spec = serde_path_to_error::deserialize(&mut *de);
+    if spec.is_ok() {
+        de.end()
+            .context("config.json: trailing characters after the JSON object")?;
+    }
+    match spec {
         Ok(spec) => Ok(spec),
         // Only on the rare slow path: a config written for a newer kernel.
         Err(e) if e.path().to_string().starts_with("process.capabilities.") => {

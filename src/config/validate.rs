@@ -12,6 +12,110 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     process(spec)?;
     mounts(spec)?;
     linux(spec)?;
+    hooks(spec)?;
+    Ok(())
+}
+
+/// The config's own spelling of an enum value ("RLIMIT_NOFILE", "pid"), not Rust's.
+fn spelled<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{v:?}"),
+    }
+}
+
+fn no_nul(field: &str, s: &str) -> Result<()> {
+    if s.contains('\0') {
+        bail!("{field} {:?}: contains a NUL byte", s.replace('\0', "\\0"));
+    }
+    Ok(())
+}
+
+fn hooks(spec: &Spec) -> Result<()> {
+    let Some(h) = spec.hooks() else { return Ok(()) };
+    #[allow(deprecated)]
+    let kinds = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("startContainer", h.start_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (kind, list) in kinds {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            let field = format!("hooks.{kind}[{i}]");
+            if !hook.path().is_absolute() {
+                bail!("{field}.path {:?}: must be an absolute path", hook.path());
+            }
+            no_nul(&format!("{field}.path"), &hook.path().to_string_lossy())?;
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                bail!(
+                    "{field}.timeout {}: must be greater than 0",
+                    hook.timeout().unwrap_or(0)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each entry has a size, and neither the container ranges nor the host ranges overlap.
+fn id_mappings(field: &str, maps: &[oci_spec::runtime::LinuxIdMapping]) -> Result<()> {
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            bail!("{field}[{i}].size: must be greater than 0");
+        }
+        for (j, n) in maps.iter().enumerate().take(i) {
+            let overlap = |a: u32, b: u32| {
+                (a as u64) < b as u64 + n.size() as u64 && (b as u64) < a as u64 + m.size() as u64
+            };
+            if overlap(m.container_id(), n.container_id()) {
+                bail!("{field}[{i}]: containerID range overlaps {field}[{j}]");
+            }
+            if overlap(m.host_id(), n.host_id()) {
+                bail!("{field}[{i}]: hostID range overlaps {field}[{j}]");
+            }
+        }
+    }
+    if maps.len() > 340 {
+        bail!(
+            "{field}: {} entries, the kernel takes at most 340",
+            maps.len()
+        );
+    }
+    Ok(())
+}
+
+/// `path` must be a namespace of `kind` (NS_GET_NSTYPE on the opened file).
+fn namespace_path(field: &str, path: &Path, kind: LinuxNamespaceType) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    let flag = match kind {
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Time => 0x80,
+    };
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => bail!("{field} {}: {e}", path.display()),
+    };
+    let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    if t < 0 {
+        bail!("{field} {}: not a namespace file", path.display());
+    }
+    if t != flag {
+        bail!(
+            "{field} {}: not a {} namespace",
+            path.display(),
+            spelled(&kind)
+        );
+    }
     Ok(())
 }
 
@@ -50,6 +154,13 @@ fn process(spec: &Spec) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
     }
+    for (i, a) in p.args().iter().flatten().enumerate() {
+        no_nul(&format!("process.args[{i}]"), a)?;
+    }
+    if p.args().as_ref().is_some_and(|a| a[0].is_empty()) {
+        bail!("process.args[0]: must name the program, not be empty");
+    }
+    no_nul("process.cwd", &p.cwd().to_string_lossy())?;
     if !p.cwd().is_absolute() {
         bail!("process.cwd {:?}: must be an absolute path", p.cwd());
     }
@@ -58,16 +169,17 @@ fn process(spec: &Spec) -> Result<()> {
         if !e.contains('=') || e.starts_with('=') {
             bail!("process.env[{i}] {e:?}: must be KEY=VALUE");
         }
+        no_nul(&format!("process.env[{i}]"), e)?;
     }
     let mut seen = HashSet::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
         if !seen.insert(format!("{:?}", r.typ())) {
-            bail!("process.rlimits[{i}] {:?}: duplicate type", r.typ());
+            bail!("process.rlimits[{i}] {}: duplicate type", spelled(&r.typ()));
         }
         if r.soft() > r.hard() {
             bail!(
-                "process.rlimits[{i}] {:?}: soft {} above hard {}",
-                r.typ(),
+                "process.rlimits[{i}] {}: soft {} above hard {}",
+                spelled(&r.typ()),
                 r.soft(),
                 r.hard()
             );
@@ -88,6 +200,13 @@ fn mounts(spec: &Spec) -> Result<()> {
                 "mounts[{i}].destination {:?}: must be an absolute path",
                 m.destination()
             );
+        }
+        no_nul(
+            &format!("mounts[{i}].destination"),
+            &m.destination().to_string_lossy(),
+        )?;
+        if let Some(s) = m.source() {
+            no_nul(&format!("mounts[{i}].source"), &s.to_string_lossy())?;
         }
     }
     Ok(())
@@ -124,12 +243,22 @@ fn linux(spec: &Spec) -> Result<()> {
     let mut types = HashSet::new();
     for (i, n) in ns.iter().enumerate() {
         if !types.insert(n.typ()) {
-            bail!("linux.namespaces[{i}] {:?}: duplicate type", n.typ());
+            bail!(
+                "linux.namespaces[{i}] {}: duplicate type",
+                spelled(&n.typ())
+            );
         }
         if let Some(p) = n.path() {
+            if !p.is_absolute() {
+                bail!(
+                    "linux.namespaces[{i}].path {}: must be an absolute path",
+                    p.display()
+                );
+            }
             if !p.exists() {
                 bail!("linux.namespaces[{i}].path {}: does not exist", p.display());
             }
+            namespace_path(&format!("linux.namespaces[{i}].path"), p, n.typ())?;
         }
     }
     let has = |t| types.contains(&t);
@@ -147,6 +276,17 @@ fn linux(spec: &Spec) -> Result<()> {
     if !has(LinuxNamespaceType::Mount) {
         bail!("linux.namespaces: a mount namespace is required to set up the rootfs");
     }
+    for (field, name) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if let Some(n) = name.as_deref() {
+            no_nul(field, n)?;
+            if n.len() > 64 {
+                bail!("{field} {n:?}: longer than 64 bytes");
+            }
+        }
+    }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("hostname: needs a uts namespace in linux.namespaces");
     }
@@ -160,6 +300,25 @@ fn linux(spec: &Spec) -> Result<()> {
             .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none())
     {
         bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
+    }
+    id_mappings(
+        "linux.uidMappings",
+        l.uid_mappings().as_deref().unwrap_or(&[]),
+    )?;
+    id_mappings(
+        "linux.gidMappings",
+        l.gid_mappings().as_deref().unwrap_or(&[]),
+    )?;
+    for (list, name) in [
+        (l.masked_paths(), "linux.maskedPaths"),
+        (l.readonly_paths(), "linux.readonlyPaths"),
+    ] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            if !p.starts_with('/') {
+                bail!("{name}[{i}] {p:?}: must be an absolute path");
+            }
+            no_nul(&format!("{name}[{i}]"), p)?;
+        }
     }
     for k in l.sysctl().iter().flat_map(|m| m.keys()) {
         if k.is_empty() || k.contains('/') || k.contains("..") {

@@ -180,6 +180,9 @@ fn console_socket(spec: &Spec, o: &CreateOpts, given: Option<OwnedFd>) -> Result
         .and_then(|p| p.terminal())
         .unwrap_or(false);
     if !terminal {
+        if o.console_socket.is_some() {
+            bail!("--console-socket: cannot use console socket if carrack will not detach or allocate tty (process.terminal is false)");
+        }
         return Ok(None);
     }
     match (&o.console_socket, given) {

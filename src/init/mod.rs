@@ -12,6 +12,7 @@ use crate::linux::{
 use crate::sync::{Channel, Msg};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -269,13 +270,13 @@ fn write_sysctls(sysctl: Option<&std::collections::HashMap<String, String>>) -> 
     if map.is_empty() {
         return Ok(());
     }
-    let proc_sys = std::fs::File::open("/proc/sys").context("linux.sysctl: open /proc/sys")?;
-    if !crate::linux::fs::is_procfs(proc_sys.as_raw_fd()) {
-        bail!("linux.sysctl: /proc/sys in the container is not procfs");
-    }
     for (k, v) in map {
-        let p = format!("/proc/sys/{}", k.replace('.', "/"));
-        std::fs::write(&p, v).with_context(|| format!("linux.sysctl {k:?} = {v:?}: write {p}"))?;
+        let field = || format!("linux.sysctl {k:?} = {v:?}");
+        let rel = format!("sys/{}", k.replace('.', "/"));
+        let fd = crate::linux::fs::proc_open(&rel, libc::O_WRONLY).with_context(field)?;
+        std::fs::File::from(fd)
+            .write_all(v.as_bytes())
+            .with_context(|| format!("{}: write", field()))?;
     }
     Ok(())
 }

@@ -38,7 +38,8 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) ->
     }
     let name = format!("/dev/pts/{n}");
     if bind_console {
-        bind_dev_console(&name)?;
+        // From the fd: a name could be swapped under us (CVE-2025-52565).
+        bind_dev_console(&super::fs::fd_path(&slave))?;
     }
     send_fd(socket, &name, master.as_raw_fd()).context("--console-socket: send the pty master")?;
     drop(master);

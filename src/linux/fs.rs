@@ -8,8 +8,11 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path};
 
+const RESOLVE_NO_XDEV: u64 = 0x01;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_BENEATH: u64 = 0x08;
 const RESOLVE_IN_ROOT: u64 = 0x10;
+const PROC_ROOT_INO: u64 = 1;
 
 /// `what` the caller wants to exist at a path being created.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -43,6 +46,62 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<Own
         return Err(std::io::Error::last_os_error());
     }
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result<OwnedFd> {
+    let c = cstr(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = resolve;
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Open `rel` (e.g. "sys/kernel/shmmax", "self/attr/exec") under the calling process's /proc
+/// for a write that must reach procfs itself (CVE-2025-52881): /proc must be the root of a
+/// procfs mount, and the walk may not cross a mount (RESOLVE_NO_XDEV: no volume or bind over
+/// a /proc entry), leave /proc, or follow a magic link; the file found must be procfs too.
+pub fn proc_open(rel: &str, flags: i32) -> Result<OwnedFd> {
+    let proc_ = openat2(
+        libc::AT_FDCWD,
+        Path::new("/proc"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .context("open /proc")?;
+    let st = nix::sys::stat::fstat(&proc_).context("stat /proc")?;
+    if !is_procfs(proc_.as_raw_fd()) || st.st_ino != PROC_ROOT_INO {
+        anyhow::bail!("/proc is not the root of a procfs mount");
+    }
+    let resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+    let fd = openat2(proc_.as_raw_fd(), Path::new(rel), flags, resolve)
+        .with_context(|| format!("open /proc/{rel} (on procfs, no mount crossed)"))?;
+    if !is_procfs(fd.as_raw_fd()) {
+        anyhow::bail!("/proc/{rel} is not on procfs");
+    }
+    Ok(fd)
+}
+
+/// Open `path` as a directory inside `root` without any magic link on the way (a cwd of
+/// /proc/self/fd/N must not reach a host directory through an inherited fd: CVE-2024-21626).
+pub fn open_dir_in_root(root: RawFd, path: &Path) -> std::io::Result<OwnedFd> {
+    openat2(
+        root,
+        strip_root(path),
+        libc::O_PATH | libc::O_DIRECTORY,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// "." for "/", else the path without its leading "/".

@@ -6,7 +6,6 @@
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 
 pub fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
@@ -36,28 +35,23 @@ pub fn check(p: &Process) -> Result<()> {
 pub fn apply(p: &Process) -> Result<()> {
     if let Some(a) = p.apparmor_profile().as_deref().filter(|a| !a.is_empty()) {
         let path = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
-            "/proc/self/attr/apparmor/exec"
+            "self/attr/apparmor/exec"
         } else {
-            "/proc/self/attr/exec"
+            "self/attr/exec"
         };
         write_attr(path, &format!("exec {a}"))
             .with_context(|| format!("process.apparmorProfile {a:?}"))?;
     }
     if let Some(l) = p.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        write_attr("/proc/self/attr/exec", l)
-            .with_context(|| format!("process.selinuxLabel {l:?}"))?;
+        write_attr("self/attr/exec", l).with_context(|| format!("process.selinuxLabel {l:?}"))?;
     }
     Ok(())
 }
 
-fn write_attr(path: &str, value: &str) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .with_context(|| format!("open {path}"))?;
-    if !super::fs::is_procfs(f.as_raw_fd()) {
-        bail!("{path} is not on procfs");
-    }
-    f.write_all(value.as_bytes())
-        .with_context(|| format!("write {path}"))
+/// Through `proc_open`: a bind mount over the attr file must not redirect the write.
+fn write_attr(rel: &str, value: &str) -> Result<()> {
+    let fd = super::fs::proc_open(rel, libc::O_WRONLY)?;
+    std::fs::File::from(fd)
+        .write_all(value.as_bytes())
+        .with_context(|| format!("write /proc/{rel}"))
 }

@@ -148,9 +148,44 @@ pub struct Ctx<'a> {
     pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
 }
 
+/// Files of /proc that lxcfs-style bind mounts may cover (runc's list); nothing else may be
+/// mounted inside a procfs.
+const PROC_OVERRIDABLE: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/pressure/cpu",
+    "/proc/pressure/io",
+    "/proc/pressure/memory",
+    "/proc/net/dev",
+];
+
+/// A mount whose target lands inside a procfs (through a symlink in the rootfs, say
+/// /vol -> /proc/sys/kernel) would let the container redirect the runtime's /proc writes
+/// (CVE-2025-52881): refused, as runc's checkProcMount does.
+fn check_proc_target(ctx: &Ctx, m: &Mount) -> Result<()> {
+    let dest = m.destination();
+    if dest == Path::new("/proc") || PROC_OVERRIDABLE.iter().any(|p| dest == Path::new(p)) {
+        return Ok(());
+    }
+    let Ok(fd) = open_in_root(ctx.rootfs, dest, libc::O_PATH) else {
+        return Ok(()); // does not exist yet: it will be created, outside any procfs
+    };
+    if super::fs::is_procfs(fd.as_raw_fd()) {
+        bail!("destination: resolves inside /proc, where only /proc itself and runc's lxcfs files may be mounted");
+    }
+    Ok(())
+}
+
 /// Perform one entry of `mounts[i]`.
 pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
     let field = format!("mounts[{i}] {:?}", m.destination());
+    check_proc_target(ctx, m).with_context(|| field.clone())?;
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
         .with_context(|| format!("{field}: options"))?;
     let typ = m.typ().as_deref().unwrap_or("");
@@ -320,7 +355,10 @@ fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
         first,
         data.as_deref(),
     )
-    .with_context(|| format!("mount {typ}"))?;
+    .with_context(|| match &data {
+        Some(d) => format!("mount {typ} with options {d:?}"),
+        None => format!("mount {typ}"),
+    })?;
     if let Some(covered) = covered {
         let fresh = open_in_root(ctx.rootfs, m.destination(), libc::O_DIRECTORY)?;
         super::copyup::copy_tree(&covered, &fresh)?;
@@ -433,6 +471,10 @@ fn bind_ro(rootfs: RawFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()>
 /// `linux.maskedPaths`, after pivot_root: paths are resolved in the new root (cwd is `/`).
 pub fn mask_paths(paths: &[String]) -> Result<()> {
     let root = std::fs::File::open("/").context("open /")?;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let null = null_device(root.as_raw_fd()).context("linux.maskedPaths")?;
     for (i, p) in paths.iter().enumerate() {
         let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
             continue; // runc skips paths this kernel does not have
@@ -450,7 +492,7 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
             )
         } else {
             mount(
-                Some("/dev/null"),
+                Some(fd_path(&null).as_str()),
                 fd_path(&fd).as_str(),
                 None::<&str>,
                 MsFlags::MS_BIND,
@@ -460,6 +502,26 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
         r.with_context(|| format!("linux.maskedPaths[{i}] {p:?}"))?;
     }
     Ok(())
+}
+
+/// The container's /dev/null, opened once and checked to be the null device (char 1:3): a
+/// rootfs or volume could make it a link to a host file, which masking would then expose
+/// (CVE-2025-31133). Masks bind from this fd, so a later swap of the name changes nothing.
+fn null_device(root: RawFd) -> Result<std::os::fd::OwnedFd> {
+    let fd = open_in_root(
+        root,
+        Path::new("/dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+    )
+    .context("open /dev/null")?;
+    let st = nix::sys::stat::fstat(&fd).context("stat /dev/null")?;
+    let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        && libc::major(st.st_rdev) == 1
+        && libc::minor(st.st_rdev) == 3;
+    if !is_null {
+        bail!("/dev/null in the container is not the null device (char 1:3)");
+    }
+    Ok(fd)
 }
 
 /// `linux.readonlyPaths`: bind each onto itself, then remount read-only.

@@ -120,7 +120,16 @@ fn check_executable(p: &Path) -> Result<()> {
 
 /// `process.cwd`: chdir after the identity change, so permissions are the user's.
 pub fn chdir(cwd: &Path) -> Result<()> {
-    nix::unistd::chdir(cwd).with_context(|| format!("process.cwd {cwd:?}: chdir"))
+    let field = || format!("process.cwd {cwd:?}");
+    let root = std::fs::File::open("/").with_context(|| format!("{}: open /", field()))?;
+    let dir = super::fs::open_dir_in_root(std::os::fd::AsRawFd::as_raw_fd(&root), cwd)
+        .with_context(|| {
+            format!(
+                "{}: open (magic links such as /proc/self/fd/N are refused)",
+                field()
+            )
+        })?;
+    nix::unistd::fchdir(&dir).with_context(|| format!("{}: chdir", field()))
 }
 
 /// Mark every fd from `first` up close-on-exec: nothing the runtime opened reaches the

@@ -1,0 +1,119 @@
+//! CVE-2019-5736: a container must never reach the runtime binary for writing. Every process
+//! carrack puts in a container (init, exec children) is a clone of carrack, so its
+//! /proc/<pid>/exe is carrack's executable, and so is /proc/self/exe when init runs a
+//! `#!/proc/self/exe` script. Two defences:
+//! - the executable is on a read-only mount: before `create`, `run` or `exec` does anything,
+//!   carrack re-executes itself once through a detached read-only bind mount of its own file
+//!   (open_tree + mount_setattr(MOUNT_ATTR_RDONLY) + execveat; no copy, no path the container
+//!   can see), so a reopen of /proc/<pid>/exe for writing fails with EROFS. Where that mount
+//!   cannot be made, a sealed memfd copy is executed instead (writes fail with EPERM);
+//! - the clones are non-dumpable until they exec (launcher::clone_child), so a container
+//!   process cannot even open their /proc files.
+//!
+//! When the binary already lives on a read-only mount (a read-only /usr), nothing is done.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const OPEN_TREE_CLONE: u32 = 1;
+const MOUNT_ATTR_RDONLY: u64 = 1;
+
+/// Returns when carrack runs from a read-only executable; otherwise re-executes and does
+/// not return.
+pub fn protect() -> Result<()> {
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c"/proc/self/exe".as_ptr(), &mut st) } == 0
+        && st.f_flag & libc::ST_RDONLY != 0
+    {
+        return Ok(());
+    }
+    let exe = match read_only_bind() {
+        Ok(fd) => fd,
+        Err(e) => sealed_copy().with_context(|| format!("read-only bind failed ({e:#})"))?,
+    };
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.into_encoded_bytes()))
+        .collect::<Result<_, _>>()?;
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            exe.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            environ,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(std::io::Error::last_os_error())
+        .context("protect the runtime binary (CVE-2019-5736): execveat")
+}
+
+/// A detached bind mount of our executable, made read-only.
+fn read_only_bind() -> Result<OwnedFd> {
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c"/proc/self/exe".as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("open_tree");
+    }
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    #[repr(C)]
+    struct MountAttr {
+        set: u64,
+        clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        set: MOUNT_ATTR_RDONLY,
+        clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("mount_setattr");
+    }
+    Ok(tree)
+}
+
+/// A memfd holding a copy of our executable, sealed against any write.
+fn sealed_copy() -> Result<OwnedFd> {
+    let fd = unsafe {
+        libc::memfd_create(
+            c"carrack".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("memfd_create");
+    }
+    let mem = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut src = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    std::io::copy(&mut src, &mut &mem).context("copy the binary")?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        bail!("seal the copy: {}", std::io::Error::last_os_error());
+    }
+    Ok(mem.into())
+}
