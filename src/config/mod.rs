@@ -6,7 +6,7 @@ mod validate;
 
 pub use default_spec::default_spec;
 pub use oci_spec::runtime::Spec;
-pub use validate::validate;
+pub use validate::{check_process_scheduling, validate};
 
 use anyhow::{bail, Context, Result};
 

@@ -31,6 +31,26 @@ fn no_nul(field: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
+/// process.scheduler, ioPriority, execCPUAffinity (also checked for exec's process).
+pub fn check_process_scheduling(p: &oci_spec::runtime::Process) -> Result<()> {
+    use crate::linux::scheduling as s;
+    if let Some(sch) = p.scheduler() {
+        s::check_scheduler(sch)?;
+    }
+    if let Some(io) = p.io_priority() {
+        s::check_io_priority(io)?;
+    }
+    if let Some(a) = p.exec_cpu_affinity() {
+        if let Some(l) = a.initial() {
+            s::parse_cpu_list("process.execCPUAffinity.initial", l)?;
+        }
+        if let Some(l) = a.cpu_affinity_final() {
+            s::parse_cpu_list("process.execCPUAffinity.final", l)?;
+        }
+    }
+    Ok(())
+}
+
 fn hooks(spec: &Spec) -> Result<()> {
     let Some(h) = spec.hooks() else { return Ok(()) };
     #[allow(deprecated)]
@@ -165,6 +185,7 @@ fn process(spec: &Spec) -> Result<()> {
         bail!("process.cwd {:?}: must be an absolute path", p.cwd());
     }
     crate::linux::lsm::check(p)?;
+    check_process_scheduling(p)?;
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') || e.starts_with('=') {
             bail!("process.env[{i}] {e:?}: must be KEY=VALUE");
@@ -300,6 +321,12 @@ fn linux(spec: &Spec) -> Result<()> {
             .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none())
     {
         bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
+    }
+    if let Some(p) = l.personality() {
+        crate::linux::scheduling::check_personality(p)?;
+    }
+    if let Some(m) = l.memory_policy() {
+        crate::linux::scheduling::check_memory_policy(m)?;
     }
     id_mappings(
         "linux.uidMappings",

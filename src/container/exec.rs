@@ -74,6 +74,14 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         console: theirs.as_ref().map(|s| s.as_raw_fd()),
         seccomp: seccomp.as_ref(),
     };
+    // Before the child exists: it inherits this affinity until it reaches the cgroup.
+    if let Some(list) = process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().as_deref())
+    {
+        crate::linux::scheduling::apply_cpu_affinity("process.execCPUAffinity.initial", list)?;
+    }
     let spawn = |fd: Option<&std::os::fd::OwnedFd>| {
         launcher::clone_child(0, fd, &[c.lock_fd()], |chan| {
             crate::init::exec::run(&ctx, chan)
@@ -226,7 +234,8 @@ fn check(p: &Process) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
     }
-    crate::linux::lsm::check(p)
+    crate::linux::lsm::check(p)?;
+    crate::config::check_process_scheduling(p)
 }
 
 fn is_ebusy(e: &anyhow::Error) -> bool {

@@ -45,6 +45,14 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
     let exec = super::become_process(p, &[], ctx.seccomp, &notify_msg)?;
+    // Only for exec: the spec does not apply execCPUAffinity to the container's init.
+    if let Some(list) = p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().as_deref())
+    {
+        crate::linux::scheduling::apply_cpu_affinity("process.execCPUAffinity.final", list)?;
+    }
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     Ok((exec, notify_msg))
 }

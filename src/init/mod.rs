@@ -159,6 +159,14 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
+    if let Some(l) = linux {
+        if let Some(p) = l.personality() {
+            crate::linux::scheduling::apply_personality(p)?;
+        }
+        if let Some(m) = l.memory_policy() {
+            crate::linux::scheduling::apply_memory_policy(m)?;
+        }
+    }
     let msg = notify_message(ctx.seccomp, &state_json);
     let exec = become_process(proc_, &extra_env, ctx.seccomp, &msg)?;
     crate::fault::point("init:before-ready");
@@ -297,6 +305,13 @@ pub fn become_process(
         f.install(notify_msg)?;
     }
     crate::linux::lsm::apply(p)?;
+    // While capabilities are still whole (an RT policy needs CAP_SYS_NICE).
+    if let Some(s) = p.scheduler() {
+        crate::linux::scheduling::apply_scheduler(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        crate::linux::scheduling::apply_io_priority(io)?;
+    }
     capabilities::prepare(p)?;
     process::set_user(p.user())?;
     capabilities::apply(p)?;

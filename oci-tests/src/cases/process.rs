@@ -363,17 +363,38 @@ fn io_priority(ctx: &Ctx) -> Res {
     )
 }
 
+/// execCPUAffinity is for exec'd processes (the spec excludes the container's init): an
+/// exec with `final` runs on those CPUs; the init keeps the runtime's affinity.
 fn affinity(ctx: &Ctx) -> Res {
     if ctx.host.cpus < 2 {
         return skip("needs 2 CPUs to see an affinity change");
     }
     let mut b = Bundle::new(ctx);
-    b.set(
-        "/process/execCPUAffinity",
-        json!({"initial": "0", "final": "1"}),
-    );
-    let r = b.check(&[])?;
-    eq("affinity", r["affinity"].clone(), json!([1]))
+    b.set("/process/execCPUAffinity", json!({"final": "1"}));
+    b.args(&["/bin/sleep", "60"]);
+    let (id, out) = b.create();
+    out.check("create")?;
+    b.rt(&["start", &id]).check("start")?;
+    let pid = i(&b.state(&id)?, "/pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let init_cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    ensure(init_cpus != "1", || {
+        "execCPUAffinity was applied to the container's init".into()
+    })?;
+    let p = b.dir.join("process.json");
+    let process = json!({"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["/checker"], "cwd": "/",
+                         "env": ["PATH=/bin"], "execCPUAffinity": {"initial": "0", "final": "1"}});
+    std::fs::write(&p, process.to_string()).unwrap();
+    let out = b
+        .rt(&["exec", "--process", p.to_str().unwrap(), &id])
+        .check("exec")?;
+    let r = crate::bundle::parse_report(&out.stdout)?;
+    eq("exec'd process affinity", r["affinity"].clone(), json!([1]))
 }
 
 /// Without the LSM, a runtime cannot give the label: runtime.md says it MUST error.
