@@ -141,3 +141,64 @@ fn pause_resume_and_events() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(cgroup_dirs_named(&id).is_empty());
 }
+
+/// `events` reports the OOM kill of a process in the container as {"type":"oom","id":…}
+/// (v1 eventfd on memory.oom_control, v2 memory.events), between the stats lines.
+#[test]
+fn events_report_an_oom_kill() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; sleep 60",
+    ]);
+    b.config["linux"]["resources"]["memory"] =
+        json!({"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024});
+    b.write_config();
+    let id = b.id("oom");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut events = b
+        .cmd()
+        .args(["events", "--interval", "1s", &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = events.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first stats line means the watch is armed; then let the hog run.
+    let first = rx.recv_timeout(std::time::Duration::from_secs(10));
+    assert!(
+        first.is_ok_and(|l| l.contains("\"stats\"")),
+        "no stats line from events"
+    );
+    std::fs::write(b.rootfs().join("tmp/go"), "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut got = None;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains("\"oom\"") => {
+                got = Some(l);
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    let line = got.expect("no oom event within 20 s");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v, json!({"type": "oom", "id": id}));
+}

@@ -13,7 +13,7 @@
 TESTS="version features run_output lifecycle cgroup_placement default_cgroup_path
   delete_force_cgroup exec_cgroup cgroupns_root cgroup_mount_v2 cgroupns_mount_view
   exec_cgroupns nested_subcgroup exec_delegated ps_json pause_resume devices resources update
-  events_stats memory_oom relative_nested cgroup_born_inside"
+  events_stats memory_oom events_oom relative_nested cgroup_born_inside"
 TEST_TIMEOUT=60
 
 ROOT=/run/carrack-vm
@@ -317,6 +317,24 @@ t_memory_oom() {
   wait_status "$ID" stopped || fail "still $(status "$ID") 10 s after start: not OOM-killed (memory.max $(cat "$d/memory.max" 2>&1), memory.current $(cat "$d/memory.current" 2>&1))"
   kills=$(sed -n 's/^oom_kill //p' "$d/memory.events" 2>/dev/null)
   [ "${kills:-0}" -ge 1 ] || fail "stopped but memory.events has oom_kill '${kills}' ($(tr '\n' ' ' < "$d/memory.events" 2>&1))"
+  ok
+}
+
+# `events` streams {"type":"oom","id":…} when the kernel OOM-kills in the container (v2:
+# memory.events polled for POLLPRI), between its stats lines.
+t_events_oom() {
+  bundle oom 'while [ ! -e /go ]; do sleep 0.05; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1'
+  cr create -b "$B" "$ID" </dev/null >"$WORK/$ID.out" || fail "create failed"
+  cr start "$ID" || fail "start failed"
+  cr events --interval 1s "$ID" >"$WORK/$ID.events" &
+  ev=$!
+  sleep 0.5
+  touch "$B/rootfs/go"
+  end=$(( $(uptime_cs) + 1000 ))
+  while [ "$(uptime_cs)" -lt $end ] && ! grep -q '"oom"' "$WORK/$ID.events"; do sleep 0.1; done
+  kill $ev 2>/dev/null; wait $ev 2>/dev/null
+  line=$(grep '"oom"' "$WORK/$ID.events" | head -1 | tr -d ' ')
+  [ "$line" = "{\"type\":\"oom\",\"id\":\"$ID\"}" ] || fail "no oom event in 10 s (got '$line'; memory.events: $(tr '\n' ' ' < "$(cgdir)/memory.events" 2>&1))"
   ok
 }
 

@@ -9,6 +9,7 @@
 mod bpf;
 mod devices;
 mod freezer;
+mod oom;
 mod parse;
 mod resources;
 mod stats;
@@ -17,6 +18,7 @@ mod v2;
 mod write;
 
 use anyhow::{bail, Context, Result};
+pub use oom::OomWatch;
 use parse::{CgroupMount, ProcCgroup};
 use std::collections::BTreeSet;
 use std::fs;
