@@ -13,7 +13,6 @@ pub mod namespaces;
 pub mod network;
 pub mod process;
 pub mod rootfs;
-pub mod sched;
 pub mod scheduling;
 pub mod seccomp;
 mod syscall_table;
