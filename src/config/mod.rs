@@ -47,10 +47,17 @@ fn parse(text: &[u8]) -> Result<Spec> {
     }
     match spec {
         Ok(spec) => Ok(spec),
-        // Only on the rare slow path: a config written for a newer kernel.
-        Err(e) if e.path().to_string().starts_with("process.capabilities.") => {
+        // Only on the rare slow path: a config written for a newer kernel, or scheduler flags
+        // spelled as the spec spells them (oci-spec 0.10 differs for two).
+        Err(e)
+            if e.path().to_string().starts_with("process.capabilities.")
+                || e.path().to_string().starts_with("process.scheduler.flags") =>
+        {
             let mut v: serde_json::Value = serde_json::from_slice(text)?;
             drop_unknown_capabilities(&mut v);
+            if let Some(p) = v.get_mut("process") {
+                crate::linux::scheduling::respell_flags(p);
+            }
             from_value(v)
         }
         Err(e) => Err(field_error(e)),

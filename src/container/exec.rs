@@ -73,6 +73,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         console: theirs.as_ref().map(|s| s.as_raw_fd()),
         seccomp: seccomp.as_ref(),
+        linux: spec.linux().as_ref(),
     };
     // Before the child exists: it inherits this affinity until it reaches the cgroup.
     if let Some(list) = process
@@ -155,8 +156,10 @@ fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32) -> Result<()> {
 fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if let Some(p) = &a.process {
         let text = std::fs::read(p).with_context(|| format!("--process {}", p.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&text);
-        let proc_: Process = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut v: Value =
+            serde_json::from_slice(&text).with_context(|| format!("--process {}", p.display()))?;
+        crate::linux::scheduling::respell_flags(&mut v);
+        let proc_: Process = serde_path_to_error::deserialize(v).map_err(|e| {
             anyhow::anyhow!("--process {}: {}: {}", p.display(), e.path(), e.inner())
         })?;
         check(&proc_)?;

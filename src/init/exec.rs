@@ -13,6 +13,8 @@ pub struct ExecCtx<'a> {
     /// The console socket when process.terminal is set.
     pub console: Option<std::os::fd::RawFd>,
     pub seccomp: Option<&'a crate::linux::seccomp::Filter>,
+    /// The container's linux.personality and linux.memoryPolicy (runc applies both to exec).
+    pub linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
 pub fn run(ctx: &ExecCtx, chan: &Channel) {
@@ -44,6 +46,14 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
     process::cloexec_from(3 + ctx.preserve_fds)?;
+    if let Some(l) = ctx.linux {
+        if let Some(p) = l.personality() {
+            crate::linux::scheduling::apply_personality(p)?;
+        }
+        if let Some(m) = l.memory_policy() {
+            crate::linux::scheduling::apply_memory_policy(m)?;
+        }
+    }
     let exec = super::become_process(p, &[], ctx.seccomp, &notify_msg)?;
     // Only for exec: the spec does not apply execCPUAffinity to the container's init.
     if let Some(list) = p

@@ -9,7 +9,8 @@ use oci_spec::runtime::{
     Scheduler,
 };
 
-/// struct sched_attr, SCHED_ATTR_SIZE_VER0.
+/// struct sched_attr, SCHED_ATTR_SIZE_VER1 (56 bytes: the kernel refuses the UTIL_CLAMP
+/// flags with the 48-byte VER0; the spec has no utilization values, so they stay 0 as in runc).
 #[repr(C)]
 #[derive(Default)]
 struct SchedAttr {
@@ -21,6 +22,26 @@ struct SchedAttr {
     runtime: u64,
     deadline: u64,
     period: u64,
+    util_min: u32,
+    util_max: u32,
+}
+
+/// oci-spec 0.10 spells two flags differently from the spec (SCHED_RESET_ON_FORK,
+/// SCHED_FLAG_D_L_OVERRUN): a config using the spec's names is rewritten before parsing.
+pub fn respell_flags(process: &mut serde_json::Value) {
+    let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for f in flags {
+        match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => *f = "SCHED_RESET_ON_FORK".into(),
+            Some("SCHED_FLAG_DL_OVERRUN") => *f = "SCHED_FLAG_D_L_OVERRUN".into(),
+            _ => {}
+        }
+    }
 }
 
 fn policy_number(p: LinuxSchedulerPolicy) -> u32 {
@@ -50,8 +71,16 @@ fn flag_bit(f: LinuxSchedulerFlag) -> u64 {
 pub fn check_scheduler(s: &Scheduler) -> Result<()> {
     let f = "process.scheduler";
     let nice = s.nice().unwrap_or(0);
-    if !(-20..=19).contains(&nice) {
+    let fair = matches!(
+        s.policy(),
+        LinuxSchedulerPolicy::SchedOther | LinuxSchedulerPolicy::SchedBatch
+    );
+    if fair && !(-20..=19).contains(&nice) {
         bail!("{f}.nice {nice}: must be from -20 to 19");
+    }
+    let deadline_params = s.runtime().is_some() || s.deadline().is_some() || s.period().is_some();
+    if deadline_params && *s.policy() != LinuxSchedulerPolicy::SchedDeadline {
+        bail!("{f}: runtime, deadline and period are for SCHED_DEADLINE only");
     }
     let prio = s.priority().unwrap_or(0);
     let realtime = matches!(
@@ -95,6 +124,7 @@ pub fn apply_scheduler(s: &Scheduler) -> Result<()> {
         runtime: s.runtime().unwrap_or(0),
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
+        ..Default::default()
     };
     let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
     if r != 0 {
@@ -259,6 +289,16 @@ mod tests {
         assert!(check_scheduler(&s).is_err());
         let s: Scheduler = serde_json::from_str(r#"{"policy":"SCHED_BATCH","nice":5}"#).unwrap();
         check_scheduler(&s).unwrap();
+    }
+
+    #[test]
+    fn spec_flag_names_parse() {
+        let mut v = serde_json::json!({"scheduler": {"policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]}});
+        respell_flags(&mut v);
+        let s: Scheduler = serde_json::from_value(v["scheduler"].clone()).unwrap();
+        let bits = s.flags().iter().flatten().fold(0, |a, f| a | flag_bit(*f));
+        assert_eq!(bits, 0x01 | 0x04 | 0x02);
     }
 
     #[test]

@@ -340,13 +340,19 @@ fn oom(ctx: &Ctx) -> Res {
 
 fn scheduler(ctx: &Ctx) -> Res {
     let mut b = Bundle::new(ctx);
+    // The flag as runtime-spec spells it.
     b.set(
         "/process/scheduler",
-        json!({"policy": "SCHED_BATCH", "nice": 7}),
+        json!({"policy": "SCHED_BATCH", "nice": 7, "flags": ["SCHED_FLAG_RESET_ON_FORK"]}),
     );
     let r = b.check(&[])?;
     eq("sched policy (SCHED_BATCH = 3)", i(&r, "/sched/policy"), 3)?;
-    eq("nice", i(&r, "/sched/nice"), 7)
+    eq("nice", i(&r, "/sched/nice"), 7)?;
+    eq(
+        "SCHED_FLAG_RESET_ON_FORK (0x1) in sched_flags",
+        i(&r, "/sched/flags") & 1,
+        1,
+    )
 }
 
 fn io_priority(ctx: &Ctx) -> Res {
