@@ -246,8 +246,50 @@ impl Drop for Bundle {
     fn drop(&mut self) {
         for id in &self.ids {
             let _ = self.rt(&["delete", "--force", id]);
+            remove_cgroups_named(id);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A runtime killed half-way (runc's create hanging past our timeout) can leave cgroups that
+/// its own `delete --force` does not know: remove every cgroup named after our id, killing
+/// what is still in it (only processes of this case's container can be there).
+fn remove_cgroups_named(id: &str) {
+    // At the top of each hierarchy (an absolute cgroupsPath) and next to the suite's own
+    // cgroup there (runc's default, relative to the runtime's cgroup).
+    let mut dirs = vec![std::path::PathBuf::from("/sys/fs/cgroup").join(id)];
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        for h in rd.flatten().map(|h| h.path()) {
+            dirs.push(h.join(id));
+            let name = h
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            for line in own.lines() {
+                let mut f = line.splitn(3, ':');
+                let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+                let ctrls = ctrls.trim_start_matches("name=");
+                if ctrls == name || (ctrls.is_empty() && name == "unified") {
+                    dirs.push(h.join(path.trim_start_matches('/')).join(id));
+                }
+            }
+        }
+    }
+    for d in dirs.iter().filter(|d| d.is_dir()) {
+        for _ in 0..100 {
+            let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                // SAFETY: kill has no memory preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
