@@ -13,6 +13,8 @@ mod init;
 mod launcher;
 mod linux;
 mod logging;
+#[cfg(test)]
+mod mutate;
 mod selfexe;
 mod state;
 mod sync;

@@ -395,6 +395,31 @@ mod tests {
         }
     }
 
+    /// Property: a damaged or mutated state.json is an error naming the file, never a panic.
+    #[test]
+    fn damaged_state_files_are_errors_not_panics() {
+        use crate::mutate::{damage, mutate, Rng};
+        let dir = tempfile::tempdir().unwrap();
+        let good = serde_json::to_value(sample("x")).unwrap();
+        for seed in 0..3000u64 {
+            let mut r = Rng::new(seed);
+            let bytes = if seed % 2 == 0 {
+                serde_json::to_vec(&mutate(&good, &mut r)).unwrap()
+            } else {
+                damage(&serde_json::to_vec(&good).unwrap(), &mut r)
+            };
+            std::fs::write(dir.path().join(STATE_FILE), &bytes).unwrap();
+            match std::panic::catch_unwind(|| read_state(dir.path())) {
+                Err(_) => panic!("seed {seed}: panic on {}", String::from_utf8_lossy(&bytes)),
+                Ok(Err(e)) => assert!(
+                    format!("{e:#}").contains("corrupt state"),
+                    "seed {seed}: {e:#}"
+                ),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
     #[test]
     fn create_is_exclusive_and_atomic() {
         let root = tempfile::tempdir().unwrap();

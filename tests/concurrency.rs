@@ -10,7 +10,7 @@ use std::sync::Arc;
 fn parallel_lifecycles_of_distinct_ids() {
     let Some(()) = can_run() else { return };
     let b = Arc::new(Bundle::new(&["sleep", "60"]));
-    let ids: Vec<String> = (0..40).map(|i| b.id(&format!("par{i}"))).collect();
+    let ids: Vec<String> = (0..100).map(|i| b.id(&format!("par{i}"))).collect();
     let handles: Vec<_> = ids
         .iter()
         .cloned()
