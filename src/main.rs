@@ -56,7 +56,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         bail!("no command given: see carrack --help");
     };
     if g.systemd_cgroup {
-        bail!("--systemd-cgroup: systemd cgroup management is not supported yet");
+        cgroups::systemd::enable()?;
     }
     match g.rootless.as_str() {
         "false" | "auto" => {}

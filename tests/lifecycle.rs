@@ -319,3 +319,37 @@ fn version_and_unimplemented_verbs() {
         assert!(text(&out.stderr).contains("not implemented yet"), "{verb}");
     }
 }
+
+/// --systemd-cgroup maps "slice:prefix:name" to systemd's path; without a running systemd it
+/// is refused with a clear error and leaves nothing.
+#[test]
+fn systemd_cgroup_maps_the_path_or_is_refused_without_systemd() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sleep", "60"]);
+    let id = b.id("sdcg");
+    b.config["linux"]["cgroupsPath"] = format!("system.slice:carrack-test:{id}").into();
+    b.write_config();
+    let mut args = vec!["--systemd-cgroup"];
+    let dir = b.bundle();
+    args.extend(["create", "--bundle", dir.to_str().unwrap(), &id]);
+    let out = b.rt(&args);
+    if !std::path::Path::new("/run/systemd/system").exists() {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains("systemd is not running"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!b.root.join(&id).exists());
+        return;
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cg.contains(&format!("/system.slice/carrack-test-{id}.scope")),
+        "{cg}"
+    );
+    let del = b.rt(&["delete", "--force", &id]);
+    assert!(del.status.success(), "{}", text(&del.stderr));
+}

@@ -13,6 +13,7 @@ mod oom;
 mod parse;
 mod resources;
 mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 mod write;
@@ -163,12 +164,21 @@ impl Cgroup {
     /// => under this process's own cgroup on that hierarchy (/proc/self/cgroup), except on a
     /// pure v2 host where it is under the parent of our own cgroup (which, unlike ours, holds
     /// no processes, so controllers can be enabled for the new child).
+    /// With --systemd-cgroup the "slice:prefix:name" form is first mapped to its path
+    /// (systemd.rs).
     pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+        let mapped = match systemd::enabled() {
+            true => Some(systemd::path_for(
+                cgroups_path.and_then(|p| p.to_str()),
+                id,
+            )?),
+            false => None,
+        };
         plan_from(
             detect_layout()?,
             &host_mounts()?,
             &own_cgroups()?,
-            cgroups_path,
+            mapped.as_deref().or(cgroups_path),
             id,
         )
     }
