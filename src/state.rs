@@ -238,7 +238,8 @@ impl Locked {
     pub fn config(&self) -> Result<oci_spec::runtime::Spec> {
         let p = self.path.join(CONFIG_FILE);
         let text = fs::read(&p).with_context(|| format!("read {}", p.display()))?;
-        serde_json::from_slice(&text).with_context(|| format!("{}: corrupt", p.display()))
+        crate::config::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("{}: corrupt: {}: {}", p.display(), e.path(), e.inner()))
     }
 
     pub fn fifo(&self) -> PathBuf {

@@ -35,16 +35,32 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 /// annotations at 256 KiB), far below what would hurt the host.
 const MAX_CONFIG: u64 = 32 << 20;
 
+/// THE way carrack reads an OCI document (a config, the saved config, a process.json, update's
+/// resources): serde_path_to_error over serde_json's slice reader, so an error names the field,
+/// and so the large oci-spec deserializers are compiled once, for this one reader type (each
+/// other reader would duplicate them: about 1 MB of binary).
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+) -> std::result::Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    let v = serde_path_to_error::deserialize(&mut *de)?;
+    de.end().map_err(|e| {
+        serde_path_to_error::Error::new(serde_path_to_error::Track::new().path(), e)
+    })?;
+    Ok(v)
+}
+
+/// A Value through `from_json` (serialized first: one deserializer instance, see above).
+pub fn from_json_value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T> {
+    let text = serde_json::to_vec(v)?;
+    from_json(&text).map_err(field_error)
+}
+
 fn parse(text: &[u8]) -> Result<Spec> {
     if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         bail!("config.json: must be a JSON object");
     }
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    let spec = serde_path_to_error::deserialize(&mut *de);
-    if spec.is_ok() {
-        de.end()
-            .context("config.json: trailing characters after the JSON object")?;
-    }
+    let spec = from_json::<Spec>(text);
     match spec {
         Ok(spec) => Ok(spec),
         // Only on the rare slow path: a config written for a newer kernel, or scheduler flags
@@ -58,23 +74,19 @@ fn parse(text: &[u8]) -> Result<Spec> {
             if let Some(p) = v.get_mut("process") {
                 crate::linux::scheduling::respell_flags(p);
             }
-            from_value(v)
+            from_json_value(&v).context("config.json")
         }
-        Err(e) => Err(field_error(e)),
+        Err(e) => Err(field_error(e).context("config.json")),
     }
-}
-
-fn from_value(v: serde_json::Value) -> Result<Spec> {
-    serde_path_to_error::deserialize(v).map_err(field_error)
 }
 
 fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow::Error {
     let field = e.path().to_string();
     let inner = e.into_inner();
     if field == "." || field.is_empty() {
-        anyhow::anyhow!("config.json: {inner}")
+        anyhow::anyhow!("{inner}")
     } else {
-        anyhow::anyhow!("config.json: {field}: {inner}")
+        anyhow::anyhow!("{field}: {inner}")
     }
 }
 
@@ -175,10 +187,10 @@ mod tests {
     fn parse_errors_name_the_field() {
         let err =
             parse(br#"{"ociVersion":"1.0.0","process":{"user":{"uid":"x","gid":0},"cwd":"/"}}"#)
-                .unwrap_err()
-                .to_string();
+                .unwrap_err();
+        let err = format!("{err:#}");
         assert!(err.contains("process.user.uid"), "{err}");
-        let err = parse(b"{").unwrap_err().to_string();
+        let err = format!("{:#}", parse(b"{").unwrap_err());
         assert!(err.starts_with("config.json: "), "{err}");
     }
 

@@ -159,9 +159,8 @@ fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
         let mut v: Value =
             serde_json::from_slice(&text).with_context(|| format!("--process {}", p.display()))?;
         crate::linux::scheduling::respell_flags(&mut v);
-        let proc_: Process = serde_path_to_error::deserialize(v).map_err(|e| {
-            anyhow::anyhow!("--process {}: {}: {}", p.display(), e.path(), e.inner())
-        })?;
+        let proc_: Process = crate::config::from_json_value(&v)
+            .map_err(|e| anyhow::anyhow!("--process {}: {e:#}", p.display()))?;
         check(&proc_)?;
         return Ok(proc_);
     }
@@ -225,7 +224,7 @@ fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if let Some(label) = &a.process_label {
         v["selinuxLabel"] = json!(label);
     }
-    let p: Process = serde_json::from_value(v).context("exec: building the process")?;
+    let p: Process = crate::config::from_json_value(&v).context("exec: building the process")?;
     check(&p)?;
     Ok(p)
 }

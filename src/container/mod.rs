@@ -122,7 +122,7 @@ pub fn update(root: &Path, id: &str, changes: serde_json::Value) -> Result<()> {
     let mut merged = serde_json::to_value(linux.resources().clone().unwrap_or_default())?;
     merge(&mut merged, changes);
     let resources: oci_spec::runtime::LinuxResources =
-        serde_json::from_value(merged).context("update: resources")?;
+        crate::config::from_json_value(&merged).context("update: resources")?;
     c.state.cgroup.apply(&resources)?;
     linux.set_resources(Some(resources));
     spec.set_linux(Some(linux));
