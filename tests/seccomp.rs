@@ -147,14 +147,17 @@ fn notify_reaches_a_seccomp_agent() {
 #[test]
 fn a_profile_without_close_range_still_starts() {
     // Without no_new_privs the filter is loaded before carrack's own last steps: those must not
-    // need syscalls a strict profile leaves out (runtime-tools' profile omits close_range).
+    // need syscalls a strict profile leaves out (runtime-tools' profile omits close_range and
+    // openat2; a cwd opened with openat2 under it broke every runtime-tools program once).
     let Some(()) = can_run() else { return };
     let mut b = Bundle::new(&["true"]);
     b.config["process"]["noNewPrivileges"] = false.into();
     b.config["linux"]["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]
+        "syscalls": [{"names": ["close_range", "openat2"], "action": "SCMP_ACT_ERRNO"}]
     });
+    b.config["process"]["cwd"] = "/tmp".into();
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     b.write_config();
     let id = b.id("strict");
     let out = b.rt_bundle("run", &id, &[]);

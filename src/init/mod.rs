@@ -299,6 +299,10 @@ pub fn become_process(
     notify_msg: &str,
 ) -> Result<process::Exec> {
     process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
+    // Opened now, as root and before any seccomp filter (a profile may lack openat2, as runc's
+    // own first chdir attempt runs before the user switch); entered after the switch, when
+    // fchdir checks the user's search permission.
+    let cwd = process::open_cwd(p.cwd());
     // Without no_new_privs the kernel only lets a CAP_SYS_ADMIN holder load a filter: load it
     // now, before capabilities are dropped (as runc); the rest of setup then runs under it.
     if let Some(f) = seccomp.filter(|_| !p.no_new_privileges().unwrap_or(false)) {
@@ -315,7 +319,7 @@ pub fn become_process(
     capabilities::prepare(p)?;
     process::set_user(p.user())?;
     capabilities::apply(p)?;
-    process::chdir(p.cwd())?;
+    process::enter_cwd(cwd, p.cwd())?;
     let mut env = p.env().clone().unwrap_or_default();
     for e in extra_env {
         let key = e.split('=').next().unwrap_or("");

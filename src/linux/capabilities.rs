@@ -9,8 +9,30 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, Process};
 use std::str::FromStr;
 
+/// The highest capability this kernel knows: a binary search with PR_CAPBSET_READ (EINVAL
+/// past the last), 7 calls where probing all 64 took 64, once per process.
+fn last_cap() -> u8 {
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        let known = |c: u8| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong) } >= 0;
+        let (mut lo, mut hi) = (0u8, 63u8); // cap 0 always exists
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if known(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    })
+}
+
+fn supported(cap: Capability) -> bool {
+    cap.index() <= last_cap()
+}
+
 fn to_set(field: &str, list: Option<&Capabilities>) -> CapsHashSet {
-    let supported = caps::runtime::thread_all_supported();
     let mut out = CapsHashSet::new();
     for c in list.into_iter().flatten() {
         let name = serde_json::to_value(c)
@@ -18,7 +40,7 @@ fn to_set(field: &str, list: Option<&Capabilities>) -> CapsHashSet {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         match Capability::from_str(&name) {
-            Ok(cap) if supported.contains(&cap) => {
+            Ok(cap) if supported(cap) => {
                 out.insert(cap);
             }
             _ => crate::logging::warn(&format!("{field}: unknown capability {name} skipped")),
@@ -27,16 +49,64 @@ fn to_set(field: &str, list: Option<&Capabilities>) -> CapsHashSet {
     out
 }
 
+/// One capset(2) for the effective, permitted and inheritable sets together.
+fn capset(
+    effective: &CapsHashSet,
+    permitted: &CapsHashSet,
+    inheritable: &CapsHashSet,
+) -> Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mask = |s: &CapsHashSet| s.iter().fold(0u64, |m, c| m | 1 << c.index());
+    let (e, p, i) = (mask(effective), mask(permitted), mask(inheritable));
+    let data = [
+        Data {
+            effective: e as u32,
+            permitted: p as u32,
+            inheritable: i as u32,
+        },
+        Data {
+            effective: (e >> 32) as u32,
+            permitted: (p >> 32) as u32,
+            inheritable: (i >> 32) as u32,
+        },
+    ];
+    let hdr = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    if unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("process.capabilities (effective, permitted, inheritable): capset");
+    }
+    Ok(())
+}
+
 /// While still root: drop what is not in the bounding set and keep the rest across setuid.
 pub fn prepare(p: &Process) -> Result<()> {
     let Some(c) = p.capabilities() else {
         return Ok(());
     };
     let bounding = to_set("process.capabilities.bounding", c.bounding().as_ref());
-    for cap in caps::runtime::thread_all_supported() {
-        if !bounding.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .with_context(|| format!("process.capabilities.bounding: drop {cap}"))?;
+    for cap in caps::all()
+        .into_iter()
+        .filter(|c| supported(*c) && !bounding.contains(c))
+    {
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong) };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("process.capabilities.bounding: drop {cap}"));
         }
     }
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1) } != 0 {
@@ -65,14 +135,9 @@ fn set_sets(c: &LinuxCapabilities) -> Result<()> {
     let inheritable = to_set("process.capabilities.inheritable", c.inheritable().as_ref());
     let effective = to_set("process.capabilities.effective", c.effective().as_ref());
     let ambient = to_set("process.capabilities.ambient", c.ambient().as_ref());
-    // Effective first would fail when it is not a subset of the new permitted set; permitted
-    // first would fail while effective still holds more. Shrink effective to the overlap.
-    let overlap: CapsHashSet = effective.intersection(&permitted).copied().collect();
-    caps::set(None, CapSet::Effective, &overlap).context("process.capabilities.effective")?;
-    caps::set(None, CapSet::Permitted, &permitted).context("process.capabilities.permitted")?;
-    caps::set(None, CapSet::Inheritable, &inheritable)
-        .context("process.capabilities.inheritable")?;
-    caps::set(None, CapSet::Effective, &effective).context("process.capabilities.effective")?;
+    // All three in one capset: the kernel checks the new effective set against the new
+    // permitted set, so no intermediate state is needed.
+    capset(&effective, &permitted, &inheritable)?;
     caps::clear(None, CapSet::Ambient).ok();
     // The kernel only raises an ambient capability that is also permitted and inheritable;
     // like runc, skip the others with a warning (runc's own default spec lists such caps).

@@ -119,17 +119,24 @@ fn check_executable(p: &Path) -> Result<()> {
 }
 
 /// `process.cwd`: chdir after the identity change, so permissions are the user's.
-pub fn chdir(cwd: &Path) -> Result<()> {
-    let field = || format!("process.cwd {cwd:?}");
-    let root = std::fs::File::open("/").with_context(|| format!("{}: open /", field()))?;
-    let dir = super::fs::open_dir_in_root(std::os::fd::AsRawFd::as_raw_fd(&root), cwd)
-        .with_context(|| {
-            format!(
-                "{}: open (magic links such as /proc/self/fd/N are refused)",
-                field()
-            )
-        })?;
-    nix::unistd::fchdir(&dir).with_context(|| format!("{}: chdir", field()))
+/// `process.cwd` opened in the container's root without magic links (a cwd of
+/// /proc/self/fd/N must not reach a host directory through an inherited fd: CVE-2024-21626).
+pub fn open_cwd(cwd: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    let root = std::fs::File::open("/")?;
+    super::fs::open_dir_in_root(std::os::fd::AsRawFd::as_raw_fd(&root), cwd)
+}
+
+/// fchdir to the directory `open_cwd` found; when root could not open it (EACCES in a user
+/// namespace), open it again now, as the process's user.
+pub fn enter_cwd(early: std::io::Result<std::os::fd::OwnedFd>, cwd: &Path) -> Result<()> {
+    let field =
+        || format!("process.cwd {cwd:?}: open (magic links such as /proc/self/fd/N are refused)");
+    let dir = match early {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => open_cwd(cwd).with_context(field)?,
+        Err(e) => return Err(e).with_context(field),
+    };
+    nix::unistd::fchdir(&dir).with_context(|| format!("process.cwd {cwd:?}: chdir"))
 }
 
 /// Mark every fd from `first` up close-on-exec: nothing the runtime opened reaches the
