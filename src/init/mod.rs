@@ -135,6 +135,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     } else {
         rootfs::pivot(ctx.rootfs)?;
     }
+    rootfs::finish(rootfs::propagation(
+        linux.and_then(|l| l.rootfs_propagation().as_deref()),
+    )?)?;
     if let Some(l) = linux {
         write_sysctls(l.sysctl().as_ref())?;
         mounts::mask_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;

@@ -26,8 +26,9 @@ pub fn propagation(value: Option<&str>) -> Result<MsFlags> {
 /// mount point of its own (pivot_root needs one).
 pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
     // Shared propagation for the whole tree would leak container mounts to the host: the
-    // tree itself goes slave (or private), and only then does the rootfs get `prop`.
-    let tree = if prop.contains(MsFlags::MS_SHARED) {
+    // tree itself goes slave, and the new root gets `prop` after pivot_root (`finish`): the
+    // kernel refuses pivot_root(".", ".") on a shared mount, and a bind from an unbindable one.
+    let tree = if after_pivot(prop) {
         MsFlags::MS_SLAVE | MsFlags::MS_REC
     } else {
         prop
@@ -42,11 +43,21 @@ pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
         None::<&str>,
     )
     .with_context(|| format!("root.path: bind {}", rootfs.display()))?;
-    if tree != prop {
-        mount(None::<&str>, rootfs, None::<&str>, prop, None::<&str>)
-            .context("linux.rootfsPropagation: set propagation of the rootfs")?;
+    Ok(())
+}
+
+/// After pivot_root (or the move): a shared `linux.rootfsPropagation` on the new `/`.
+pub fn finish(prop: MsFlags) -> Result<()> {
+    if after_pivot(prop) {
+        mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+            .context("linux.rootfsPropagation: set propagation of the new /")?;
     }
     Ok(())
+}
+
+/// Propagations that cannot be in place before pivot_root.
+fn after_pivot(prop: MsFlags) -> bool {
+    prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
 }
 
 /// Make `rootfs` the new `/` and detach the old root.

@@ -96,6 +96,16 @@ pub const CASES: &[Case] = &[
         run: rootfs_private,
     },
     Case {
+        name: "rootfs_propagation_shared",
+        covers: &["linux.rootfsPropagation"],
+        run: rootfs_shared,
+    },
+    Case {
+        name: "rootfs_propagation_unbindable",
+        covers: &["linux.rootfsPropagation"],
+        run: rootfs_unbindable,
+    },
+    Case {
         name: "rootfs_propagation_slave",
         covers: &["linux.rootfsPropagation"],
         run: rootfs_slave,
@@ -474,6 +484,22 @@ fn rootfs_slave(ctx: &Ctx) -> Res {
     let opt = root_optional(&mut b, "rslave")?;
     ensure(opt.iter().all(|o| !o.starts_with("shared:")), || {
         format!("/ is shared: {opt:?}")
+    })
+}
+
+fn rootfs_shared(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let opt = root_optional(&mut b, "shared")?;
+    ensure(opt.iter().any(|o| o.starts_with("shared:")), || {
+        format!("/ is not shared: {opt:?}")
+    })
+}
+
+fn rootfs_unbindable(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let opt = root_optional(&mut b, "unbindable")?;
+    ensure(opt.iter().any(|o| o == "unbindable"), || {
+        format!("/ is not unbindable: {opt:?}")
     })
 }
 
