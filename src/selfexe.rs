@@ -22,10 +22,7 @@ const MOUNT_ATTR_RDONLY: u64 = 1;
 /// Returns when carrack runs from a read-only executable; otherwise re-executes and does
 /// not return.
 pub fn protect() -> Result<()> {
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c"/proc/self/exe".as_ptr(), &mut st) } == 0
-        && st.f_flag & libc::ST_RDONLY != 0
-    {
+    if already_protected() {
         return Ok(());
     }
     let exe = match read_only_bind() {
@@ -52,6 +49,22 @@ pub fn protect() -> Result<()> {
     };
     Err(std::io::Error::last_os_error())
         .context("protect the runtime binary (CVE-2019-5736): execveat")
+}
+
+/// Our executable is on a read-only mount, or is a memfd sealed against writes.
+fn already_protected() -> bool {
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c"/proc/self/exe".as_ptr(), &mut st) } == 0
+        && st.f_flag & libc::ST_RDONLY != 0
+    {
+        return true;
+    }
+    const F_SEAL_FUTURE_WRITE: i32 = 0x0010;
+    let Ok(f) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
+    seals > 0 && seals & (libc::F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
 }
 
 /// A detached bind mount of our executable, made read-only.
@@ -110,10 +123,53 @@ fn sealed_copy() -> Result<OwnedFd> {
     }
     let mem = unsafe { std::fs::File::from_raw_fd(fd) };
     let mut src = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
-    std::io::copy(&mut src, &mut &mem).context("copy the binary")?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+    // Plain reads and writes: std::io::copy splices page-cache pages into the memfd, and
+    // F_SEAL_WRITE then fails with EBUSY while the kernel still holds them.
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        use std::io::{Read, Write};
+        let n = src.read(&mut buf).context("read the binary")?;
+        if n == 0 {
+            break;
+        }
+        (&mem).write_all(&buf[..n]).context("copy the binary")?;
+    }
+    // F_SEAL_WRITE can fail with EBUSY while the kernel still holds the new pages (seen with
+    // large shmem folios); F_SEAL_FUTURE_WRITE refuses every later write just as well.
+    const F_SEAL_FUTURE_WRITE: i32 = 0x0010;
+    let base = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+    let sealed = [libc::F_SEAL_WRITE, F_SEAL_FUTURE_WRITE]
+        .iter()
+        .any(|w| unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, base | w) } == 0);
+    if !sealed {
         bail!("seal the copy: {}", std::io::Error::last_os_error());
     }
     Ok(mem.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback must produce an executable the next run recognises as protected, or
+    /// carrack would re-execute itself forever.
+    #[test]
+    fn a_sealed_copy_refuses_writes_and_counts_as_protected() {
+        let fd = sealed_copy().unwrap();
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let err = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| {
+                use std::io::Write;
+                f.write_all(b"x")
+            });
+        assert!(err.is_err(), "a write to the sealed copy succeeded");
+        const F_SEAL_FUTURE_WRITE: i32 = 0x0010;
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        assert!(
+            seals & (libc::F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0,
+            "seals {seals:#x}"
+        );
+    }
 }
