@@ -81,32 +81,8 @@ fn read_only_bind() -> Result<OwnedFd> {
         return Err(std::io::Error::last_os_error()).context("open_tree");
     }
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    #[repr(C)]
-    struct MountAttr {
-        set: u64,
-        clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        set: MOUNT_ATTR_RDONLY,
-        clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).context("mount_setattr");
-    }
+    crate::linux::fs::mount_setattr(&tree, MOUNT_ATTR_RDONLY, 0, None, false)
+        .context("mount_setattr")?;
     Ok(tree)
 }
 

@@ -28,24 +28,51 @@ fn cstr(p: &Path) -> Result<CString> {
 
 /// openat2 with `path` resolved as if `root` were `/`.
 pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<OwnedFd> {
-    let rel = strip_root(path);
-    let c = cstr(rel).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    let fd = unsafe {
+    openat2(
+        root,
+        strip_root(path),
+        flags,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// mount_setattr(2) on the mount `fd` names: set and clear MOUNT_ATTR_* (with a user
+/// namespace fd for MOUNT_ATTR_IDMAP), on the whole subtree when `recursive`.
+pub fn mount_setattr(
+    fd: &impl AsRawFd,
+    set: u64,
+    clr: u64,
+    userns: Option<RawFd>,
+    recursive: bool,
+) -> std::io::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        set: u64,
+        clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        set,
+        clr,
+        propagation: 0,
+        userns_fd: userns.map_or(0, |u| u as u64),
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    let r = unsafe {
         libc::syscall(
-            libc::SYS_openat2,
-            root,
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
         )
     };
-    if fd < 0 {
+    if r != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(())
 }
 
 fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result<OwnedFd> {

@@ -90,38 +90,19 @@ fn prepare_one(spec: &Spec, bundle: &Path, m: &Mount, recursive_map: bool) -> Re
             .with_context(|| format!("source {}: open_tree", src.display()));
     }
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    #[repr(C)]
-    struct MountAttr {
-        set: u64,
-        clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        set: MOUNT_ATTR_IDMAP,
-        clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    let flags = libc::AT_EMPTY_PATH | if recursive_map { libc::AT_RECURSIVE } else { 0 };
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+    super::fs::mount_setattr(
+        &tree,
+        MOUNT_ATTR_IDMAP,
+        0,
+        Some(userns.as_raw_fd()),
+        recursive_map,
+    )
+    .with_context(|| {
+        format!(
+            "options: idmap: mount_setattr on {} (does its filesystem support idmapped mounts?)",
+            src.display()
         )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| {
-            format!(
-                "options: idmap: mount_setattr on {} (does its filesystem support idmapped mounts?)",
-                src.display()
-            )
-        });
-    }
+    })?;
     Ok(tree)
 }
 

@@ -210,34 +210,9 @@ fn set_recursive(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
     if opts.rec_set == 0 && opts.rec_clr == 0 {
         return Ok(());
     }
-    #[repr(C)]
-    struct MountAttr {
-        set: u64,
-        clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        set: opts.rec_set,
-        clr: opts.rec_clr,
-        propagation: 0,
-        userns_fd: 0,
-    };
     let fd = open_in_root(ctx.rootfs, dest, libc::O_PATH)?;
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).context("mount_setattr (recursive options)");
-    }
-    Ok(())
+    super::fs::mount_setattr(&fd, opts.rec_set, opts.rec_clr, None, true)
+        .context("mount_setattr (recursive options)")
 }
 
 fn source_path(ctx: &Ctx, m: &Mount) -> Result<PathBuf> {
