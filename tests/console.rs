@@ -5,36 +5,16 @@ mod common;
 
 use common::*;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
 /// Accept one connection on `listener` and receive the pty master it carries.
 fn receive_master(listener: UnixListener) -> std::thread::JoinHandle<(String, OwnedFd)> {
     std::thread::spawn(move || {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 256];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(f) = c {
-                fd = Some(f[0]);
-            }
-        }
-        let n = msg.bytes;
-        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
-        (name, unsafe {
-            OwnedFd::from_raw_fd(fd.expect("no fd received"))
-        })
+        let (name, fd) = recv_fd(&conn).unwrap();
+        (String::from_utf8_lossy(&name).into_owned(), fd)
     })
 }
 

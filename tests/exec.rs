@@ -169,23 +169,7 @@ fn exec_pidfd_socket_sends_a_pidfd_of_the_process() {
     let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let receiver = std::thread::spawn(move || {
         let (conn, _) = l.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let mut fds = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut fds),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        msg.cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
-                _ => None,
-            })
-            .expect("an fd")
+        recv_fd(&conn).unwrap().1
     });
     let pid_file = b.dir.join("exec.pid");
     let out = b.rt(&[
@@ -201,14 +185,13 @@ fn exec_pidfd_socket_sends_a_pidfd_of_the_process() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let fd = receiver.join().unwrap();
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
     let pid = std::fs::read_to_string(&pid_file).unwrap();
     assert!(
         info.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", pid.trim()]),
         "fdinfo of the received fd: {info}\nexec pid {pid}"
     );
-    unsafe { libc::close(fd) };
 }
 
 /// `--cgroup sub` runs the process in an existing sub-cgroup of the container's.

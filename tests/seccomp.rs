@@ -85,7 +85,7 @@ fn notify_without_a_listener_names_the_field() {
 /// container's mkdir with EXDEV through SECCOMP_IOCTL_NOTIF_RECV/SEND.
 #[test]
 fn notify_reaches_a_seccomp_agent() {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let Some(()) = can_run() else { return };
     let mut b = Bundle::new(&["sh", "-c", "mkdir /made 2>&1; echo done"]);
     let sock = b.dir.join("agent.sock");
@@ -100,25 +100,7 @@ fn notify_reaches_a_seccomp_agent() {
     let id = b.id("agent");
     let agent = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        let mut data = vec![0u8; 65536];
-        let mut cbuf = [0u64; 8];
-        let mut iov = libc::iovec {
-            iov_base: data.as_mut_ptr().cast(),
-            iov_len: data.len(),
-        };
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&cbuf);
-        let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
-        assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-        data.truncate(n as usize);
-        let fd = unsafe {
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            assert!(!c.is_null(), "no fd with the message");
-            OwnedFd::from_raw_fd((libc::CMSG_DATA(c) as *const i32).read_unaligned())
-        };
+        let (data, fd) = recv_fd(&conn).unwrap();
         // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
         let mut req = [0u64; 10];
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc050_2100u64 as _, req.as_mut_ptr()) };

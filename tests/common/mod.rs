@@ -241,3 +241,30 @@ pub fn assert_nothing_left(b: &Bundle, id: &str, cgroup: &str, what: &str) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(id), "{what}: mount left");
 }
+
+/// One message and the fd passed with it (SCM_RIGHTS) on a connected unix socket: the
+/// protocol of --console-socket, --pidfd-socket and seccomp's listenerPath.
+pub fn recv_fd(
+    conn: &impl std::os::fd::AsRawFd,
+) -> std::io::Result<(Vec<u8>, std::os::fd::OwnedFd)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )?;
+    let fd = msg.cmsgs()?.find_map(|c| match c {
+        ControlMessageOwned::ScmRights(f) => f.first().copied(),
+        _ => None,
+    });
+    let n = msg.bytes;
+    let fd = fd.ok_or_else(|| std::io::Error::other("no fd with the message"))?;
+    buf.truncate(n);
+    // SAFETY: the kernel just installed this fd for us.
+    Ok((buf, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+}

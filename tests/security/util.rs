@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -141,10 +141,9 @@ pub fn read_or_empty(path: &Path) -> String {
 }
 
 /// Accept one connection on `listener` and receive the pty master it carries (the
-/// --console-socket protocol; a copy of the helper in tests/console.rs).
+/// --console-socket protocol).
 pub fn receive_master(listener: UnixListener) -> std::thread::JoinHandle<Option<OwnedFd>> {
     std::thread::spawn(move || {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         listener.set_nonblocking(true).ok()?;
         let end = Instant::now() + Duration::from_secs(10);
         let conn = loop {
@@ -155,22 +154,7 @@ pub fn receive_master(listener: UnixListener) -> std::thread::JoinHandle<Option<
             }
         };
         conn.set_nonblocking(false).ok()?;
-        let mut buf = [0u8; 256];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .ok()?;
-        for c in msg.cmsgs().ok()? {
-            if let ControlMessageOwned::ScmRights(f) = c {
-                return Some(unsafe { OwnedFd::from_raw_fd(f[0]) });
-            }
-        }
-        None
+        recv_fd(&conn).ok().map(|(_, fd)| fd)
     })
 }
 

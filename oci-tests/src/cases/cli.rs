@@ -177,6 +177,18 @@ fn started(ctx: &Ctx) -> Res<(Bundle, String)> {
     Ok((b, id))
 }
 
+/// runc's state JSON, which `state` prints and each `list --format json` entry repeats.
+const STATE_KEYS: &[&str] = &[
+    "ociVersion",
+    "id",
+    "pid",
+    "status",
+    "bundle",
+    "rootfs",
+    "created",
+    "owner",
+];
+
 fn has_keys(what: &str, v: &Value, keys: &[&str]) -> Res {
     for k in keys {
         ensure(v.get(k).is_some(), || format!("{what}: no {k:?} in {v}"))?;
@@ -187,20 +199,7 @@ fn has_keys(what: &str, v: &Value, keys: &[&str]) -> Res {
 fn state_shape(ctx: &Ctx) -> Res {
     let (b, id) = sleeper(ctx)?;
     let st = b.state(&id)?;
-    has_keys(
-        "state",
-        &st,
-        &[
-            "ociVersion",
-            "id",
-            "pid",
-            "status",
-            "bundle",
-            "rootfs",
-            "created",
-            "owner",
-        ],
-    )
+    has_keys("state", &st, STATE_KEYS)
 }
 
 fn list_json(ctx: &Ctx) -> Res {
@@ -210,20 +209,7 @@ fn list_json(ctx: &Ctx) -> Res {
         .or_else(|e| fail(format!("list output is not JSON: {e}")))?;
     let arr = v.as_array().cloned().unwrap_or_default();
     eq("containers listed", arr.len(), 1)?;
-    has_keys(
-        "list entry",
-        &arr[0],
-        &[
-            "ociVersion",
-            "id",
-            "pid",
-            "status",
-            "bundle",
-            "rootfs",
-            "created",
-            "owner",
-        ],
-    )?;
+    has_keys("list entry", &arr[0], STATE_KEYS)?;
     eq("id", s(&arr[0], "/id"), id.as_str())?;
     let q = b.rt(&["list", "-q"]).check("list -q")?;
     eq("list -q", q.stdout.trim(), id.as_str())
