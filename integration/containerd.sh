@@ -64,8 +64,22 @@ out=$("${RUN[@]}" --rm "$img" carrack-c1 sh -c 'echo hello; exit 4' 2>&1); rc=$?
 check "run output" "hello" "$out"
 check "run exit code" 4 "$rc"
 
-"${RUN[@]}" -d "$img" carrack-c2 sleep 100 >/dev/null 2>&1 || fail "run -d" "failed"
+"${RUN[@]}" -d --memory-limit 67108864 --cpus 0.5 "$img" carrack-c2 sleep 100 >/dev/null 2>&1 || fail "run -d" "failed"
 check "task running" "RUNNING" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
+
+# Limits: what ctr asked for is in the task's cgroup files; the Tasks API's Update (what a
+# Kubernetes node's CRI plugin calls; ctr has no update verb) changes them while it runs.
+task_pid=$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $2}')
+limits() {
+  echo "memory=$(cgroup_file "$task_pid" memory memory.limit_in_bytes)" \
+    "cpu=$(cgroup_file "$task_pid" cpu cpu.cfs_quota_us)/$(cgroup_file "$task_pid" cpu cpu.cfs_period_us)" \
+    "pids=$(cgroup_file "$task_pid" pids pids.max)"
+}
+check "limits from ctr run" "memory=67108864 cpu=50000/100000 pids=max" "$(limits)"
+upd='{"memory":{"limit":134217728},"cpu":{"quota":150000,"period":100000},"pids":{"limit":64}}'
+/usr/bin/python3 "$here/ctr-update.py" "$sock" "$ns" carrack-c2 "$upd" 2>"$tmp/update.err" \
+  && ok "task update" || fail "task update" "$(cat "$tmp/update.err")"
+check "limits after update" "memory=134217728 cpu=150000/100000 pids=64" "$(limits)"
 check "exec" "exec-ok" "$("${CTR[@]}" tasks exec --exec-id e1 carrack-c2 sh -c 'echo exec-ok' 2>&1)"
 pids=$("${CTR[@]}" tasks ps carrack-c2 2>&1 | tail -n +2 | wc -l)
 check "tasks ps" 1 "$pids"

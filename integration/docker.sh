@@ -79,7 +79,7 @@ docker run -d --name carrack-d3 "${O[@]}" --memory 64m --cpus 0.5 --pids-limit 5
   || fail limits "run with limits failed: $(docker run --rm "${O[@]}" --memory 64m "$img" true 2>&1 | tail -1)"
 if docker inspect carrack-d3 >/dev/null 2>&1; then
   pid=$(docker inspect -f '{{.State.Pid}}' carrack-d3)
-  cg() { local ctrl=$1 file=$2 rel; rel=$(awk -F: -v c="$ctrl" '$2==c{print $3}' "/proc/$pid/cgroup"); cat "/sys/fs/cgroup/$ctrl$rel/$file" 2>/dev/null; }
+  cg() { cgroup_file "$pid" "$1" "$2"; }
   check "--memory in memory.limit_in_bytes" 67108864 "$(cg memory memory.limit_in_bytes)"
   check "--cpus in cpu.cfs_quota_us" 50000 "$(cg cpu cpu.cfs_quota_us)"
   check "--pids-limit in pids.max" 50 "$(cg pids pids.max)"

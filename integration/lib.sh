@@ -7,3 +7,9 @@ rec() { [ -n "${RESULTS:-}" ] && printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; retu
 ok() { echo "ok $ENGINE[$RT_NAME] $1"; rec "$1" ok; }
 fail() { echo "FAIL $ENGINE[$RT_NAME] $1: $2"; rec "$1" FAIL; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected $(printf %q "$2"), got $(printf %q "$3")"; fi; }
+# cgroup_file PID CONTROLLER FILE: FILE of PID's cgroup on the v1 hierarchy of CONTROLLER.
+cgroup_file() {
+  local rel
+  rel=$(awk -F: -v c="$2" '$2==c{print $3}' "/proc/$1/cgroup")
+  cat "/sys/fs/cgroup/$2$rel/$3" 2>/dev/null
+}

@@ -77,7 +77,7 @@ check "kill" "137" "$("${P[@]}" inspect -f '{{.State.ExitCode}}' carrack-p2 2>&1
 if [ -f /sys/fs/cgroup/memory/cgroup.procs ]; then
   "${P[@]}" run -d --name carrack-p4 "${O[@]}" --memory 64m --pids-limit 50 "$img" sleep 100 >/dev/null 2>&1
   pid=$("${P[@]}" inspect -f '{{.State.Pid}}' carrack-p4 2>/dev/null)
-  cg() { local rel; rel=$(awk -F: -v c="$1" '$2==c{print $3}' "/proc/$pid/cgroup"); cat "/sys/fs/cgroup/$1$rel/$2" 2>/dev/null; }
+  cg() { cgroup_file "$pid" "$1" "$2"; }
   check "--memory in memory.limit_in_bytes" 67108864 "$(cg memory memory.limit_in_bytes)"
   check "--pids-limit in pids.max" 50 "$(cg pids pids.max)"
   "${P[@]}" rm -f -t 0 carrack-p4 >/dev/null 2>&1

@@ -5,6 +5,11 @@ apt_need() {
   local cmd=$1; shift
   command -v "$cmd" >/dev/null 2>&1 && return 0
   echo "installing $* (for $cmd)" >&2
+  apt_install "$@"
+}
+
+# apt_install PACKAGE...: install now, refreshing the package lists once if that fails.
+apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
     || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
 }
