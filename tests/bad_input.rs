@@ -552,6 +552,29 @@ fn cases() -> Vec<Case> {
             &["linux.timeOffsets", "time namespace"],
             |c| c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}}),
         ),
+        cfg(
+            "net-devices-without-netns",
+            &["linux.netDevices", "network namespace"],
+            |c| {
+                c["linux"]["netDevices"] = json!({"lo": {}});
+                ns_list(c).retain(|n| n["type"] != "network");
+            },
+        ),
+        cfg(
+            "net-device-name-with-slash",
+            &["linux.netDevices", "a/b", "not a valid interface name"],
+            |c| c["linux"]["netDevices"] = json!({"lo": {"name": "a/b"}}),
+        ),
+        cfg(
+            "net-device-name-too-long",
+            &["linux.netDevices", "not a valid interface name"],
+            |c| c["linux"]["netDevices"] = json!({"lo": {"name": "a23456789abcdefg"}}),
+        ),
+        cfg(
+            "net-device-missing",
+            &["linux.netDevices", "carrack-nope", "no such interface"],
+            |c| c["linux"]["netDevices"] = json!({"carrack-nope": {}}),
+        ),
         // --- linux, other
         cfg(
             "rootfs-propagation-bogus",

@@ -32,7 +32,7 @@ fn shape_and_hooks() {
             "poststop"
         ])
     );
-    for key in ["seccomp", "apparmor", "selinux", "intelRdt"] {
+    for key in ["seccomp", "apparmor", "selinux", "intelRdt", "netDevices"] {
         assert!(f["linux"][key]["enabled"].is_boolean(), "{key}");
     }
 }

@@ -128,6 +128,7 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": crate::linux::lsm::apparmor_enabled()},
             "selinux": {"enabled": crate::linux::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
+            "netDevices": {"enabled": true},
             "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {

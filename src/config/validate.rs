@@ -358,6 +358,17 @@ fn linux(spec: &Spec) -> Result<()> {
             bail!("linux.sysctl {k:?}: needs a {kind} namespace in linux.namespaces");
         }
     }
+    if let Some(devs) = l.net_devices() {
+        if !devs.is_empty() && !has(LinuxNamespaceType::Network) {
+            bail!("linux.netDevices: needs a network namespace in linux.namespaces");
+        }
+        for (host, d) in devs {
+            crate::linux::netdev::check_name("linux.netDevices key", host)?;
+            if let Some(n) = d.name() {
+                crate::linux::netdev::check_name(&format!("linux.netDevices[{host:?}].name"), n)?;
+            }
+        }
+    }
     if l.intel_rdt().is_some() && !std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
         bail!(
             "linux.intelRdt: not supported on this host (no resctrl filesystem at /sys/fs/resctrl)"

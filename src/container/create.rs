@@ -22,6 +22,7 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -
         .with_context(|| format!("--bundle {}", o.bundle.display()))?;
     let spec = config::load(&bundle)?;
     config::validate(&spec, &bundle)?;
+    crate::linux::netdev::check_present(&spec)?;
     let console = console_socket(&spec, o, console)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?;
     let ns = namespaces::plan(
@@ -131,6 +132,7 @@ fn build(
             .add_pid(child.pid)
             .context("linux.cgroupsPath: join")?;
     }
+    crate::linux::netdev::move_all(spec, ns, child.pid)?;
     let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
     child.go(state_json.clone())?;
     crate::fault::point("create:after-go");

@@ -10,6 +10,7 @@ pub mod idmap;
 pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
+pub mod netdev;
 pub mod network;
 pub mod process;
 pub mod rootfs;

@@ -510,34 +510,100 @@ fn memory_policy(ctx: &Ctx) -> Res {
     )
 }
 
-fn net_devices(ctx: &Ctx) -> Res {
-    let name = format!("ocid{}", std::process::id() % 100000);
-    let add = std::process::Command::new("ip")
-        .args(["link", "add", &name, "type", "dummy"])
-        .output();
-    if !matches!(&add, Ok(o) if o.status.success()) {
-        return skip("cannot create a dummy network interface (no dummy module or no ip)");
-    }
-    struct Del(String);
-    impl Drop for Del {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("ip")
-                .args(["link", "del", &self.0])
-                .output();
+/// A network namespace held by a `sleep` we started (killed by its pid on drop): the
+/// runtime runs in it, so the devices it moves are ours and the host's are never touched.
+struct NetnsHolder(std::process::Child);
+
+impl NetnsHolder {
+    fn start() -> Option<NetnsHolder> {
+        let child = std::process::Command::new("unshare")
+            .args(["-n", "sleep", "60"])
+            .spawn()
+            .ok()?;
+        let h = NetnsHolder(child);
+        let own = std::fs::read_link("/proc/self/ns/net").ok()?;
+        for _ in 0..200 {
+            match std::fs::read_link(format!("/proc/{}/ns/net", h.0.id())) {
+                Ok(ns) if ns != own => return Some(h),
+                _ => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
         }
+        None
     }
-    let _del = Del(name.clone());
+
+    /// `ip ARGS` inside the namespace.
+    fn ip(&self, args: &[&str]) -> bool {
+        std::process::Command::new("nsenter")
+            .args(["-t", &self.0.id().to_string(), "-n", "ip"])
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+}
+
+impl Drop for NetnsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn net_devices(ctx: &Ctx) -> Res {
+    let Some(ns) = NetnsHolder::start() else {
+        return skip("cannot make a network namespace (unshare -n)");
+    };
+    if !ns.ip(&[
+        "link", "add", "ocid0", "type", "veth", "peer", "name", "ocid1",
+    ]) {
+        return skip("cannot create a veth pair (no veth driver or no ip)");
+    }
+    let global = ns.ip(&["addr", "add", "192.0.2.7/24", "dev", "ocid0"])
+        && ns.ip(&["addr", "add", "2001:db8::7/64", "dev", "ocid0"]);
+    ensure(global, || "could not add the test addresses".into())?;
+    let nsfd = std::fs::File::open(format!("/proc/{}/ns/net", ns.0.id()))
+        .or_else(|e| fail(format!("open the test network namespace: {e}")))?;
     let mut b = Bundle::new(ctx);
-    b.set(
-        "/linux/netDevices",
-        json!({ name.clone(): {"name": "oci0"} }),
-    );
-    let r = b.check(&["--read", "/sys/class/net/oci0/type"]);
-    let r = r?;
+    b.set("/linux/netDevices", json!({"ocid0": {"name": "oci0"}}));
+    let flags = "/sys/class/net/oci0/flags";
+    b.args(&[
+        "/checker",
+        "--read",
+        flags,
+        "--read",
+        "/proc/net/if_inet6",
+        "--read",
+        "/proc/net/fib_trie",
+    ]);
+    b.write();
+    let id = b.new_id();
+    let dir = b.dir.to_str().unwrap().to_string();
+    let out = b.rt_with(&["run", "--bundle", &dir, &id], |cmd| {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = nsfd.as_raw_fd();
+        unsafe {
+            cmd.pre_exec(move || match libc::setns(fd, libc::CLONE_NEWNET) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
+    });
+    let r = crate::bundle::parse_report(&out.check("run")?.stdout)?;
+    let file = |p: &str| s(&r, &format!("/files/{}", p.replace('/', "~1"))).to_string();
+    let up = u32::from_str_radix(file(flags).trim().trim_start_matches("0x"), 16).unwrap_or(0);
+    ensure(up & 1 == 1, || {
+        format!("oci0 is not up in the container (flags {:?})", file(flags))
+    })?;
+    let v6 = file("/proc/net/if_inet6");
     ensure(
-        s(&r, "/files/~1sys~1class~1net~1oci0~1type").trim() == "1",
-        || "oci0 is not in the container's network namespace".into(),
-    )
+        v6.lines()
+            .any(|l| l.starts_with("20010db8000000000000000000000007") && l.ends_with("oci0")),
+        || format!("2001:db8::7 was not kept on oci0: {v6}"),
+    )?;
+    let v4 = file("/proc/net/fib_trie");
+    ensure(v4.contains("192.0.2.7"), || {
+        format!("192.0.2.7 was not kept: {v4}")
+    })
 }
 
 fn intel_rdt(ctx: &Ctx) -> Res {
