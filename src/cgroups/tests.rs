@@ -188,22 +188,30 @@ fn procs_parser_drops_invisible_and_junk() {
 }
 
 #[test]
-fn unified_fd_only_for_a_single_unified_dir() {
-    let tmp = std::env::temp_dir();
+fn entry_clones_into_v2_and_opens_v1_tasks_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("tasks"), "").unwrap();
     let dir = |h: &str| CgroupDir {
         hierarchy: h.into(),
-        path: tmp.clone(),
+        path: tmp.path().to_path_buf(),
         created: vec![],
     };
     let v2 = Cgroup {
         dirs: vec![dir("unified")],
-    };
-    assert!(v2.unified_fd().unwrap().is_some());
+    }
+    .entry()
+    .unwrap();
+    assert!(v2.clone_into.is_some() && v2.tasks.is_empty());
     let hybrid = Cgroup {
-        dirs: vec![dir("memory"), dir("unified")],
-    };
-    assert!(hybrid.unified_fd().unwrap().is_none());
-    assert!(Cgroup::default().unified_fd().unwrap().is_none());
+        dirs: vec![dir("memory"), dir("name=systemd"), dir("unified")],
+    }
+    .entry()
+    .unwrap();
+    assert!(hybrid.clone_into.is_some());
+    let paths: Vec<_> = hybrid.tasks.iter().map(|(_, p)| p.clone()).collect();
+    assert_eq!(paths, vec![tmp.path().join("tasks"); 2]);
+    let none = Cgroup::default().entry().unwrap();
+    assert!(none.clone_into.is_none() && none.tasks.is_empty());
 }
 
 #[test]

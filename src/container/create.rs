@@ -101,8 +101,7 @@ fn build(
     let seccomp = compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let idmapped = crate::linux::idmap::prepare(spec, bundle)?;
     let cgroup_dirs = mount_view(&c.state.cgroup);
-    let cgroup_fd = c.state.cgroup.unified_fd()?;
-    let in_cgroup = cgroup_fd.is_some();
+    let cgroup = c.state.cgroup.entry().context("linux.cgroupsPath: join")?;
     let child = launcher::spawn(&Launch {
         spec,
         rootfs,
@@ -110,7 +109,7 @@ fn build(
         fifo: &c.fifo(),
         ns,
         cgroup_dirs: &cgroup_dirs,
-        cgroup_fd,
+        cgroup: &cgroup,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         console,
@@ -126,12 +125,6 @@ fn build(
     c.save()?;
     crate::fault::point("create:after-pid-recorded");
     child.write_id_maps(spec)?;
-    if !in_cgroup {
-        c.state
-            .cgroup
-            .add_pid(child.pid)
-            .context("linux.cgroupsPath: join")?;
-    }
     crate::linux::netdev::move_all(spec, ns, child.pid)?;
     let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
     child.go(state_json.clone())?;

@@ -42,8 +42,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         true => c.state.cgroup.clone(),
         false => c.state.cgroup.sub(&a.cgroup)?,
     };
-    let cgroup_fd = cgroup.unified_fd()?;
-    let in_cgroup = cgroup_fd.is_some();
+    let entry = cgroup.entry().context("join the container's cgroup")?;
     // The pty master goes to --console-socket, or comes back to us in the foreground.
     let terminal = process.terminal().unwrap_or(false);
     let (ours, theirs): (Option<UnixStream>, Option<OwnedFd>) = match (&a.console_socket, terminal)
@@ -74,6 +73,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         console: theirs.as_ref().map(|s| s.as_raw_fd()),
         seccomp: seccomp.as_ref(),
         linux: spec.linux().as_ref(),
+        cgroup_tasks: &entry.tasks,
     };
     // Before the child exists: it inherits this affinity until it reaches the cgroup.
     if let Some(list) = process
@@ -88,20 +88,15 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
             crate::init::exec::run(&ctx, chan)
         })
     };
-    let child = match spawn(cgroup_fd.as_ref()) {
+    let child = match spawn(entry.clone_into.as_ref()) {
         // The container delegated its cgroup (controllers enabled, processes moved into a
         // child such as /init): the top is no longer a leaf. Join init's own cgroup, as runc.
-        Err(e) if cgroup_fd.is_some() && a.cgroup.is_empty() && is_ebusy(&e) => {
+        Err(e) if entry.clone_into.is_some() && a.cgroup.is_empty() && is_ebusy(&e) => {
             spawn(Some(&init_cgroup_fd(c.state.pid)?))?
         }
         other => other?,
     };
     let started = (|| -> Result<()> {
-        if !in_cgroup {
-            cgroup
-                .add_pid(child.pid)
-                .context("join the container's cgroup")?;
-        }
         let notify_msg = match seccomp.as_ref().filter(|f| f.uses_notify()) {
             Some(f) => crate::linux::seccomp::listener_message(
                 child.pid.into(),

@@ -3,7 +3,7 @@
 
 use crate::linux::{console, namespaces, process};
 use crate::sync::{Channel, Msg};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use oci_spec::runtime::Process;
 
 pub struct ExecCtx<'a> {
@@ -15,6 +15,8 @@ pub struct ExecCtx<'a> {
     pub seccomp: Option<&'a crate::linux::seccomp::Filter>,
     /// The container's linux.personality and linux.memoryPolicy (runc applies both to exec).
     pub linux: Option<&'a oci_spec::runtime::Linux>,
+    /// v1 `tasks` files to move ourselves into (`cgroups::enter_self`).
+    pub cgroup_tasks: &'a [(std::os::fd::OwnedFd, std::path::PathBuf)],
 }
 
 pub fn run(ctx: &ExecCtx, chan: &Channel) {
@@ -35,6 +37,7 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     let Msg::Go(notify_msg) = chan.expect(Msg::Go(String::new()))? else {
         unreachable!("expect checked the kind")
     };
+    crate::cgroups::enter_self(ctx.cgroup_tasks).context("join the container's cgroup")?;
     namespaces::join_all(ctx.ns)?;
     if ctx.ns.enters_user() {
         process::become_userns_root()?;

@@ -27,6 +27,8 @@ pub struct InitCtx<'a> {
     pub ns: &'a namespaces::Plan,
     /// (hierarchy mount-point basename, host dir) of the container's cgroups, for `cgroup` mounts.
     pub cgroup_dirs: &'a [(String, PathBuf)],
+    /// v1 `tasks` files to move ourselves into (`cgroups::enter_self`).
+    pub cgroup_tasks: &'a [(OwnedFd, PathBuf)],
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// The console socket (process.terminal).
@@ -73,6 +75,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     let Msg::Go(state_json) = ctx.chan.expect(Msg::Go(String::new()))? else {
         unreachable!("expect checked the kind")
     };
+    crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")?;
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
     let proc_ = spec.process().as_ref().context("process: required")?;

@@ -34,8 +34,9 @@ pub struct Launch<'a> {
     pub fifo: &'a Path,
     pub ns: &'a Plan,
     pub cgroup_dirs: &'a [(String, PathBuf)],
-    /// The v2 cgroup dir: init is born in it (CLONE_INTO_CGROUP), never outside even briefly.
-    pub cgroup_fd: Option<OwnedFd>,
+    /// How init joins the container's cgroups (`Cgroup::entry`): born in the v2 dir, moves
+    /// itself into the v1 ones right after Go.
+    pub cgroup: &'a crate::cgroups::Entry,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// Where init sends the pty master when process.terminal is set.
@@ -71,7 +72,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
     }
     clone_child(
         l.ns.clone_flags,
-        l.cgroup_fd.as_ref(),
+        l.cgroup.clone_into.as_ref(),
         l.parent_only,
         |chan| {
             let ctx = InitCtx {
@@ -82,6 +83,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
                 fifo: &fifo,
                 ns: l.ns,
                 cgroup_dirs: l.cgroup_dirs,
+                cgroup_tasks: &l.cgroup.tasks,
                 no_pivot: l.no_pivot,
                 no_new_keyring: l.no_new_keyring,
                 console: l.console,
