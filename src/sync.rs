@@ -10,11 +10,13 @@
 //! Order (create):
 //! ```text
 //!   parent                                   init (cloned with the new namespaces)
-//!   clone3 ───────────────────────────────▶  PDEATHSIG=SIGKILL; wait for Go
+//!   clone3 (into the v2 cgroup) ──────────▶  PDEATHSIG=SIGKILL; wait for Go
 //!   record pid + start time in state.json
 //!   write uid_map/gid_map (new userns)
-//!   place pid in every cgroup hierarchy
-//!   Go(state JSON for hooks) ─────────────▶  join namespaces, rootfs, mounts, devices
+//!   move devices (linux.netDevices)
+//!   Go(state JSON for hooks) ─────────────▶  write "0" to each v1 `tasks` fd (joins the
+//!                                            cgroups: cgroups::Cgroup::entry), then
+//!                                            join namespaces, rootfs, mounts, devices
 //!            ◀────────────────────────────── RunHooks     (only if prestart/createRuntime exist)
 //!   run prestart, createRuntime hooks
 //!   HooksDone ────────────────────────────▶  createContainer hooks, pivot_root, hostname,
@@ -31,11 +33,11 @@
 //! (SCM_RIGHTS) with runc's ContainerProcessState JSON, built from Go's state (create) or
 //! carried whole by Go (exec, where Go is otherwise empty).
 //!
-//! Order (exec): the same clone3 and Go (cgroup placement first); init joins the container's
+//! Order (exec): the same clone3 and Go (the child joins the v1 cgroups first); init joins the container's
 //! namespaces and sets up the process, then execve. Success is EOF on the channel (it is
 //! close-on-exec); failure is Error(text).
 //! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd, the
-//! namespace fds opened by the parent, and the console socket (connected by the parent to
+//! v1 cgroup `tasks` files opened for writing, the namespace fds opened by the parent, and the console socket (connected by the parent to
 //! `--console-socket` while the host path is reachable, or one end of a socketpair when run/exec
 //! relay the pty themselves); init sends the pty master on it with SCM_RIGHTS. None of them survives execve (all are O_CLOEXEC, and init
 //! marks every fd above the preserved ones close-on-exec).
@@ -45,7 +47,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// parent → init: ids mapped and cgroups joined; set up the container. Carries the state
+    /// parent → init: ids mapped, devices moved; set up the container. Carries the state
     /// JSON that init's own hooks read on stdin.
     Go(String),
     /// init → parent: mounts are done, run the prestart and createRuntime hooks now.
