@@ -24,6 +24,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    no_error_backtraces();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help
@@ -44,6 +45,22 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// carrack reports errors as one line and never prints a backtrace, but with RUST_BACKTRACE=1
+/// in the environment every anyhow error would capture one: in a static binary the first
+/// capture sorts all unwind tables, over 1 ms per process (seen in `perf` as libgcc's
+/// fde_single_encoding_compare). std decides once per process and caches the answer, so ask
+/// with RUST_LIB_BACKTRACE=0, then restore the environment the container and hooks inherit.
+fn no_error_backtraces() {
+    let saved = std::env::var_os("RUST_LIB_BACKTRACE");
+    // Single-threaded here, before anything else runs: set_var cannot race.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    let _ = std::backtrace::Backtrace::capture();
+    match saved {
+        Some(v) => std::env::set_var("RUST_LIB_BACKTRACE", v),
+        None => std::env::remove_var("RUST_LIB_BACKTRACE"),
+    }
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
