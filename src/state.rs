@@ -363,7 +363,7 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     if pid <= 0 {
         return None;
     }
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::linux::fs::read_text(format!("/proc/{pid}/stat")).ok()?;
     // comm may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');

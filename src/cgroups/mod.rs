@@ -57,13 +57,22 @@ fn layout_of(mounts: &[CgroupMount]) -> Result<Layout> {
     })
 }
 
+/// The cgroup mounts of /proc/self/mountinfo, read once per process (layout and paths both
+/// need them).
 fn host_mounts() -> Result<Vec<CgroupMount>> {
-    let text = fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-    Ok(parse::select_mounts(parse::parse_mountinfo(&text)?))
+    static MOUNTS: OnceLock<Vec<CgroupMount>> = OnceLock::new();
+    if let Some(m) = MOUNTS.get() {
+        return Ok(m.clone());
+    }
+    let text =
+        crate::linux::fs::read_text("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let mounts = parse::select_mounts(parse::parse_mountinfo(&text)?);
+    Ok(MOUNTS.get_or_init(|| mounts).clone())
 }
 
 fn own_cgroups() -> Result<Vec<ProcCgroup>> {
-    let text = fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+    let text =
+        crate::linux::fs::read_text("/proc/self/cgroup").context("read /proc/self/cgroup")?;
     parse::parse_proc_cgroup(&text)
 }
 

@@ -188,7 +188,7 @@ fn cpuset(s: &Sites, r: &LinuxResources) -> Result<()> {
 fn devices(s: &Sites, r: &LinuxResources) -> Result<()> {
     let rules = devices::rules(r.devices().as_deref().unwrap_or(&[]))?;
     if let Some(Serve::V1(d)) = s.serve("devices", None) {
-        let list = std::fs::read_to_string(d.join("devices.list")).ok();
+        let list = crate::linux::fs::read_text(d.join("devices.list")).ok();
         return write::run(d, &devices::v1_writes(&rules, list.as_deref()));
     }
     // BPF needs no controller: on pure v2 it is the device cgroup. On a hybrid host without a

@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxThrottleDevice,
 };
-use std::fs;
 use std::path::Path;
 
 pub fn has_controller(controllers: &str, name: &str) -> bool {
@@ -28,12 +27,14 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
     let parent = dir.parent().context("cpuset dir has no parent")?;
     for file in ["cpuset.cpus", "cpuset.mems"] {
         let own = dir.join(file);
-        let cur = fs::read_to_string(&own).with_context(|| format!("read {}", own.display()))?;
+        let cur =
+            crate::linux::fs::read_text(&own).with_context(|| format!("read {}", own.display()))?;
         if !cur.trim().is_empty() {
             continue;
         }
         let from = parent.join(file);
-        let val = fs::read_to_string(&from).with_context(|| format!("read {}", from.display()))?;
+        let val = crate::linux::fs::read_text(&from)
+            .with_context(|| format!("read {}", from.display()))?;
         super::write_file(&own, val.trim()).with_context(|| format!("write {}", own.display()))?;
     }
     Ok(())

@@ -66,6 +66,22 @@ impl Write {
         super::write_file(&dir.join(&self.file), &self.value)
     }
 
+    /// Like `attempt`, through `open` when it already holds this file: consecutive writes to
+    /// one file (the device rules of devices.allow) share one open. Each write(2) is still
+    /// one separate request to the kernel.
+    fn attempt_in(&self, dir: &Path, open: &mut Option<(String, fs::File)>) -> std::io::Result<()> {
+        use std::io::Write as _;
+        if open.as_ref().is_none_or(|(f, _)| *f != self.file) {
+            *open = None;
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join(&self.file))?;
+            *open = Some((self.file.clone(), f));
+        }
+        let (_, f) = open.as_mut().expect("opened above");
+        f.write_all(self.value.as_bytes())
+    }
+
     fn error(&self, dir: &Path, e: &std::io::Error) -> anyhow::Error {
         anyhow::anyhow!(
             "{} {}: write {}: {}",
@@ -119,8 +135,9 @@ pub fn run(dir: &Path, writes: &[Write]) -> Result<()> {
         );
     }
     let mut deferred = Vec::new();
+    let mut open = None;
     for w in writes {
-        match w.attempt(dir) {
+        match w.attempt_in(dir, &mut open) {
             Ok(()) => w.check(dir)?,
             Err(e) if w.ok_if_missing && e.kind() == ErrorKind::NotFound => {}
             Err(e) if w.retry_einval && e.raw_os_error() == Some(libc::EINVAL) => deferred.push(w),

@@ -21,7 +21,8 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     let f = std::fs::File::open(&path)
         .with_context(|| format!("config.json: open {}", path.display()))?;
     // Read at most one byte past the limit: a huge file is refused without being loaded.
-    let mut text = Vec::new();
+    // Room for a typical config: one read and the EOF read, not a doubling series.
+    let mut text = Vec::with_capacity(64 << 10);
     f.take(MAX_CONFIG + 1)
         .read_to_end(&mut text)
         .with_context(|| format!("config.json: read {}", path.display()))?;

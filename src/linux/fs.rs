@@ -145,8 +145,14 @@ fn strip_root(path: &Path) -> &Path {
 /// O_PATH fd of it. Symlinks met on the way, dangling ones included, are followed inside the
 /// root (a link to `/x` means `<root>/x`), so the created entries always land in the rootfs.
 pub fn ensure_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
-    if let Ok(fd) = open_in_root(root, path, libc::O_PATH) {
-        return Ok(fd);
+    match open_in_root(root, path, libc::O_PATH) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            if let Some(fd) = create_last(root, path, kind) {
+                return Ok(fd);
+            }
+        }
+        Err(_) => {}
     }
     let mut todo: std::collections::VecDeque<std::ffi::OsString> = components(path).collect();
     let mut cur = std::path::PathBuf::from("/");
@@ -178,8 +184,13 @@ pub fn ensure_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
                 let parent = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
                     .with_context(|| format!("open {} in rootfs", cur.display()))?;
                 let k = if todo.is_empty() { kind } else { Kind::Dir };
-                create_at(parent.as_raw_fd(), &comp, k)
-                    .with_context(|| format!("create {} in rootfs", next.display()))?;
+                match create_at(parent.as_raw_fd(), &comp, k) {
+                    Err(e) if e.raw_os_error() != Some(libc::EEXIST) => {
+                        return Err(e)
+                            .with_context(|| format!("create {} in rootfs", next.display()));
+                    }
+                    _ => {}
+                }
                 cur = next;
             }
             Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", next.display())),
@@ -187,6 +198,19 @@ pub fn ensure_in_root(root: RawFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
     }
     open_in_root(root, &cur, libc::O_PATH)
         .with_context(|| format!("open {} in rootfs", path.display()))
+}
+
+/// The common case, in 4 syscalls instead of a walk: only the last component is missing.
+/// Create it in its parent (opened inside the root like every lookup) and open it. None when
+/// that does not apply (a missing parent, or an entry that exists after all, such as a
+/// dangling symlink): the caller then walks the path.
+fn create_last(root: RawFd, path: &Path, kind: Kind) -> Option<OwnedFd> {
+    let Some(Component::Normal(name)) = path.components().next_back() else {
+        return None;
+    };
+    let parent = open_in_root(root, path.parent()?, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+    create_at(parent.as_raw_fd(), name, kind).ok()?;
+    open_in_root(root, path, libc::O_PATH).ok()
 }
 
 /// Normal and `..` components; `/` and `.` carry no step.
@@ -226,12 +250,20 @@ fn create_at(dir: RawFd, name: &std::ffi::OsStr, kind: Kind) -> std::io::Result<
         }
     };
     if r < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e);
-        }
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A small file, whole, in few syscalls: no stat for a size hint (procfs and cgroupfs report
+/// 0, which makes std's reader start at 32 bytes and double), so most files take one read
+/// and the read that sees EOF.
+pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(8192);
+    (&f).take(u64::MAX).read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// The magic-link path that names an opened fd, for syscalls that take paths (mount).

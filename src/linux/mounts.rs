@@ -5,7 +5,7 @@ use super::fs::{ensure_in_root, fd_path, open_in_root, Kind};
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Mount;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// A mount's options split into flags, propagation and the data string.
@@ -168,24 +168,20 @@ const PROC_OVERRIDABLE: &[&str] = &[
 /// A mount whose target lands inside a procfs (through a symlink in the rootfs, say
 /// /vol -> /proc/sys/kernel) would let the container redirect the runtime's /proc writes
 /// (CVE-2025-52881): refused, as runc's checkProcMount does.
-fn check_proc_target(ctx: &Ctx, m: &Mount) -> Result<()> {
-    let dest = m.destination();
-    if dest == Path::new("/proc") || PROC_OVERRIDABLE.iter().any(|p| dest == Path::new(p)) {
-        return Ok(());
-    }
-    let Ok(fd) = open_in_root(ctx.rootfs, dest, libc::O_PATH) else {
-        return Ok(()); // does not exist yet: it will be created, outside any procfs
-    };
-    if super::fs::is_procfs(fd.as_raw_fd()) {
+/// The mount target `dest`, made to exist as `kind` and opened: every mount goes through this.
+fn target(ctx: &Ctx, dest: &Path, kind: Kind) -> Result<OwnedFd> {
+    let fd = ensure_in_root(ctx.rootfs, dest, kind)?;
+    let allowed =
+        dest == Path::new("/proc") || PROC_OVERRIDABLE.iter().any(|p| dest == Path::new(p));
+    if !allowed && super::fs::is_procfs(fd.as_raw_fd()) {
         bail!("destination: resolves inside /proc, where only /proc itself and runc's lxcfs files may be mounted");
     }
-    Ok(())
+    Ok(fd)
 }
 
 /// Perform one entry of `mounts[i]`.
 pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
     let field = format!("mounts[{i}] {:?}", m.destination());
-    check_proc_target(ctx, m).with_context(|| field.clone())?;
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
         .with_context(|| format!("{field}: options"))?;
     let typ = m.typ().as_deref().unwrap_or("");
@@ -234,7 +230,7 @@ fn source_path(ctx: &Ctx, m: &Mount) -> Result<PathBuf> {
 fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
     let src = source_path(ctx, m)?;
     let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
-    let target = ensure_in_root(ctx.rootfs, m.destination(), kind)?;
+    let target = target(ctx, m.destination(), kind)?;
     let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     mount(
         Some(&src),
@@ -276,7 +272,7 @@ fn mount_idmapped(ctx: &Ctx, m: &Mount, opts: &Options, tree: &std::os::fd::Owne
     } else {
         Kind::File
     };
-    let target = ensure_in_root(ctx.rootfs, m.destination(), kind)?;
+    let target = target(ctx, m.destination(), kind)?;
     let r = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
@@ -298,7 +294,7 @@ fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
     if typ.is_empty() {
         bail!("type: required (or a bind option)");
     }
-    let target = ensure_in_root(ctx.rootfs, m.destination(), Kind::Dir)?;
+    let target = target(ctx, m.destination(), Kind::Dir)?;
     let src = m
         .source()
         .as_ref()
@@ -371,7 +367,7 @@ fn set_propagation(ctx: &Ctx, dest: &Path, prop: MsFlags) -> Result<()> {
 /// kernel roots a fresh cgroup2 mount there; otherwise (and for every v1 hierarchy) the
 /// container's own directories are bound under a tmpfs, read-only unless the config says rw.
 fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
-    let target = ensure_in_root(ctx.rootfs, dest, Kind::Dir)?;
+    let target = target(ctx, dest, Kind::Dir)?;
     let unified_only = ctx.cgroup_dirs.len() == 1 && ctx.cgroup_dirs[0].0.is_empty();
     let base = opts.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if unified_only {
@@ -385,7 +381,8 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
             )
             .context("mount cgroup2");
         }
-        return bind_ro(ctx.rootfs, &ctx.cgroup_dirs[0].1, dest, opts.flags);
+        let reopen = || open_in_root(ctx.rootfs, dest, libc::O_PATH);
+        return bind_ro(&ctx.cgroup_dirs[0].1, &target, reopen, opts.flags);
     }
     let tmpfs_flags = base - MsFlags::MS_RDONLY;
     mount(
@@ -396,10 +393,28 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
         Some("mode=755"),
     )
     .context("mount tmpfs for cgroup hierarchies")?;
+    // The tmpfs was just mounted and only we write to it: its subdirectories are made and
+    // opened directly in it.
+    let tmpfs = open_in_root(ctx.rootfs, dest, libc::O_PATH | libc::O_DIRECTORY)?;
     for (name, host) in ctx.cgroup_dirs {
-        let sub = dest.join(if name.is_empty() { "unified" } else { name });
-        ensure_in_root(ctx.rootfs, &sub, Kind::Dir)?;
-        bind_ro(ctx.rootfs, host, &sub, opts.flags)?;
+        let name = if name.is_empty() { "unified" } else { name };
+        let sub = std::ffi::CString::new(name).context("cgroup hierarchy name")?;
+        let open = || {
+            let fd = unsafe {
+                libc::openat(
+                    tmpfs.as_raw_fd(),
+                    sub.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            };
+            match fd {
+                -1 => Err(std::io::Error::last_os_error()),
+                fd => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+            }
+        };
+        unsafe { libc::mkdirat(tmpfs.as_raw_fd(), sub.as_ptr(), 0o755) };
+        let fd = open().with_context(|| format!("make {}/{name}", dest.display()))?;
+        bind_ro(host, &fd, open, opts.flags)?;
     }
     if opts.flags.contains(MsFlags::MS_RDONLY) {
         let t = open_in_root(ctx.rootfs, dest, libc::O_PATH)?;
@@ -415,11 +430,17 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
     Ok(())
 }
 
-fn bind_ro(rootfs: RawFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
-    let target = ensure_in_root(rootfs, dest, Kind::Dir)?;
+/// Bind the host cgroup dir `src` on `target`, then remount it nosuid, nodev, noexec (and
+/// read-only when `flags` say so).
+fn bind_ro(
+    src: &Path,
+    target: &OwnedFd,
+    reopen: impl Fn() -> std::io::Result<OwnedFd>,
+    flags: MsFlags,
+) -> Result<()> {
     mount(
         Some(src),
-        fd_path(&target).as_str(),
+        fd_path(target).as_str(),
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
@@ -432,7 +453,7 @@ fn bind_ro(rootfs: RawFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()>
         | MsFlags::MS_NOEXEC
         | (flags & MsFlags::MS_RDONLY);
     // The old fd names the directory under the new mount: reopen to reach the mount itself.
-    let target = open_in_root(rootfs, dest, libc::O_PATH)?;
+    let target = reopen()?;
     mount(
         None::<&str>,
         fd_path(&target).as_str(),
