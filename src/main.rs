@@ -2,6 +2,12 @@
 //!
 //! main parses the command line, dispatches to one verb, and is the only place that reports
 //! an error: one line on stderr, one line in the --log file.
+//!
+//! No Rust runtime start-up (`no_main`): std's would read /proc/self/maps for a stack guard,
+//! install SIGSEGV/SIGBUS handlers on an alternate stack, and set SIGPIPE to ignored, which
+//! every process carrack starts would inherit (containers saw SigIgn 0x1000; runc's see 0).
+//! That is 17 syscalls per exec, and create, run and exec execute carrack twice (selfexe.rs).
+#![cfg_attr(not(test), no_main)]
 
 mod cgroups;
 mod cli;
@@ -23,8 +29,41 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use cli::{Cli, Command};
 
-fn main() {
+/// The C entry point. std::env::args still works: glibc hands argv to std's .init_array hook.
+#[cfg(not(test))]
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    stdio_open();
     no_error_backtraces();
+    carrack_main()
+}
+
+/// What std's start-up did that carrack needs: fds 0-2 exist (else the first file carrack
+/// opens could become its stdout), opened on /dev/null when closed.
+#[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
+fn stdio_open() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for p in fds {
+        if p.revents & libc::POLLNVAL != 0 {
+            let flags = if p.fd == 0 {
+                libc::O_RDONLY
+            } else {
+                libc::O_WRONLY
+            };
+            unsafe { libc::open(c"/dev/null".as_ptr(), flags) };
+        }
+    }
+}
+
+#[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
+fn carrack_main() -> ! {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help
@@ -52,6 +91,7 @@ fn main() {
 /// capture sorts all unwind tables, over 1 ms per process (seen in `perf` as libgcc's
 /// fde_single_encoding_compare). std decides once per process and caches the answer, so ask
 /// with RUST_LIB_BACKTRACE=0, then restore the environment the container and hooks inherit.
+#[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
 fn no_error_backtraces() {
     let saved = std::env::var_os("RUST_LIB_BACKTRACE");
     // Single-threaded here, before anything else runs: set_var cannot race.

@@ -25,6 +25,30 @@ fn run_passes_stdio_and_exit_code() {
     );
 }
 
+/// The process starts with the signal dispositions carrack was given: nothing blocked, and
+/// ignored only what carrack's caller ignored (Rust's start-up used to leave SIGPIPE ignored
+/// in every container). carrack's caller here is std's Command, which unblocks everything and
+/// restores SIGPIPE, so the expectation is this test's own ignored set without SIGPIPE.
+/// Only signals 1-31 are compared: glibc's posix_spawn leaves its internal signals 32 and 33
+/// ignored in the children it starts, before carrack runs.
+#[test]
+fn process_inherits_no_ignored_or_blocked_signals() {
+    let Some(()) = can_run() else { return };
+    let sigset = |status: &str, key: &str| {
+        let v = status.lines().find_map(|l| l.strip_prefix(key)).unwrap();
+        u64::from_str_radix(v.trim(), 16).unwrap() & 0x7fff_ffff
+    };
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let want = sigset(&own, "SigIgn:") & !(1 << (libc::SIGPIPE - 1));
+    let b = Bundle::new(&["cat", "/proc/self/status"]);
+    let id = b.id("signals");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let got = text(&out.stdout);
+    assert_eq!(sigset(&got, "SigBlk:"), 0, "{got}");
+    assert_eq!(sigset(&got, "SigIgn:"), want, "ignored signals: {got}");
+}
+
 #[test]
 fn run_killed_by_signal_exits_128_plus_n() {
     let Some(()) = can_run() else { return };
