@@ -189,6 +189,12 @@ fn cases() -> Vec<Case> {
             &["process.env", "invalid type"],
             |c| c["process"]["env"] = json!(["PATH=/bin", 7]),
         ),
+        // oci-spec checks this format with its one regex (regex-lite here: shims/regex).
+        cfg(
+            "exec-cpu-affinity-bad-format",
+            &["process.execCPUAffinity.initial", "0-x"],
+            |c| c["process"]["execCPUAffinity"] = json!({"initial": "0-x"}),
+        ),
         cfg("hostname-is-number", &["hostname", "invalid type"], |c| {
             c["hostname"] = json!(42)
         }),
