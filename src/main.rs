@@ -3,10 +3,11 @@
 //! main parses the command line, dispatches to one verb, and is the only place that reports
 //! an error: one line on stderr, one line in the --log file.
 //!
-//! No Rust runtime start-up (`no_main`): std's would read /proc/self/maps for a stack guard,
-//! install SIGSEGV/SIGBUS handlers on an alternate stack, and set SIGPIPE to ignored, which
-//! every process carrack starts would inherit (containers saw SigIgn 0x1000; runc's see 0).
-//! That is 17 syscalls per exec, and create, run and exec execute carrack twice (selfexe.rs).
+//! No Rust runtime start-up (`no_main`): std's reads /proc/self/maps for a stack guard and
+//! installs SIGSEGV/SIGBUS handlers on an alternate stack, 17 syscalls per exec (create, run
+//! and exec execute carrack twice, selfexe.rs). Of what it does, carrack keeps fds 0-2 opened
+//! and SIGPIPE ignored (linux/signals.rs: and restored for the container's process, which
+//! used to inherit it ignored: SigIgn 0x1000 where runc's processes have 0).
 #![cfg_attr(not(test), no_main)]
 
 mod cgroups;
@@ -34,6 +35,7 @@ use cli::{Cli, Command};
 #[no_mangle]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     stdio_open();
+    linux::signals::ignore_sigpipe();
     no_error_backtraces();
     carrack_main()
 }

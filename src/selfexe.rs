@@ -37,6 +37,8 @@ pub fn protect() -> Result<()> {
     extern "C" {
         static environ: *const *const libc::c_char;
     }
+    // The new image must see SIGPIPE as our caller left it (signals.rs).
+    crate::linux::signals::restore_sigpipe();
     unsafe {
         libc::syscall(
             libc::SYS_execveat,

@@ -232,11 +232,19 @@ impl Locked {
     /// the bundle may change or go away after create.
     pub fn save_config(&self, spec: &oci_spec::runtime::Spec) -> Result<()> {
         let p = self.path.join(CONFIG_FILE);
-        fs::write(&p, serde_json::to_vec(spec)?).with_context(|| format!("write {}", p.display()))
+        fs::write(&p, serde_json::to_vec(spec)?)
+            .with_context(|| format!("write {}", p.display()))?;
+        *CONFIG_MEMO.lock().unwrap_or_else(|e| e.into_inner()) = Some((p, spec.clone()));
+        Ok(())
     }
 
     pub fn config(&self) -> Result<oci_spec::runtime::Spec> {
         let p = self.path.join(CONFIG_FILE);
+        if let Some((memo, spec)) = &*CONFIG_MEMO.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *memo == p {
+                return Ok(spec.clone());
+            }
+        }
         let text = fs::read(&p).with_context(|| format!("read {}", p.display()))?;
         crate::config::from_json(&text)
             .map_err(|e| anyhow::anyhow!("{}: corrupt: {}: {}", p.display(), e.path(), e.inner()))
@@ -271,6 +279,11 @@ fn open_existing_dir(path: &Path) -> Result<File> {
         }
     })
 }
+
+/// The config this process saved, by path: `run` creates, starts and deletes in one process
+/// and would otherwise parse its own copy back twice (60 KiB with Docker's seccomp profile).
+static CONFIG_MEMO: std::sync::Mutex<Option<(PathBuf, oci_spec::runtime::Spec)>> =
+    std::sync::Mutex::new(None);
 
 fn read_state(dir: &Path) -> Result<State> {
     let file = dir.join(STATE_FILE);

@@ -75,8 +75,26 @@ fn build(
     console: Option<std::os::fd::RawFd>,
 ) -> Result<i32> {
     c.save_config(spec)?;
+    let intended: Vec<_> = c
+        .state
+        .cgroup
+        .dirs
+        .iter()
+        .map(|d| d.created.clone())
+        .collect();
     let created = c.state.cgroup.create();
-    c.save()?; // record what was made even when create failed half-way
+    // The state already lists the dirs we meant to make; save again only when that changed
+    // (a dir another creator made first is theirs) or create failed half-way.
+    let changed = c
+        .state
+        .cgroup
+        .dirs
+        .iter()
+        .map(|d| &d.created)
+        .ne(intended.iter());
+    if changed || created.is_err() {
+        c.save()?;
+    }
     created.context("linux.cgroupsPath")?;
     // Always: device rules start from deny-all plus runc's defaults even without resources.
     let resources = spec

@@ -16,4 +16,5 @@ pub mod process;
 pub mod rootfs;
 pub mod scheduling;
 pub mod seccomp;
+pub mod signals;
 mod syscall_table;

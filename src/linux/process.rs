@@ -175,6 +175,7 @@ impl Exec {
 
     /// execve; only returns on failure.
     pub fn exec(&self) -> anyhow::Error {
+        crate::linux::signals::restore_sigpipe();
         let err = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
         anyhow::anyhow!("exec {:?}: {}", self.path, err.desc())
     }
