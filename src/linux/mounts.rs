@@ -5,7 +5,7 @@ use super::fs::{ensure_in_root, fd_path, open_in_root, Kind};
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Mount;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// A mount's options split into flags, propagation and the data string.
@@ -397,23 +397,9 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
     // opened directly in it.
     let tmpfs = open_in_root(ctx.rootfs, dest, libc::O_PATH | libc::O_DIRECTORY)?;
     for (name, host) in ctx.cgroup_dirs {
-        let name = if name.is_empty() { "unified" } else { name };
-        let sub = std::ffi::CString::new(name).context("cgroup hierarchy name")?;
-        let open = || {
-            let fd = unsafe {
-                libc::openat(
-                    tmpfs.as_raw_fd(),
-                    sub.as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                )
-            };
-            match fd {
-                -1 => Err(std::io::Error::last_os_error()),
-                fd => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-            }
-        };
-        unsafe { libc::mkdirat(tmpfs.as_raw_fd(), sub.as_ptr(), 0o755) };
-        let fd = open().with_context(|| format!("make {}/{name}", dest.display()))?;
+        let sub = Path::new(if name.is_empty() { "unified" } else { name });
+        let open = || open_in_root(tmpfs.as_raw_fd(), sub, libc::O_PATH | libc::O_DIRECTORY);
+        let fd = ensure_in_root(tmpfs.as_raw_fd(), sub, Kind::Dir)?;
         bind_ro(host, &fd, open, opts.flags)?;
     }
     if opts.flags.contains(MsFlags::MS_RDONLY) {
