@@ -103,7 +103,8 @@ fn template_name_into_a_joined_namespace() {
         "ip -o link show | grep -o 'net[0-9]*@'",
     );
     let id = b.id("netdev-join");
-    // Joined namespace: $NS, a namespace held by a sleep the script starts and ends.
+    // Joined namespace: one held by a sleep the script starts and ends; its path replaces
+    // the placeholder once the sleep runs.
     for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
         if ns["type"] == "network" {
             ns["path"] = json!("/tmp/carrack-netdev-ns-placeholder");
