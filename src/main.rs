@@ -29,11 +29,42 @@ mod sync;
 use anyhow::{bail, Result};
 use clap::Parser;
 use cli::{Cli, Command};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
-/// The C entry point. std::env::args still works: glibc hands argv to std's .init_array hook.
+// See Cargo.toml: musl's own malloc unmaps on free.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// The command line as the kernel passed it to `main`: a NULL-terminated array that lives as
+/// long as the process. carrack keeps its own because std::env::args is empty under `no_main`
+/// with musl (only glibc hands argv to std's .init_array hook).
+static ARGV: AtomicPtr<*const libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+/// argv for execve (selfexe.rs); null in a test build, which has no C entry point.
+pub fn argv() -> *const *const libc::c_char {
+    ARGV.load(Ordering::Relaxed)
+}
+
+/// The arguments, as clap reads them.
+#[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
+fn args_os() -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    let mut p = argv();
+    // SAFETY: the kernel's argv is a NULL-terminated array of NUL-terminated strings.
+    while !p.is_null() && unsafe { !(*p).is_null() } {
+        let arg = unsafe { std::ffi::CStr::from_ptr(*p) };
+        out.push(std::ffi::OsStr::from_bytes(arg.to_bytes()).to_owned());
+        p = unsafe { p.add(1) };
+    }
+    out
+}
+
 #[cfg(not(test))]
 #[no_mangle]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(_argc: libc::c_int, argv: *mut *const libc::c_char) -> libc::c_int {
+    ARGV.store(argv, Ordering::Relaxed);
     stdio_open();
     linux::signals::ignore_sigpipe();
     no_error_backtraces();
@@ -66,7 +97,7 @@ fn stdio_open() {
 
 #[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
 fn carrack_main() -> ! {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args_os()) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help
         Err(e) => {

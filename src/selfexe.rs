@@ -13,7 +13,6 @@
 //! When the binary already lives on a read-only mount (a read-only /usr), nothing is done.
 
 use anyhow::{bail, Context, Result};
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const OPEN_TREE_CLONE: u32 = 1;
@@ -29,11 +28,10 @@ pub fn protect() -> Result<()> {
         Ok(fd) => fd,
         Err(e) => sealed_copy().with_context(|| format!("read-only bind failed ({e:#})"))?,
     };
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.into_encoded_bytes()))
-        .collect::<Result<_, _>>()?;
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
+    let argv = crate::argv();
+    if argv.is_null() {
+        bail!("protect the runtime binary (CVE-2019-5736): no command line to re-execute");
+    }
     extern "C" {
         static environ: *const *const libc::c_char;
     }
@@ -44,7 +42,7 @@ pub fn protect() -> Result<()> {
             libc::SYS_execveat,
             exe.as_raw_fd(),
             c"".as_ptr(),
-            argv.as_ptr(),
+            argv,
             environ,
             libc::AT_EMPTY_PATH,
         )

@@ -125,7 +125,7 @@ fn namespace_path(field: &str, path: &Path, kind: LinuxNamespaceType) -> Result<
         Ok(f) => f,
         Err(e) => bail!("{field} {}: {e}", path.display()),
     };
-    let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
     if t < 0 {
         bail!("{field} {}: not a namespace file", path.display());
     }

@@ -25,7 +25,7 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) ->
     let slave = unsafe {
         libc::ioctl(
             master.as_raw_fd(),
-            TIOCGPTPEER,
+            TIOCGPTPEER as _,
             libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
         )
     };

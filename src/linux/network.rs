@@ -12,10 +12,10 @@ pub fn loopback_up() -> Result<()> {
         *d = *s as libc::c_char;
     }
     let r = unsafe {
-        let mut r = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        let mut r = libc::ioctl(sock, libc::SIOCGIFFLAGS as _, &mut req);
         if r == 0 {
             req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            r = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+            r = libc::ioctl(sock, libc::SIOCSIFFLAGS as _, &req);
         }
         r
     };

@@ -6,7 +6,13 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+// glibc types the resource as an enum, musl as a plain int.
+#[cfg(target_env = "gnu")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type Resource = libc::c_int;
+
+fn rlimit_resource(t: PosixRlimitType) -> Resource {
     use PosixRlimitType as R;
     match t {
         R::RlimitCpu => libc::RLIMIT_CPU,
