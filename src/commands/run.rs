@@ -17,8 +17,8 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     } else {
         (None, None)
     };
-    let pid = crate::container::create(root, &a.id, &a.opts, theirs)?;
-    if let Err(e) = crate::container::start(root, &a.id) {
+    let (c, pid) = crate::container::create_held(root, &a.id, &a.opts, theirs)?;
+    if let Err(e) = crate::container::start_held(c) {
         let _ = crate::container::delete(root, &a.id, true);
         return Err(e);
     }

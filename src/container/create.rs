@@ -12,11 +12,31 @@ use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Create the container; returns init's pid (our child: `run` waits on it).
+/// Create the container and leave it Created; returns init's pid.
 ///
 /// `console`: a socket to send the pty master to instead of `--console-socket` (run and exec
 /// in the foreground receive it themselves).
 pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -> Result<i32> {
+    let (mut c, pid) = create_held(root, id, o, console)?;
+    c.state.phase = Phase::Created;
+    if let Err(e) = c.save() {
+        crate::container::destroy(c);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+/// Create the container up to the point where init waits on exec.fifo, and keep it locked:
+/// `run` starts it at once (super::start_held) and records the Created phase only after
+/// init was released, so init does not wait for that write. Until then the saved phase is
+/// Creating, which a reader sees as creating (we hold the lock) or, should we die, as a dead
+/// create that `delete --force` removes. Returns init's pid (our child: `run` waits on it).
+pub fn create_held(
+    root: &Path,
+    id: &str,
+    o: &CreateOpts,
+    console: Option<OwnedFd>,
+) -> Result<(Locked, i32)> {
     config::validate_id(id)?;
     let bundle = std::fs::canonicalize(&o.bundle)
         .with_context(|| format!("--bundle {}", o.bundle.display()))?;
@@ -57,7 +77,7 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -
     crate::fault::point("create:after-state-dir");
     let built = build(&mut c, &spec, &bundle, &rootfs, &ns, o, console_fd);
     match built {
-        Ok(pid) => Ok(pid),
+        Ok(pid) => Ok((c, pid)),
         Err(e) => {
             crate::container::destroy(c);
             Err(e)
@@ -161,8 +181,6 @@ fn build(
         )
     })?;
     crate::fault::point("create:after-ready");
-    c.state.phase = Phase::Created;
-    c.save()?;
     if let Some(p) = &o.pid_file {
         super::write_pid_file(p, child.pid)?;
     }

@@ -5,10 +5,10 @@ mod create;
 mod exec;
 pub mod tty;
 
-pub use create::create;
+pub use create::{create, create_held};
 pub use exec::exec;
 
-use crate::state::{process_alive, Locked, Status, Store};
+use crate::state::{process_alive, Locked, Phase, Status, Store};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill as send, Signal};
 use nix::unistd::Pid;
@@ -25,11 +25,21 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Creating => bail!("cannot start a container that is still being created"),
         Status::Paused => bail!("cannot start a paused container"),
     }
+    start_held(c)
+}
+
+/// Start a container we hold locked, Created or just made by create_held (run).
+pub fn start_held(mut c: Locked) -> Result<()> {
     crate::fault::point("start:before-fifo");
     let released = release_fifo(&c);
     crate::fault::point("start:after-fifo");
     std::fs::remove_file(c.fifo()).context("remove exec.fifo")?;
     released?;
+    if c.state.phase != Phase::Created {
+        // run: create_held left it Creating (see there).
+        c.state.phase = Phase::Created;
+        c.save()?;
+    }
     let spec = c.config()?;
     let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
     if hooks.is_some() {
