@@ -530,19 +530,17 @@ fn parse_procs(text: &str) -> impl Iterator<Item = i32> + '_ {
 
 /// Child cgroups of `dir`; empty if `dir` vanished meanwhile.
 fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
+    let entries = match crate::linux::fs::dir_entries(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("read dir {}", dir.display())),
     };
-    let mut out = Vec::new();
-    for e in entries {
-        let e = e.with_context(|| format!("read dir {}", dir.display()))?;
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            out.push(e.path());
-        }
-    }
-    Ok(out)
+    // cgroupfs reports every d_type (no DT_UNKNOWN).
+    Ok(entries
+        .into_iter()
+        .filter(|(_, t)| *t == libc::DT_DIR)
+        .map(|(name, _)| dir.join(name))
+        .collect())
 }
 
 fn send_signal(pid: i32, sig: i32) -> Result<()> {

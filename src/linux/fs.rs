@@ -266,6 +266,60 @@ pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// The entries of a directory (without `.` and `..`) with their d_type, read with getdents64
+/// into a stack buffer. std's read_dir goes through libc's opendir, which allocates its
+/// buffer from libc's malloc: with musl an 8 KiB mmap and munmap per directory, and delete
+/// lists every cgroup hierarchy twice.
+pub fn dir_entries(path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, u8)>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())?;
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut out = Vec::new();
+    // u64 elements: the kernel's dirent64 records are 8-byte aligned.
+    let mut buf = [0u64; 1024];
+    loop {
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(&buf),
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+        let mut off = 0;
+        // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+        while off + 19 < bytes.len() {
+            let reclen = u16::from_ne_bytes([bytes[off + 16], bytes[off + 17]]) as usize;
+            if reclen == 0 || off + reclen > bytes.len() {
+                break;
+            }
+            let d_type = bytes[off + 18];
+            let name = &bytes[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if name != b"." && name != b".." {
+                out.push((std::ffi::OsStr::from_bytes(name).to_owned(), d_type));
+            }
+            off += reclen;
+        }
+    }
+}
+
 /// The magic-link path that names an opened fd, for syscalls that take paths (mount).
 pub fn fd_path(fd: &impl AsRawFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
@@ -283,6 +337,30 @@ mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn dir_entries_lists_names_and_types() {
+        let tmp = tempfile::tempdir().unwrap();
+        // More than one getdents64 buffer's worth, and long names.
+        let mut want = Vec::new();
+        for i in 0..300 {
+            let name = format!("dir-{i:03}-{}", "x".repeat(40));
+            fs::create_dir(tmp.path().join(&name)).unwrap();
+            want.push((name, libc::DT_DIR));
+        }
+        fs::write(tmp.path().join("file"), b"").unwrap();
+        want.push(("file".into(), libc::DT_REG));
+        let mut got: Vec<(String, u8)> = dir_entries(tmp.path())
+            .unwrap()
+            .into_iter()
+            .map(|(n, t)| (n.into_string().unwrap(), t))
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        let err = dir_entries(&tmp.path().join("missing")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn symlinks_resolve_inside_the_root() {
