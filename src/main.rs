@@ -68,6 +68,7 @@ extern "C" fn main(_argc: libc::c_int, argv: *mut *const libc::c_char) -> libc::
     stdio_open();
     linux::signals::ignore_sigpipe();
     no_error_backtraces();
+    selfexe::protect_early();
     carrack_main()
 }
 

@@ -18,6 +18,38 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 const OPEN_TREE_CLONE: u32 = 1;
 const MOUNT_ATTR_RDONLY: u64 = 1;
 
+/// The verbs that put a clone of carrack into a container.
+#[cfg_attr(test, allow(dead_code))] // called from the C entry point only
+const VERBS: [&[u8]; 3] = [b"create", b"run", b"exec"];
+
+/// protect() before the command line is parsed, when any argument is one of VERBS: parsing
+/// builds clap's whole command tree (about 0.6 ms), and a process that re-executes would
+/// parse twice. Over-matching (a container named "run") costs one exec, nothing else. An
+/// error is left to the check after parsing (main.rs), which reports it with the --log set up.
+#[cfg_attr(test, allow(dead_code))] // called from the C entry point only
+pub fn protect_early() {
+    let mut p = crate::argv();
+    if p.is_null() {
+        return;
+    }
+    let mut named = false;
+    // SAFETY: the kernel's argv is a NULL-terminated array of NUL-terminated strings.
+    unsafe {
+        if (*p).is_null() {
+            return; // argc == 0
+        }
+        p = p.add(1);
+        while !(*p).is_null() {
+            let arg = std::ffi::CStr::from_ptr(*p).to_bytes();
+            named |= VERBS.contains(&arg);
+            p = p.add(1);
+        }
+    }
+    if named {
+        let _ = protect();
+    }
+}
+
 /// Returns when carrack runs from a read-only executable; otherwise re-executes and does
 /// not return.
 pub fn protect() -> Result<()> {
