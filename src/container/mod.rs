@@ -200,12 +200,31 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 
 /// Kill everything the container holds and remove it: init, the cgroup's processes, the
 /// cgroup directories, the state directory. Used by delete and by a failed create.
+/// The container has a new pid namespace (no `path`). Unknown (config unreadable): no.
+fn own_pid_namespace(c: &Locked) -> bool {
+    use oci_spec::runtime::LinuxNamespaceType;
+    c.config().is_ok_and(|spec| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter()
+                    .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+            })
+    })
+}
+
 pub fn destroy(c: Locked) {
     let pid = c.state.pid;
-    if process_alive(pid, c.state.pid_start) {
+    let init_alive = process_alive(pid, c.state.pid_start);
+    if init_alive {
         let _ = send(Pid::from_raw(pid), Signal::SIGKILL);
     }
-    let _ = c.state.cgroup.signal_all(libc::SIGKILL);
+    // When init of a pid namespace of its own has exited, the kernel has already killed
+    // every other process in it (as runc reasons too): no cgroup walk is needed.
+    if init_alive || !own_pid_namespace(&c) {
+        let _ = c.state.cgroup.signal_all(libc::SIGKILL);
+    }
     crate::fault::point("delete:after-kill");
     // Reap init if it is ours (a failed create, or run); otherwise wait for it to die.
     let _ = nix::sys::wait::waitpid(
