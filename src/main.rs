@@ -46,19 +46,31 @@ pub fn argv() -> *const *const libc::c_char {
     ARGV.load(Ordering::Relaxed)
 }
 
+/// The arguments, program name first; none in a test build.
+#[cfg_attr(test, allow(dead_code))] // used from the C entry point only
+pub fn args() -> impl Iterator<Item = &'static std::ffi::CStr> {
+    let mut p = argv();
+    std::iter::from_fn(move || {
+        // SAFETY: the kernel's argv is a NULL-terminated array of NUL-terminated strings
+        // that lives as long as the process.
+        unsafe {
+            if p.is_null() || (*p).is_null() {
+                return None;
+            }
+            let arg = std::ffi::CStr::from_ptr(*p);
+            p = p.add(1);
+            Some(arg)
+        }
+    })
+}
+
 /// The arguments, as clap reads them.
 #[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
 fn args_os() -> Vec<std::ffi::OsString> {
     use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::new();
-    let mut p = argv();
-    // SAFETY: the kernel's argv is a NULL-terminated array of NUL-terminated strings.
-    while !p.is_null() && unsafe { !(*p).is_null() } {
-        let arg = unsafe { std::ffi::CStr::from_ptr(*p) };
-        out.push(std::ffi::OsStr::from_bytes(arg.to_bytes()).to_owned());
-        p = unsafe { p.add(1) };
-    }
-    out
+    args()
+        .map(|a| std::ffi::OsStr::from_bytes(a.to_bytes()).to_owned())
+        .collect()
 }
 
 #[cfg(not(test))]

@@ -28,24 +28,7 @@ const VERBS: [&[u8]; 3] = [b"create", b"run", b"exec"];
 /// error is left to the check after parsing (main.rs), which reports it with the --log set up.
 #[cfg_attr(test, allow(dead_code))] // called from the C entry point only
 pub fn protect_early() {
-    let mut p = crate::argv();
-    if p.is_null() {
-        return;
-    }
-    let mut named = false;
-    // SAFETY: the kernel's argv is a NULL-terminated array of NUL-terminated strings.
-    unsafe {
-        if (*p).is_null() {
-            return; // argc == 0
-        }
-        p = p.add(1);
-        while !(*p).is_null() {
-            let arg = std::ffi::CStr::from_ptr(*p).to_bytes();
-            named |= VERBS.contains(&arg);
-            p = p.add(1);
-        }
-    }
-    if named {
+    if crate::args().skip(1).any(|a| VERBS.contains(&a.to_bytes())) {
         let _ = protect();
     }
 }

@@ -198,8 +198,6 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Kill everything the container holds and remove it: init, the cgroup's processes, the
-/// cgroup directories, the state directory. Used by delete and by a failed create.
 /// The container has a new pid namespace (no `path`). Unknown (config unreadable): no.
 fn own_pid_namespace(c: &Locked) -> bool {
     use oci_spec::runtime::LinuxNamespaceType;
@@ -214,6 +212,8 @@ fn own_pid_namespace(c: &Locked) -> bool {
     })
 }
 
+/// Kill everything the container holds and remove it: init, the cgroup's processes, the
+/// cgroup directories, the state directory. Used by delete and by a failed create.
 pub fn destroy(c: Locked) {
     let pid = c.state.pid;
     let init_alive = process_alive(pid, c.state.pid_start);
