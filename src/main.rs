@@ -121,8 +121,10 @@ fn carrack_main() -> ! {
             std::process::exit(1);
         }
     };
+    // Before the log (or anything) is opened: see check_preserved_fds.
+    let preserved = check_preserved_fds(cli.command.as_ref());
     logging::init(&cli.global);
-    let code = match dispatch(cli) {
+    let code = match preserved.and_then(|()| dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             logging::error(&format!("{e:#}"));
@@ -147,6 +149,18 @@ fn no_error_backtraces() {
         Some(v) => std::env::set_var("RUST_LIB_BACKTRACE", v),
         None => std::env::remove_var("RUST_LIB_BACKTRACE"),
     }
+}
+
+/// --preserve-fds N of create, run and exec: 3..3+N (after socket activation's fds) must be
+/// the caller's open fds.
+fn check_preserved_fds(cmd: Option<&Command>) -> Result<()> {
+    let (n, listen) = match cmd {
+        Some(Command::Create(a)) => (a.opts.preserve_fds, container::listen_fds()),
+        Some(Command::Run(a)) => (a.opts.preserve_fds, container::listen_fds()),
+        Some(Command::Exec(a)) => (a.preserve_fds, 0),
+        _ => return Ok(()),
+    };
+    linux::process::check_preserved_fds(n, listen)
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {

@@ -53,3 +53,53 @@ fn socket_activation_fds_and_env() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "1 1\nactivated\n");
 }
+
+/// --preserve-fds larger than what the caller opened used to hand carrack's own fds (cgroup
+/// files and directories, exec.fifo, the init socket) to the container. Refused, as runc.
+#[test]
+fn preserve_fds_beyond_the_callers_open_fds_is_refused() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sh", "-c", "ls -l /proc/self/fd/"]);
+    let files = format!("exec 3<{0}/bundle/config.json;", b.dir.display());
+    for (name, flags, why) in [
+        ("run", "--preserve-fds 6", "preserved-fd 4"),
+        ("big", "--preserve-fds 2147483000", "preserved-fd 4"),
+        ("huge", "--preserve-fds 4294967295", "too large"),
+    ] {
+        let id = b.id(name);
+        let out = run_via_shell(&b, &id, &files, flags);
+        assert!(!out.status.success(), "{flags}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains(why),
+            "{flags}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "the container ran: {}",
+            text(&out.stdout)
+        );
+        assert_nothing_left(&b, &id, &id, flags);
+    }
+    // exec into a running container, likewise.
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["process"]["args"] = serde_json::json!(["sleep", "60"]);
+    b.write_config();
+    let id = b.id("exec");
+    assert!(b.rt_bundle("run", &id, &["--detach"]).status.success());
+    let cmd = format!(
+        "exec 3</dev/null; exec {BIN} --root {} exec --preserve-fds 3 {id} ls -l /proc/self/fd/",
+        b.root.display()
+    );
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &cmd])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "exec ran: {}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("preserved-fd 4"),
+        "{}",
+        text(&out.stderr)
+    );
+}

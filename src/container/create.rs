@@ -151,7 +151,7 @@ fn build(
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         console,
-        preserve_fds: o.preserve_fds + listen_fds(),
+        preserve_fds: o.preserve_fds.saturating_add(listen_fds()),
         listen_fds: listen_fds(),
         seccomp: seccomp.as_ref(),
         idmapped: &idmapped,
@@ -227,7 +227,7 @@ fn console_socket(spec: &Spec, o: &CreateOpts, given: Option<OwnedFd>) -> Result
 
 /// systemd socket activation: when LISTEN_FDS is meant for us (LISTEN_PID is our pid), those
 /// fds (3..3+N) go to the container before the --preserve-fds ones, as runc does.
-fn listen_fds() -> u32 {
+pub fn listen_fds() -> u32 {
     let for_us = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.parse::<u32>().ok())

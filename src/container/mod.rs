@@ -5,7 +5,7 @@ mod create;
 mod exec;
 pub mod tty;
 
-pub use create::{create, create_held};
+pub use create::{create, create_held, listen_fds};
 pub use exec::exec;
 
 use crate::state::{process_alive, Locked, Phase, Status, Store};

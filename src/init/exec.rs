@@ -48,7 +48,7 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     }
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
-    process::cloexec_from(3 + ctx.preserve_fds)?;
+    process::cloexec_from(ctx.preserve_fds.saturating_add(3))?;
     if let Some(l) = ctx.linux {
         if let Some(p) = l.personality() {
             crate::linux::scheduling::apply_personality(p)?;

@@ -164,7 +164,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     }
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);
-    process::cloexec_from(3 + ctx.preserve_fds)?;
+    process::cloexec_from(ctx.preserve_fds.saturating_add(3))?;
     if let Some(l) = linux {
         if let Some(p) = l.personality() {
             crate::linux::scheduling::apply_personality(p)?;

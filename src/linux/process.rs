@@ -157,10 +157,32 @@ pub fn cloexec_from(first: u32) -> Result<()> {
 }
 
 /// Clear close-on-exec on the preserved fds 3..3+n (the caller may have opened them cloexec).
+/// `n` was bounded by `check_preserved_fds`.
 pub fn keep_fds(n: u32) {
-    for fd in 3..3 + n as i32 {
+    for fd in 3..3i32.saturating_add(n.try_into().unwrap_or(i32::MAX)) {
+        // SAFETY: F_SETFD on an fd number only changes that fd's flags (EBADF if closed).
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
+}
+
+/// The fds 3..3+`extra`+`n` (socket activation's, then --preserve-fds') must all be open when
+/// carrack starts, before it opens anything itself: a number the caller did not open would be
+/// filled later by one of carrack's own fds (a cgroup directory, exec.fifo, the init socket)
+/// and handed to the container. runc refuses such a number too ("unable to stat preserved-fd").
+pub fn check_preserved_fds(n: u32, extra: u32) -> Result<()> {
+    let end = extra
+        .checked_add(n)
+        .and_then(|t| t.checked_add(3))
+        .and_then(|e| i32::try_from(e).ok())
+        .with_context(|| format!("--preserve-fds {n}: too large"))?;
+    for fd in 3..end {
+        // SAFETY: F_GETFD only reads the flags of an fd number; EBADF when it is not open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            let why = std::io::Error::last_os_error();
+            bail!("--preserve-fds {n}: unable to stat preserved-fd {fd}: {why}");
+        }
+    }
+    Ok(())
 }
 
 pub struct Exec {
