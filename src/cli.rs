@@ -248,7 +248,7 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
-    /// Add a capability to the bounding, effective, permitted and ambient sets
+    /// Add a capability to the bounding, effective and permitted sets
     #[arg(short, long = "cap")]
     pub cap: Vec<String>,
     /// Pass N additional file descriptors (3..3+N)

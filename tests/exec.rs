@@ -78,6 +78,38 @@ fn exec_flags_env_cwd_user_caps_no_new_privs() {
     assert!(eff & (1 << 21) != 0, "CAP_SYS_ADMIN not effective: {eff:x}");
 }
 
+/// CVE-2022-29162: `exec --cap` adds to bounding, effective and permitted only; inheritable
+/// and ambient stay as process.capabilities says (empty here), so a non-root program keeps
+/// nothing across its own execve.
+#[test]
+fn exec_cap_leaves_inheritable_and_ambient_alone() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = running(&b, "execcapinh");
+    let out = b.rt(&[
+        "exec",
+        "--cap",
+        "CAP_NET_ADMIN",
+        &id,
+        "grep",
+        "-E",
+        "^Cap(Inh|Prm|Amb)",
+        "/proc/self/status",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let field = |name: &str| {
+        let line = text(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {}", text(&out.stdout)))
+            .to_string();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(field("CapInh"), 0, "inheritable grew");
+    assert_eq!(field("CapAmb"), 0, "ambient grew");
+    assert!(field("CapPrm") & (1 << 12) != 0, "CAP_NET_ADMIN not permitted");
+}
+
 #[test]
 fn exec_process_json_and_detach_with_pid_file() {
     let Some(()) = can_run() else { return };

@@ -193,13 +193,10 @@ fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
         } else {
             format!("CAP_{}", cap.to_ascii_uppercase())
         };
-        for set in [
-            "bounding",
-            "effective",
-            "inheritable",
-            "permitted",
-            "ambient",
-        ] {
+        // Not inheritable or ambient: those stay as process.capabilities says, or an
+        // unprivileged program run inside could keep the capability across execve
+        // (CVE-2022-29162, closed in runc 1.1.2).
+        for set in ["bounding", "effective", "permitted"] {
             let list = &mut v["capabilities"][set];
             if !list.is_array() {
                 *list = json!([]);
