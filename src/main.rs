@@ -124,11 +124,17 @@ fn carrack_main() -> ! {
     // Before the log (or anything) is opened: see check_preserved_fds.
     let preserved = check_preserved_fds(cli.command.as_ref());
     logging::init(&cli.global);
+    // runc's exec exits 255 when it could not run the process (any exit status of the
+    // process itself is passed through), so callers can tell the two apart.
+    let failed = match cli.command {
+        Some(Command::Exec(_)) => 255,
+        _ => 1,
+    };
     let code = match preserved.and_then(|()| dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             logging::error(&format!("{e:#}"));
-            1
+            failed
         }
     };
     std::process::exit(code);

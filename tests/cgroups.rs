@@ -116,7 +116,7 @@ fn pause_resume_and_events() {
     let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(st.contains(") D") || st.contains(") S"), "{st}");
     let out = b.rt(&["exec", &id, "true"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(text(&out.stderr).contains("paused"));
     assert!(!b.rt(&["pause", &id]).status.success(), "pausing twice");
     let out = b.rt(&["resume", &id]);

@@ -107,7 +107,10 @@ fn exec_cap_leaves_inheritable_and_ambient_alone() {
     };
     assert_eq!(field("CapInh"), 0, "inheritable grew");
     assert_eq!(field("CapAmb"), 0, "ambient grew");
-    assert!(field("CapPrm") & (1 << 12) != 0, "CAP_NET_ADMIN not permitted");
+    assert!(
+        field("CapPrm") & (1 << 12) != 0,
+        "CAP_NET_ADMIN not permitted"
+    );
 }
 
 #[test]
@@ -151,8 +154,9 @@ fn exec_errors() {
     let Some(()) = can_run() else { return };
     let b = Bundle::new(&["sleep", "60"]);
     let id = running(&b, "execerr");
+    // runc's status when the process could not be started: 255.
     let out = b.rt(&["exec", &id, "/bin/nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         text(&out.stderr).contains("/bin/nope"),
         "{}",
@@ -161,13 +165,14 @@ fn exec_errors() {
     assert!(b.rt(&["kill", &id, "KILL"]).status.success());
     assert!(b.wait_status(&id, "stopped"));
     let out = b.rt(&["exec", &id, "true"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         text(&out.stderr).contains("cannot exec in a stopped container"),
         "{}",
         text(&out.stderr)
     );
     let out = b.rt(&["exec", "carrack-test-missing", "true"]);
+    assert_eq!(out.status.code(), Some(255));
     assert!(text(&out.stderr).contains("does not exist"));
 }
 
@@ -263,7 +268,7 @@ fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
         "{seen}"
     );
     let missing = b.rt(&["exec", "--cgroup", "no-such-sub", &id, "true"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(255));
     assert!(
         text(&missing.stderr).contains("--cgroup"),
         "{}",
@@ -310,10 +315,23 @@ fn lsm_labels_without_the_lsm_are_refused() {
     b.write_config();
     let id = running(&b, "lsmexec");
     let out = b.rt(&["exec", "--apparmor", "carrack-test", &id, "true"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         text(&out.stderr).contains("process.apparmorProfile"),
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `exec -p` with a process.json that has no `user`: runc runs it as 0:0.
+#[test]
+fn exec_process_json_without_user_runs_as_root() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = running(&b, "execpnouser");
+    let pj = b.dir.join("process.json");
+    std::fs::write(&pj, r#"{"args":["id","-u"],"cwd":"/","env":["PATH=/bin"]}"#).unwrap();
+    let out = b.rt(&["exec", "-p", pj.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0\n");
 }

@@ -154,6 +154,11 @@ fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
         let mut v: Value =
             serde_json::from_slice(&text).with_context(|| format!("--process {}", p.display()))?;
         crate::linux::scheduling::respell_flags(&mut v);
+        // runc reads the file into Go's zero values: no `user` means uid 0, gid 0.
+        if let Some(o) = v.as_object_mut() {
+            o.entry("user")
+                .or_insert_with(|| json!({"uid": 0, "gid": 0}));
+        }
         let proc_: Process = crate::config::from_json_value(&v)
             .map_err(|e| anyhow::anyhow!("--process {}: {e:#}", p.display()))?;
         check(&proc_)?;
