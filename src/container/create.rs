@@ -20,7 +20,7 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -
     let (mut c, pid) = create_held(root, id, o, console)?;
     c.state.phase = Phase::Created;
     if let Err(e) = c.save() {
-        crate::container::destroy(c);
+        undo(c);
         return Err(e);
     }
     Ok(pid)
@@ -79,9 +79,17 @@ pub fn create_held(
     match built {
         Ok(pid) => Ok((c, pid)),
         Err(e) => {
-            crate::container::destroy(c);
+            undo(c);
             Err(e)
         }
+    }
+}
+
+/// A failed create removes what it made; its own error is the one reported, and a cleanup
+/// that failed too is logged (delete --force can finish it: the state is kept then).
+fn undo(c: Locked) {
+    if let Err(e) = crate::container::destroy(c) {
+        crate::logging::warn(&format!("cleanup after the failed create: {e:#}"));
     }
 }
 

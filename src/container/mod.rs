@@ -166,10 +166,14 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let c = match store.lock(id) {
         Ok(c) => c,
-        Err(e) if force => {
-            // Nothing usable to read (missing or corrupt state): remove what is there.
+        // Nothing usable to read (missing or corrupt state): remove what is there. A
+        // directory we may not open (another user's) is an error, never "nothing there".
+        Err(e) if force && !is_permission_error(&e) => {
             let dir = store.dir(id);
-            if dir.exists() {
+            if dir
+                .try_exists()
+                .with_context(|| format!("cannot stat {}", dir.display()))?
+            {
                 crate::config::validate_id(id)?;
                 std::fs::remove_dir_all(&dir)
                     .with_context(|| format!("remove {}", dir.display()))?;
@@ -189,7 +193,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let spec = c.config().ok();
     let st = crate::state::state_json(&c.state, Status::Stopped).to_string();
-    destroy(c);
+    destroy(c)?;
     let hooks = spec
         .as_ref()
         .and_then(|s| s.hooks().as_ref())
@@ -212,9 +216,19 @@ fn own_pid_namespace(c: &Locked) -> bool {
     })
 }
 
+fn is_permission_error(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
 /// Kill everything the container holds and remove it: init, the cgroup's processes, the
 /// cgroup directories, the state directory. Used by delete and by a failed create.
-pub fn destroy(c: Locked) {
+///
+/// A cgroup that cannot be removed is an error, and the state directory is then kept: the
+/// container stays listed (stopped) and `delete` can be retried, where removing the state
+/// would hide the leaked cgroup from every later command.
+pub fn destroy(c: Locked) -> Result<()> {
     let pid = c.state.pid;
     let init_alive = process_alive(pid, c.state.pid_start);
     if init_alive {
@@ -239,13 +253,12 @@ pub fn destroy(c: Locked) {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
-    if let Err(e) = c.state.cgroup.remove() {
-        crate::logging::warn(&format!("remove cgroup: {e:#}"));
-    }
+    c.state
+        .cgroup
+        .remove()
+        .context("the container's state is kept: retry delete")?;
     crate::fault::point("delete:after-cgroup-remove");
-    if let Err(e) = c.destroy() {
-        crate::logging::warn(&format!("remove state: {e:#}"));
-    }
+    c.destroy().context("remove the container's state")
 }
 
 /// A signal by name (with or without SIG) or number.
