@@ -424,6 +424,13 @@ impl Cgroup {
         self.freezer()?.thaw()
     }
 
+    /// Frozen, or being frozen, by itself or by an ancestor: a process that joins now stops
+    /// at once (v1 freezer.state is not THAWED; v2 cgroup.freeze or cgroup.events).
+    pub fn is_frozen_or_freezing(&self) -> bool {
+        self.freezer()
+            .is_ok_and(|f| f.freeze_requested() || f.is_frozen())
+    }
+
     /// Fully frozen (v1 FROZEN, not FREEZING; v2 cgroup.events "frozen 1").
     pub fn is_frozen(&self) -> bool {
         self.freezer().is_ok_and(|f| f.is_frozen())

@@ -124,6 +124,10 @@ fn build(
         c.save()?;
     }
     created.context("linux.cgroupsPath")?;
+    // init would stop in the middle of its setup, and create would wait for it forever.
+    if c.state.cgroup.is_frozen_or_freezing() {
+        bail!("linux.cgroupsPath: cannot create a container in a frozen cgroup (it, or a parent, is paused): thaw it first");
+    }
     // Always: device rules start from deny-all plus runc's defaults even without resources.
     let resources = spec
         .linux()

@@ -18,6 +18,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     crate::config::validate_id(&a.id)?;
     let store = Store::new(root)?;
     let c = store.lock(&a.id)?;
+    let paused = c.status() == Status::Paused;
     match c.status() {
         Status::Created | Status::Running => {}
         Status::Paused if a.ignore_paused => {}
@@ -96,18 +97,23 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         }
         other => other?,
     };
-    let started = (|| -> Result<()> {
-        let notify_msg = match seccomp.as_ref().filter(|f| f.uses_notify()) {
-            Some(f) => crate::linux::seccomp::listener_message(
-                child.pid.into(),
-                f.metadata(),
-                &crate::state::state_json(&c.state, crate::state::Status::Running).to_string(),
-            ),
-            None => String::new(),
-        };
-        child.go(notify_msg)?;
+    let notify_msg = match seccomp.as_ref().filter(|f| f.uses_notify()) {
+        Some(f) => crate::linux::seccomp::listener_message(
+            child.pid.into(),
+            f.metadata(),
+            &crate::state::state_json(&c.state, crate::state::Status::Running).to_string(),
+        ),
+        None => String::new(),
+    };
+    let mut held = Some(c);
+    let started = child.go(notify_msg).and_then(|()| {
+        // --ignore-paused: the child stops as soon as it joins the frozen cgroup and only
+        // reaches execve after `resume`, which needs the lock: release it first.
+        if paused {
+            held = None;
+        }
         child.wait_exec()
-    })();
+    });
     if let Err(e) = started {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.pid),
@@ -119,7 +125,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     if let Some(sock) = &pidfd_sock {
         send_pidfd(sock, child.pid)?;
     }
-    drop(c); // other commands on this container may proceed while the process runs
+    drop(held); // other commands on this container may proceed while the process runs
     if let Some(p) = &a.pid_file {
         super::write_pid_file(p, child.pid)?;
     }
