@@ -30,6 +30,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     let process = build_process(spec.process().as_ref(), a)?;
     let ns = namespaces::plan_exec(
         c.state.pid,
+        c.state.pid_start,
         spec.linux()
             .as_ref()
             .and_then(|l| l.namespaces().as_deref())

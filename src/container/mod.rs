@@ -10,7 +10,7 @@ pub use exec::exec;
 
 use crate::state::{process_alive, Locked, Phase, Status, Store};
 use anyhow::{bail, Context, Result};
-use nix::sys::signal::{kill as send, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -98,7 +98,7 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     if all {
         return c.state.cgroup.signal_all(sig as i32);
     }
-    send(Pid::from_raw(c.state.pid), sig).context("kill")
+    crate::linux::pidfd::PidFd::open(c.state.pid, c.state.pid_start)?.signal(sig as i32)
 }
 
 /// pause: freeze every process of the container.
@@ -230,9 +230,10 @@ fn is_permission_error(e: &anyhow::Error) -> bool {
 /// would hide the leaked cgroup from every later command.
 pub fn destroy(c: Locked) -> Result<()> {
     let pid = c.state.pid;
-    let init_alive = process_alive(pid, c.state.pid_start);
-    if init_alive {
-        let _ = send(Pid::from_raw(pid), Signal::SIGKILL);
+    let init = crate::linux::pidfd::PidFd::open(pid, c.state.pid_start).ok();
+    let init_alive = init.is_some();
+    if let Some(init) = &init {
+        let _ = init.signal(libc::SIGKILL);
     }
     // When init of a pid namespace of its own has exited, the kernel has already killed
     // every other process in it (as runc reasons too): no cgroup walk is needed.

@@ -12,6 +12,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod netdev;
 pub mod network;
+pub mod pidfd;
 pub mod process;
 pub mod rootfs;
 pub mod scheduling;

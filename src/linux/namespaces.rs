@@ -2,7 +2,7 @@
 //! and the two that init must unshare itself (cgroup: after it is placed in its cgroup; time:
 //! offsets can only be written before any process enters).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -102,10 +102,13 @@ fn proc_name(t: LinuxNamespaceType) -> &'static str {
     }
 }
 
-/// exec: join every namespace of the running container's init (`pid`), user first. Those we
-/// already share are skipped (setns into one's own user namespace is EINVAL).
-pub fn plan_exec(pid: i32, namespaces: &[LinuxNamespace]) -> Result<Plan> {
+/// exec: join every namespace of the running container's init (`pid`, started at `start`),
+/// user first. Those we already share are skipped (setns into one's own user namespace is
+/// EINVAL). The joins go through a pidfd of init (setns(2) takes one since Linux 5.8), so a
+/// pid reused after init died can never hand us another process's namespaces.
+pub fn plan_exec(pid: i32, start: u64, namespaces: &[LinuxNamespace]) -> Result<Plan> {
     use std::os::unix::fs::MetadataExt;
+    let init = crate::linux::pidfd::PidFd::open(pid, start)?;
     let mut p = plan(&[])?;
     for ns in namespaces {
         let t = ns.typ();
@@ -118,14 +121,16 @@ pub fn plan_exec(pid: i32, namespaces: &[LinuxNamespace]) -> Result<Plan> {
         if same {
             continue;
         }
-        let fd: OwnedFd = std::fs::File::open(&theirs)
-            .with_context(|| format!("open {theirs}"))?
-            .into();
+        let fd = init.try_clone()?;
         if t == LinuxNamespaceType::Pid {
             p.join_pid = Some(fd);
         } else {
             p.join.push((fd, flag(t), theirs));
         }
+    }
+    // The comparisons above read /proc/<pid>: still the same process now, so they held.
+    if !init.alive() {
+        bail!("container not running");
     }
     p.join
         .sort_by_key(|(_, f, _)| *f != nix::sched::CloneFlags::CLONE_NEWUSER);
