@@ -15,7 +15,8 @@
 //!       action, or defaultAction.
 //! ```
 //! Checking only the native arch would let `int 0x80` (i386 numbers) through, so every listed
-//! arch gets its own numbers, and unlisted arches are killed.
+//! arch gets its own numbers, and unlisted arches are killed. The native arch (x86_64) is
+//! always in the filter, listed or not: `architectures` adds arches, as in libseccomp.
 
 use super::syscall_table;
 use anyhow::{bail, Context, Result};
@@ -228,9 +229,11 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             });
         }
     }
+    // As libseccomp (so runc and crun): the filter always has the native arch, and
+    // `architectures` adds to it; a list without x86_64 must not SIGSYS every native syscall.
     let mut arches: Vec<Arch> = s.architectures().clone().unwrap_or_default();
-    if arches.is_empty() {
-        arches.push(Arch::ScmpArchX86_64); // native only, as libseccomp without architectures
+    if !arches.contains(&Arch::ScmpArchX86_64) {
+        arches.push(Arch::ScmpArchX86_64);
     }
     let has = |a: Arch| arches.contains(&a);
     for a in &arches {
@@ -251,9 +254,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     let b64 = asm.label();
     let b32 = asm.label();
     asm.stmt(LD_W_ABS, OFF_ARCH);
-    if has(Arch::ScmpArchX86_64) || has(Arch::ScmpArchX32) {
-        asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_X86_64, b64);
-    }
+    asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_X86_64, b64);
     if has(Arch::ScmpArchX86) {
         asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_I386, b32);
     }
@@ -264,11 +265,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     asm.stmt(LD_W_ABS, OFF_NR);
     let bx32 = asm.label();
     asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
-    if has(Arch::ScmpArchX86_64) {
-        dispatch(&mut asm, syscall_table::X86_64, &groups, default)?;
-    } else {
-        asm.ret(RET_KILL_PROCESS);
-    }
+    dispatch(&mut asm, syscall_table::X86_64, &groups, default)?;
     asm.bind(bx32);
     if has(Arch::ScmpArchX32) {
         asm.stmt(LD_W_ABS, OFF_NR);
@@ -639,6 +636,20 @@ mod tests {
         assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 38);
         assert_eq!(f.eval(X32_BIT + 83, X64, [0; 6]), RET_ERRNO | 38);
         assert_eq!(f.eval(X32_BIT, X64, [0; 6]), RET_ALLOW);
+    }
+
+    #[test]
+    fn native_arch_is_always_in_the_filter() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        }));
+        assert_eq!(f.eval(0, X64, [0; 6]), RET_ALLOW); // read on x86_64: not killed
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 38); // mkdir: the rule applies
+        assert_eq!(f.eval(39, I386, [0; 6]), RET_ERRNO | 38); // i386 mkdir
+        assert_eq!(f.eval(X32_BIT + 83, X64, [0; 6]), RET_ERRNO | 38); // x32 mkdir
+        assert_eq!(f.eval(0, 0xc000_00b7, [0; 6]), RET_KILL_PROCESS); // aarch64: not listed
     }
 
     #[test]

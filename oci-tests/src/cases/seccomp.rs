@@ -26,6 +26,11 @@ pub const CASES: &[Case] = &[
         run: compat,
     },
     Case {
+        name: "seccomp_native_arch_implied",
+        covers: &["linux.seccomp.architectures"],
+        run: native_implied,
+    },
+    Case {
         name: "seccomp_docker_default_profile",
         covers: &[
             "linux.seccomp.defaultAction",
@@ -143,6 +148,32 @@ fn compat(ctx: &Ctx) -> Res {
         42,
     )?;
     eq("32-bit getpid errno (allowed)", errno_of(&r, "getpid32"), 0)
+}
+
+/// `architectures` without the native arch: libseccomp always includes it (the list adds
+/// arches), so the container starts and the rules apply to native and listed 32-bit calls.
+fn native_implied(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    allow_with(&mut b, json!([rule("SCMP_ACT_ERRNO")]));
+    b.set(
+        "/linux/seccomp/architectures",
+        json!(["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+    );
+    let r = b.check(&[
+        "--syscall",
+        GETPRIORITY,
+        "--syscall",
+        "getpid=39",
+        "--syscall32",
+        "getpriority32=96",
+    ])?;
+    eq("getpriority errno", errno_of(&r, "getpriority"), 42)?;
+    eq("getpid errno (allowed)", errno_of(&r, "getpid"), 0)?;
+    eq(
+        "32-bit getpriority errno",
+        errno_of(&r, "getpriority32"),
+        42,
+    )
 }
 
 fn docker_profile() -> Value {
