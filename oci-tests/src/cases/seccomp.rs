@@ -26,6 +26,11 @@ pub const CASES: &[Case] = &[
         run: compat,
     },
     Case {
+        name: "seccomp_native_arch_implied",
+        covers: &["linux.seccomp.architectures"],
+        run: native_implied,
+    },
+    Case {
         name: "seccomp_docker_default_profile",
         covers: &[
             "linux.seccomp.defaultAction",
@@ -43,6 +48,11 @@ pub const CASES: &[Case] = &[
         name: "seccomp_args_eq",
         covers: &["linux.seccomp.syscalls[].args"],
         run: args_eq,
+    },
+    Case {
+        name: "seccomp_args_same_index_ored",
+        covers: &["linux.seccomp.syscalls[].args"],
+        run: args_same_index,
     },
     Case {
         name: "seccomp_args_64bit",
@@ -145,6 +155,32 @@ fn compat(ctx: &Ctx) -> Res {
     eq("32-bit getpid errno (allowed)", errno_of(&r, "getpid32"), 0)
 }
 
+/// `architectures` without the native arch: libseccomp always includes it (the list adds
+/// arches), so the container starts and the rules apply to native and listed 32-bit calls.
+fn native_implied(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    allow_with(&mut b, json!([rule("SCMP_ACT_ERRNO")]));
+    b.set(
+        "/linux/seccomp/architectures",
+        json!(["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+    );
+    let r = b.check(&[
+        "--syscall",
+        GETPRIORITY,
+        "--syscall",
+        "getpid=39",
+        "--syscall32",
+        "getpriority32=96",
+    ])?;
+    eq("getpriority errno", errno_of(&r, "getpriority"), 42)?;
+    eq("getpid errno (allowed)", errno_of(&r, "getpid"), 0)?;
+    eq(
+        "32-bit getpriority errno",
+        errno_of(&r, "getpriority32"),
+        42,
+    )
+}
+
 fn docker_profile() -> Value {
     serde_json::from_str(include_str!("../../data/docker-20.10-default-seccomp.json")).unwrap()
 }
@@ -208,6 +244,29 @@ fn args_eq(ctx: &Ctx) -> Res {
         "140:1",
         "140:0",
     )
+}
+
+/// Two conditions on the same argument index are ORed (runc makes each its own rule):
+/// getpriority(1) and getpriority(2) both get the errno, getpriority(0) does not.
+fn args_same_index(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let mut r = rule("SCMP_ACT_ERRNO");
+    r["args"] = json!([
+        {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+        {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}
+    ]);
+    allow_with(&mut b, json!([r]));
+    let rep = b.check(&[
+        "--syscall",
+        "one=140:1",
+        "--syscall",
+        "two=140:2",
+        "--syscall",
+        "zero=140:0",
+    ])?;
+    eq("getpriority(1) errno", errno_of(&rep, "one"), 42)?;
+    eq("getpriority(2) errno", errno_of(&rep, "two"), 42)?;
+    eq("getpriority(0) errno", errno_of(&rep, "zero"), 0)
 }
 
 /// 0x1_0000_0001 must not match an argument of 1: both halves are compared.
