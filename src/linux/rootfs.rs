@@ -1,9 +1,11 @@
 //! The container's root: propagation, the rootfs bind, pivot_root (or MS_MOVE + chroot) and
 //! `root.readonly`.
 
+use crate::linux::fs::fd_path;
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// `linux.rootfsPropagation` to mount flags; runc's default is rslave, so host mounts still
@@ -22,19 +24,25 @@ pub fn propagation(value: Option<&str>) -> Result<MsFlags> {
     })
 }
 
-/// First step in the new mount namespace: set the tree's propagation and make the rootfs a
-/// mount point of its own (pivot_root needs one).
+/// First step in the new mount namespace, as runc's prepareRoot: give the whole tree the
+/// configured propagation, make only the mount holding the rootfs private, and make the rootfs
+/// a mount point of its own (pivot_root needs one).
+///
+/// With `rshared` the tree stays in the host's peer groups, so a bind of a shared host
+/// directory joins the host's peer group and what the container mounts under it reaches the
+/// host (Kubernetes' Bidirectional propagation; containerd sets rshared for it). The default
+/// `rslave` makes every bind a slave: host mounts propagate in, nothing goes out.
 pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
-    // Shared propagation for the whole tree would leak container mounts to the host: the
-    // tree itself goes slave, and the new root gets `prop` after pivot_root (`finish`): the
-    // kernel refuses pivot_root(".", ".") on a shared mount, and a bind from an unbindable one.
-    let tree = if after_pivot(prop) {
+    // A bind from an unbindable mount is refused: the tree goes rslave and `finish` makes the
+    // new root unbindable after pivot_root.
+    let tree = if prop.contains(MsFlags::MS_UNBINDABLE) {
         MsFlags::MS_SLAVE | MsFlags::MS_REC
     } else {
         prop
     };
     mount(None::<&str>, "/", None::<&str>, tree, None::<&str>)
         .context("linux.rootfsPropagation: set propagation of /")?;
+    parent_mount_private(rootfs)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -46,6 +54,77 @@ pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
     Ok(())
 }
 
+/// Make the mount that holds `rootfs` private if it is shared: the rootfs bind must not
+/// propagate to the host, and pivot_root refuses a new root whose parent mount is shared.
+fn parent_mount_private(rootfs: &Path) -> Result<()> {
+    let root = mount_root_of(rootfs).with_context(|| format!("root.path {rootfs:?}"))?;
+    let id = mount_id(&root)?;
+    let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
+    if is_shared(&info, id) {
+        mount(
+            None::<&str>,
+            fd_path(&root).as_str(),
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("root.path {rootfs:?}: make its parent mount private"))?;
+    }
+    Ok(())
+}
+
+/// An O_PATH fd of the root of the mount that holds `path`: walk up with `..` until the next
+/// step would change mounts (or `path` is on `/`).
+fn mount_root_of(path: &Path) -> Result<OwnedFd> {
+    let open = |dir: RawFd, name: &std::ffi::CStr| {
+        // SAFETY: `name` is NUL-terminated; the fd returned is owned below.
+        let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this fd.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let mut cur = open(libc::AT_FDCWD, &c).context("open")?;
+    loop {
+        let up = open(cur.as_raw_fd(), c"..").context("open ..")?;
+        let (a, b) = (fstat(&cur)?, fstat(&up)?);
+        let same_dir = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        if same_dir || mount_id(&up)? != mount_id(&cur)? {
+            return Ok(cur);
+        }
+        cur = up;
+    }
+}
+
+/// The mount id of the mount `fd` is on, from /proc/self/fdinfo.
+fn mount_id(fd: &OwnedFd) -> Result<u64> {
+    let info = crate::linux::fs::read_text(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .context("read fdinfo")?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("fdinfo: no mnt_id")
+}
+
+/// Whether mount `id` has a `shared:N` optional field in mountinfo `info`.
+fn is_shared(info: &str, id: u64) -> bool {
+    info.lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.first().and_then(|x| x.parse::<u64>().ok()) == Some(id))
+        .is_some_and(|f| {
+            f.iter()
+                .skip(6)
+                .take_while(|x| **x != "-")
+                .any(|x| x.starts_with("shared:"))
+        })
+}
+
+fn fstat(fd: &OwnedFd) -> Result<nix::sys::stat::FileStat> {
+    nix::sys::stat::fstat(fd).context("fstat")
+}
+
 /// After pivot_root (or the move): a shared `linux.rootfsPropagation` on the new `/`.
 pub fn finish(prop: MsFlags) -> Result<()> {
     if after_pivot(prop) {
@@ -55,7 +134,8 @@ pub fn finish(prop: MsFlags) -> Result<()> {
     Ok(())
 }
 
-/// Propagations that cannot be in place before pivot_root.
+/// Propagations the new `/` gets again after pivot_root: pivot_root keeps the rootfs bind
+/// private (its parent mount was made private), and unbindable could not be set before.
 fn after_pivot(prop: MsFlags) -> bool {
     prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
 }
@@ -118,4 +198,31 @@ pub fn make_readonly() -> Result<()> {
         }
     }
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).context("root.readonly: remount /")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_is_read_from_the_optional_fields_of_the_right_mount() {
+        let info = "22 1 0:21 / /a rw - tmpfs t rw\n\
+                    23 22 0:22 / /b rw shared:7 master:2 - tmpfs shared:9 rw\n\
+                    24 22 0:23 / /c rw master:3 - tmpfs t rw\n";
+        assert!(!is_shared(info, 22));
+        assert!(is_shared(info, 23));
+        assert!(!is_shared(info, 24));
+        assert!(!is_shared(info, 99));
+    }
+
+    #[test]
+    fn mount_root_of_a_path_is_its_mount_point() {
+        let root = mount_root_of(Path::new("/proc/self/fd")).unwrap();
+        assert_eq!(
+            std::fs::read_link(fd_path(&root)).unwrap(),
+            Path::new("/proc")
+        );
+        let root = mount_root_of(Path::new("/")).unwrap();
+        assert_eq!(std::fs::read_link(fd_path(&root)).unwrap(), Path::new("/"));
+    }
 }

@@ -1,0 +1,189 @@
+//! Mounts and the rootfs through the carrack binary: propagation between the host and the
+//! container, masked and read-only paths, submounts under read-only mounts, and the rootfs
+//! refusals. Each test checks the host's /proc/self/mountinfo or what the container saw.
+
+mod common;
+
+use common::*;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// A tmpfs of the test's own under its bundle dir, made shared on the host, the way a CSI
+/// plugin's /var/lib/kubelet is. Dropping it detaches it and everything under it (a mount the
+/// container propagated back included).
+struct SharedDir {
+    path: PathBuf,
+}
+
+impl SharedDir {
+    fn new(b: &Bundle) -> SharedDir {
+        let path = b.dir.join("carrack-test-shared");
+        std::fs::create_dir_all(&path).unwrap();
+        mount(
+            Some("carrack-test-shared"),
+            &path,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .unwrap();
+        let d = SharedDir { path };
+        mount(
+            None::<&str>,
+            &d.path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        d
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = umount2(&self.path, MntFlags::MNT_DETACH);
+    }
+}
+
+/// Give the container's process CAP_SYS_ADMIN, so that it can mount.
+fn allow_mount(b: &mut Bundle) {
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+}
+
+/// Mount points in this (the host's) mount namespace at or under `dir`.
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    let dir = dir.to_str().unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(dir))
+        .collect()
+}
+
+/// Bind the shared dir at /mnt/s with `options`, set `rootfsPropagation` (None: the default),
+/// run a container that mounts a tmpfs at /mnt/s/inner, and return the host's mounts under
+/// the shared dir afterwards (the shared tmpfs itself is first).
+fn container_mounts_under_bind(
+    runtime: &str,
+    options: &[&str],
+    rootfs_prop: Option<&str>,
+) -> Vec<String> {
+    let mut b = Bundle::with_runtime(
+        runtime,
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /mnt/s/inner && mount -t tmpfs carrack-test-inner /mnt/s/inner",
+        ],
+    );
+    let shared = SharedDir::new(&b);
+    allow_mount(&mut b);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/mnt/s", "type": "bind",
+            "source": shared.path, "options": options}));
+    if let Some(p) = rootfs_prop {
+        b.config["linux"]["rootfsPropagation"] = json!(p);
+    }
+    b.write_config();
+    let id = b.id("prop");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    let seen = host_mounts_under(&shared.path);
+    drop(shared);
+    assert!(
+        host_mounts_under(&b.dir).is_empty(),
+        "cleanup left {:?}",
+        host_mounts_under(&b.dir)
+    );
+    seen
+}
+
+/// Kubernetes' `mountPropagation: Bidirectional`: containerd binds the volume `rshared` and
+/// sets `rootfsPropagation` to rshared; a mount the container makes under it (a CSI node
+/// plugin's) must reach the host. runc 1.1.5 passes this test (and the next) too.
+#[test]
+fn rshared_bind_propagates_container_mounts_to_the_host() {
+    let Some(()) = can_run() else { return };
+    let seen = container_mounts_under_bind(BIN, &["rbind", "rshared"], Some("rshared"));
+    assert_eq!(
+        seen.len(),
+        2,
+        "the container's tmpfs is not on the host: {seen:?}"
+    );
+    assert!(seen[1].ends_with("/carrack-test-shared/inner"), "{seen:?}");
+}
+
+/// Without `rshared` on both, nothing the container mounts reaches the host.
+#[test]
+fn default_propagation_keeps_container_mounts_off_the_host() {
+    let Some(()) = can_run() else { return };
+    for (opts, prop) in [
+        (&["rbind"][..], None),
+        (&["rbind", "rslave"][..], None),
+        (&["rbind", "rprivate"][..], None),
+        (&["rbind", "rprivate"][..], Some("rshared")),
+        (&["rbind", "rshared"][..], Some("rslave")),
+        (&["rbind", "rshared"][..], Some("rprivate")),
+    ] {
+        let seen = container_mounts_under_bind(BIN, opts, prop);
+        assert_eq!(
+            seen.len(),
+            1,
+            "{opts:?} {prop:?}: leaked to the host: {seen:?}"
+        );
+    }
+}
+
+/// `rslave` (Kubernetes' HostToContainer): a mount the host makes after the container started
+/// shows up inside it.
+#[test]
+fn rslave_bind_sees_host_mounts_made_later() {
+    let Some(()) = can_run() else { return };
+    let script = "i=0; while [ ! -e /mnt/s/later/marker ] && [ $i -lt 200 ]; do \
+                  sleep 0.05; i=$((i+1)); done; cat /mnt/s/later/marker";
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    let shared = SharedDir::new(&b);
+    std::fs::create_dir(shared.path.join("later")).unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/mnt/s", "type": "bind",
+            "source": shared.path, "options": ["rbind", "rslave"]}));
+    b.write_config();
+    let id = b.id("hostprop");
+    let out_path = b.dir.join("hostprop.out");
+    let mut child = b
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(b.bundle())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(b.wait_status(&id, "running"));
+    let later = shared.path.join("later");
+    mount(
+        Some("carrack-test-later"),
+        &later,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
+    std::fs::write(later.join("marker"), "from-the-host").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "from-the-host");
+}
