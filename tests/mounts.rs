@@ -187,3 +187,38 @@ fn rslave_bind_sees_host_mounts_made_later() {
     assert!(status.success());
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "from-the-host");
 }
+
+/// A masked or read-only path that does not exist is skipped (runc's rule); one that cannot
+/// be opened for another reason (a symlink loop, a file used as a directory) fails the create
+/// naming the entry, and leaves nothing behind.
+#[test]
+fn masked_and_readonly_paths_fail_on_errors_other_than_missing() {
+    let Some(()) = can_run() else { return };
+    for (field, bad) in [
+        ("maskedPaths", "/loop/x"),
+        ("maskedPaths", "/bin/busybox/x"),
+        ("readonlyPaths", "/loop"),
+        ("readonlyPaths", "/bin/busybox/x"),
+    ] {
+        let mut b = Bundle::new(&["true"]);
+        std::os::unix::fs::symlink("loop", b.rootfs().join("loop")).unwrap();
+        b.config["linux"][field] = json!(["/carrack-test-absent", bad]);
+        b.write_config();
+        let id = b.id("paths");
+        let out = b.rt_bundle("run", &id, &[]);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{field} {bad}: run succeeded");
+        assert!(
+            err.contains(&format!("linux.{field}[1]")),
+            "{field} {bad}: {err}"
+        );
+        assert_nothing_left(&b, &id, &id, &format!("{field} {bad}"));
+    }
+    // Missing entries alone are skipped.
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["maskedPaths"] = json!(["/carrack-test-absent", "/proc/carrack-x"]);
+    b.config["linux"]["readonlyPaths"] = json!(["/carrack-test-absent/y"]);
+    b.write_config();
+    let out = b.rt_bundle("run", &b.id("absent"), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

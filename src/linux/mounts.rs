@@ -458,8 +458,9 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
     }
     let null = null_device(root.as_raw_fd()).context("linux.maskedPaths")?;
     for (i, p) in paths.iter().enumerate() {
-        let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
-            continue; // runc skips paths this kernel does not have
+        let field = || format!("linux.maskedPaths[{i}] {p:?}");
+        let Some(fd) = open_existing(root.as_raw_fd(), p).with_context(field)? else {
+            continue;
         };
         let is_dir = nix::sys::stat::fstat(&fd)
             .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -481,9 +482,20 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
                 None::<&str>,
             )
         };
-        r.with_context(|| format!("linux.maskedPaths[{i}] {p:?}"))?;
+        r.with_context(field)?;
     }
     Ok(())
+}
+
+/// A masked or read-only path, opened in the new root; None when it does not exist (runc
+/// skips paths this kernel or image does not have). Any other error (a symlink loop, a file
+/// where a directory should be) is the config's problem and is reported.
+fn open_existing(root: RawFd, p: &str) -> Result<Option<OwnedFd>> {
+    match open_in_root(root, Path::new(p), libc::O_PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e).context("open"),
+    }
 }
 
 /// The container's /dev/null, opened once and checked to be the null device (char 1:3): a
@@ -510,10 +522,10 @@ fn null_device(root: RawFd) -> Result<std::os::fd::OwnedFd> {
 pub fn readonly_paths(paths: &[String]) -> Result<()> {
     let root = std::fs::File::open("/").context("open /")?;
     for (i, p) in paths.iter().enumerate() {
-        let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
+        let field = || format!("linux.readonlyPaths[{i}] {p:?}");
+        let Some(fd) = open_existing(root.as_raw_fd(), p).with_context(field)? else {
             continue;
         };
-        let field = || format!("linux.readonlyPaths[{i}] {p:?}");
         let path = fd_path(&fd);
         mount(
             Some(path.as_str()),
