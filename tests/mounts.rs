@@ -222,3 +222,84 @@ fn masked_and_readonly_paths_fail_on_errors_other_than_missing() {
     let out = b.rt_bundle("run", &b.id("absent"), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// The options of the mount at `point` in a mountinfo text (the per-mount options field).
+fn mount_options<'a>(mountinfo: &'a str, point: &str) -> Option<&'a str> {
+    mountinfo
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .rfind(|f| f.get(4) == Some(&point))
+        .map(|f| f[5])
+}
+
+/// A read-only `/dev` tmpfs with `/dev/pts` and the devices under it, and a read-only bind
+/// and tmpfs with a later mount under a mount point they lack: the submounts are made first
+/// and `ro` applied afterwards (runc's finalizeRootfs), with a terminal too (/dev/console).
+#[test]
+fn read_only_mounts_get_their_later_submounts() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/mountinfo; ls /dev/null /dev/pts/ptmx >/dev/null || echo DEVS-MISSING; \
+         touch /dev/x /mnt/b/x /mnt/t/x 2>/dev/null && echo WRITABLE; true",
+    ]);
+    let src = b.dir.join("carrack-test-bind-src");
+    std::fs::create_dir(&src).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    for m in mounts.iter_mut() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    mounts.extend([
+        json!({"destination": "/mnt/b", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+        json!({"destination": "/mnt/b/sub", "type": "tmpfs", "source": "tmpfs"}),
+        json!({"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid"]}),
+        json!({"destination": "/mnt/t/sub/deeper", "type": "tmpfs", "source": "tmpfs"}),
+    ]);
+    b.write_config();
+    let out = b.rt_bundle("run", &b.id("rodev"), &[]);
+    let info = text(&out.stdout);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(
+        !info.contains("DEVS-MISSING") && !info.contains("WRITABLE"),
+        "{info}"
+    );
+    for (point, want) in [
+        ("/dev", "ro,nosuid"),
+        ("/dev/pts", "rw"),
+        ("/mnt/b", "ro"),
+        ("/mnt/b/sub", "rw"),
+        ("/mnt/t", "ro,nosuid"),
+        ("/mnt/t/sub/deeper", "rw"),
+    ] {
+        let opts = mount_options(&info, point).unwrap_or_else(|| panic!("no {point}: {info}"));
+        assert!(opts.starts_with(want), "{point}: {opts}");
+    }
+}
+
+/// With a terminal the pty is bound over /dev/console after the mounts: a read-only /dev
+/// must still take it.
+#[test]
+fn read_only_dev_takes_the_console() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    b.config["process"]["terminal"] = true.into();
+    b.write_config();
+    let sock = b.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let rx = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        recv_fd(&conn).unwrap()
+    });
+    let id = b.id("roconsole");
+    let out = b.rt_bundle("create", &id, &["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    rx.join().unwrap();
+}

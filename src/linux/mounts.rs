@@ -179,11 +179,38 @@ fn target(ctx: &Ctx, dest: &Path, kind: Kind) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Perform one entry of `mounts[i]`.
-pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
-    let field = format!("mounts[{i}] {:?}", m.destination());
+/// Whether `mounts[i]` is mounted writable first and made read-only by `make_readonly` once
+/// every later mount, device and the console are in place (runc's finalizeRootfs): a
+/// read-only tmpfs or /dev (runc's rule: devices are created in /dev), and any other
+/// read-only mount that has a later mount under it, whose mount point may need creating.
+/// Not for procfs, sysfs and cgroups, where no mount point can be created anyway.
+pub fn defer_readonly(all: &[Mount], i: usize) -> Result<bool> {
+    let m = &all[i];
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
+        .with_context(|| format!("mounts[{i}] {:?}: options", m.destination()))?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    if !opts.flags.contains(MsFlags::MS_RDONLY)
+        || ["proc", "sysfs", "cgroup", "cgroup2"].contains(&typ)
+    {
+        return Ok(false);
+    }
+    let dest = m.destination();
+    let later_under = all[i + 1..].iter().any(|n| {
+        let d = n.destination();
+        d != dest && d.starts_with(dest)
+    });
+    Ok(typ == "tmpfs" || dest == Path::new("/dev") || later_under)
+}
+
+/// Perform one entry of `mounts[i]`. With `defer_ro` the mount is made writable and an fd of
+/// it returned for `make_readonly`.
+pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount, defer_ro: bool) -> Result<Option<OwnedFd>> {
+    let field = format!("mounts[{i}] {:?}", m.destination());
+    let mut opts = parse_options(m.options().as_deref().unwrap_or(&[]))
         .with_context(|| format!("{field}: options"))?;
+    if defer_ro {
+        opts.flags.remove(MsFlags::MS_RDONLY);
+    }
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
     let tree = ctx.idmapped.iter().find(|(k, _)| *k == i).map(|(_, fd)| fd);
@@ -198,7 +225,26 @@ pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
     };
     result
         .and_then(|_| set_recursive(ctx, m.destination(), &opts))
+        .and_then(|_| match defer_ro {
+            true => Ok(Some(open_in_root(
+                ctx.rootfs,
+                m.destination(),
+                libc::O_PATH,
+            )?)),
+            false => Ok(None),
+        })
         .with_context(|| field)
+}
+
+/// The read-only flag of the mounts `mount_one` deferred, (index in `mounts`, fd of the mount).
+/// mount_setattr changes only that flag, so the mount keeps every other option it got.
+pub fn make_readonly(deferred: &[(usize, OwnedFd)], all: &[Mount]) -> Result<()> {
+    for (i, fd) in deferred {
+        super::fs::mount_setattr(fd, ATTR_RDONLY, 0, None, false).with_context(|| {
+            format!("mounts[{i}] {:?}: remount read-only", all[*i].destination())
+        })?;
+    }
+    Ok(())
 }
 
 /// The recursive attributes, on the mount and everything under it.
