@@ -303,3 +303,46 @@ fn read_only_dev_takes_the_console() {
     assert!(out.status.success(), "create: {}", text(&out.stderr));
     rx.join().unwrap();
 }
+
+/// A rootfs whose /proc or /sys is a symlink (or a file) is refused, naming the mount, and
+/// nothing is mounted where the link points (CVE-2019-19921 class).
+#[test]
+fn proc_and_sys_on_a_symlink_are_refused() {
+    let Some(()) = can_run() else { return };
+    for (dest, kind) in [("proc", "symlink"), ("sys", "symlink"), ("proc", "file")] {
+        let b = Bundle::new(&["true"]);
+        let rootfs = b.rootfs();
+        std::fs::remove_dir(rootfs.join(dest)).unwrap();
+        std::fs::create_dir(rootfs.join("elsewhere")).unwrap();
+        if kind == "symlink" {
+            std::os::unix::fs::symlink("/elsewhere", rootfs.join(dest)).unwrap();
+        } else {
+            std::fs::write(rootfs.join(dest), "").unwrap();
+        }
+        let id = b.id("procsym");
+        let out = b.rt_bundle("run", &id, &[]);
+        let err = text(&out.stderr);
+        let what = format!("/{dest} as a {kind}");
+        assert!(!out.status.success(), "{what}: run succeeded");
+        let index = if dest == "proc" { 0 } else { 5 };
+        assert!(
+            err.contains(&format!("mounts[{index}] \"/{dest}\"")) && err.contains(kind_word(kind)),
+            "{what}: {err}"
+        );
+        assert_nothing_left(&b, &id, &id, &what);
+        assert!(
+            std::fs::read_dir(rootfs.join("elsewhere"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "{what}: something was made through the link"
+        );
+    }
+}
+
+fn kind_word(kind: &str) -> &str {
+    match kind {
+        "symlink" => "a symlink",
+        _ => "not a directory",
+    }
+}

@@ -336,11 +336,47 @@ fn mount_idmapped(ctx: &Ctx, m: &Mount, opts: &Options, tree: &std::os::fd::Owne
     set_propagation(ctx, m.destination(), opts.propagation)
 }
 
+/// The target of a procfs or sysfs mount: a directory at `dest` itself, never through a
+/// symlink or onto a file (runc's "must be mounted on ordinary directory"): a rootfs whose
+/// /proc links into a volume another container writes could redirect the mount and the
+/// runtime's later /proc writes (CVE-2019-19921). Checked before anything is created, and
+/// again on the fd that is mounted on.
+fn plain_dir_target(ctx: &Ctx, dest: &Path, typ: &str) -> Result<OwnedFd> {
+    let check = |fd: &OwnedFd| -> Result<()> {
+        let st = nix::sys::stat::fstat(fd).context("destination: stat")?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            let what = match st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                true => "a symlink",
+                false => "not a directory",
+            };
+            bail!("destination: is {what}; {typ} is only mounted on a plain directory");
+        }
+        Ok(())
+    };
+    let nofollow = || open_in_root(ctx.rootfs, dest, libc::O_PATH | libc::O_NOFOLLOW);
+    match nofollow() {
+        Ok(fd) => check(&fd)?,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(e).context("destination: open"),
+    }
+    let fd = target(ctx, dest, Kind::Dir)?;
+    let again = nofollow().context("destination: open")?;
+    check(&again)?;
+    let (a, b) = (nix::sys::stat::fstat(&fd)?, nix::sys::stat::fstat(&again)?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        bail!("destination: changed while it was being opened");
+    }
+    Ok(again)
+}
+
 fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
     if typ.is_empty() {
         bail!("type: required (or a bind option)");
     }
-    let target = target(ctx, m.destination(), Kind::Dir)?;
+    let target = match typ {
+        "proc" | "sysfs" => plain_dir_target(ctx, m.destination(), typ)?,
+        _ => target(ctx, m.destination(), Kind::Dir)?,
+    };
     let src = m
         .source()
         .as_ref()
