@@ -346,3 +346,44 @@ fn kind_word(kind: &str) -> &str {
         _ => "not a directory",
     }
 }
+
+/// `rnorelatime` chooses no atime mode (runc's table clears MOUNT_ATTR_RELATIME, which is 0):
+/// the mount keeps its own, or an earlier r*atime option's. It applied strictatime. runc 1.1.5
+/// gives these four binds the same modes.
+#[test]
+fn rnorelatime_keeps_the_atime_mode() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    let src = b.dir.join("carrack-test-atime");
+    std::fs::create_dir(&src).unwrap();
+    let cases = [
+        (
+            "/mnt/a",
+            &["rbind", "noatime", "rnorelatime"][..],
+            "noatime",
+        ),
+        ("/mnt/b", &["rbind", "rnorelatime"][..], "relatime"),
+        (
+            "/mnt/c",
+            &["rbind", "rnoatime", "rnorelatime"][..],
+            "noatime",
+        ),
+        ("/mnt/d", &["rbind", "strictatime", "rnorelatime"][..], ""),
+    ];
+    for (dest, opts, _) in cases {
+        b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": dest, "type": "bind", "source": src, "options": opts}));
+    }
+    b.write_config();
+    let out = b.rt_bundle("run", &b.id("atime"), &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    let info = text(&out.stdout);
+    for (dest, opts, want) in cases {
+        let got = mount_options(&info, dest).unwrap_or_else(|| panic!("no {dest}: {info}"));
+        let atime: Vec<&str> = got.split(',').filter(|o| o.ends_with("atime")).collect();
+        let want: Vec<&str> = [want].into_iter().filter(|w| !w.is_empty()).collect();
+        assert_eq!(atime, want, "{opts:?}: {got}");
+    }
+}

@@ -50,7 +50,9 @@ const RECURSIVE: &[(&str, u64, u64)] = &[
     ("rnoatime", ATTR_NOATIME, ATTR_ATIME_MASK),
     ("ratime", ATTR_RELATIME, ATTR_ATIME_MASK),
     ("rrelatime", ATTR_RELATIME, ATTR_ATIME_MASK),
-    ("rnorelatime", ATTR_STRICTATIME, ATTR_ATIME_MASK),
+    // runc's table clears MOUNT_ATTR_RELATIME, which is 0: no atime mode is chosen, the
+    // mount keeps its own (or an earlier r*atime option's).
+    ("rnorelatime", 0, 0),
     ("rstrictatime", ATTR_STRICTATIME, ATTR_ATIME_MASK),
     ("rnostrictatime", ATTR_RELATIME, ATTR_ATIME_MASK),
 ];
@@ -670,6 +672,10 @@ mod tests {
         assert_eq!(o.rec_set, ATTR_NOSUID | ATTR_NOATIME);
         assert_eq!(o.rec_clr, ATTR_RDONLY | ATTR_ATIME_MASK);
         assert!(o.data.is_empty());
+        let o = parse_options(&s(&["rnorelatime"])).unwrap();
+        assert_eq!((o.rec_set, o.rec_clr, o.data.len()), (0, 0, 0));
+        let o = parse_options(&s(&["rnoatime", "rnorelatime"])).unwrap();
+        assert_eq!((o.rec_set, o.rec_clr), (ATTR_NOATIME, ATTR_ATIME_MASK));
         assert!(parse_options(&s(&["tmpcopyup"])).unwrap().tmpcopyup);
         assert!(parse_options(&s(&["idmap", "ridmap"]))
             .unwrap()
