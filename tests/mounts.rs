@@ -387,3 +387,42 @@ fn rnorelatime_keeps_the_atime_mode() {
         assert_eq!(atime, want, "{opts:?}: {got}");
     }
 }
+
+/// With `--no-pivot` the host's procfs must not stay reachable in the container's mount
+/// namespace: a process that unshares a user, mount and pid namespace could otherwise mount a
+/// fresh procfs without the container's masks (the kernel allows it when a fully visible
+/// procfs exists in the namespace). runc's msMoveRoot detaches them first. The same command
+/// works up to the mount (`true`), and fails the same way with pivot_root. runc 1.1.5 passes.
+#[test]
+fn no_pivot_leaves_no_host_procfs_to_mount_a_fresh_one() {
+    let Some(()) = can_run() else { return };
+    for pivot in [false, true] {
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "unshare -Urmpf true && echo UNSHARE-OK; mkdir -p /mnt/p; \
+             unshare -Urmpf mount -t proc proc /mnt/p && echo MOUNTED; true",
+        ]);
+        // Mapping root in a new user namespace takes CAP_SETFCAP (Linux 5.12).
+        for set in ["bounding", "effective", "permitted"] {
+            b.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SETFCAP"));
+        }
+        b.write_config();
+        std::os::unix::fs::symlink("busybox", b.rootfs().join("bin/unshare")).unwrap();
+        std::os::unix::fs::symlink("busybox", b.rootfs().join("bin/mkdir")).unwrap();
+        let id = b.id("nopivot");
+        let extra: &[&str] = if pivot { &[] } else { &["--no-pivot"] };
+        let out = b.rt_bundle("run", &id, extra);
+        let got = text(&out.stdout);
+        let what = if pivot { "pivot_root" } else { "--no-pivot" };
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        assert!(got.contains("UNSHARE-OK"), "{what}: {got}");
+        assert!(
+            !got.contains("MOUNTED"),
+            "{what}: a fresh procfs was mounted: {got}"
+        );
+    }
+}

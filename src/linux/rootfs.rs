@@ -166,8 +166,25 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 }
 
 /// `--no-pivot`: move the rootfs over / and chroot into it (for ramfs roots where pivot_root
-/// is impossible).
+/// is impossible). The old root's mounts stay in the namespace under the chroot, so first the
+/// host's procfs and sysfs are detached (runc's msMoveRoot): while a full procfs is in the
+/// namespace, a process that unshares a user, mount and pid namespace may mount a fresh,
+/// unmasked one (the kernel's "too revealing" check passes).
 pub fn move_root(rootfs: &Path) -> Result<()> {
+    let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
+    for p in host_pseudo_fs(&info, rootfs) {
+        hide(&p).with_context(|| format!("--no-pivot: detach the host's {}", p.display()))?;
+    }
+    // Only / itself (its subtree keeps the propagation the config asked for): a move onto a
+    // shared / would propagate the rootfs to the host's peers.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .context("--no-pivot: make / a slave")?;
     chdir(rootfs).context("chdir rootfs")?;
     mount(
         Some(rootfs),
@@ -180,6 +197,71 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
     chroot(".").context("--no-pivot: chroot")?;
     chdir("/").context("chdir /")?;
     Ok(())
+}
+
+/// Mount points of whole procfs and sysfs mounts outside `rootfs`, from mountinfo `info`.
+fn host_pseudo_fs(info: &str, rootfs: &Path) -> Vec<std::path::PathBuf> {
+    info.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-")?;
+            let (root, point, fstype) = (f.get(3)?, f.get(4)?, f.get(dash + 1)?);
+            let point = std::path::PathBuf::from(unescape(point));
+            let pseudo = *fstype == "proc" || *fstype == "sysfs";
+            (pseudo && *root == "/" && !point.starts_with(rootfs)).then_some(point)
+        })
+        .collect()
+}
+
+/// mountinfo's octal escapes (`\040` for a space) undone.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Detach the mount at `p`, its unmount kept from propagating to the host; where the kernel
+/// refuses (a mount locked by a user namespace) cover it with an empty tmpfs.
+fn hide(p: &Path) -> Result<()> {
+    match mount(
+        None::<&str>,
+        p,
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        // Gone with a parent detached before it.
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        r => r.context("make it rslave")?,
+    }
+    match umount2(p, MntFlags::MNT_DETACH) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("size=0"),
+        )
+        .context("cover it with a tmpfs"),
+        Err(e) => Err(e).context("unmount"),
+    }
 }
 
 /// `root.readonly`: remount / read-only, keeping the flags the mount already has (the kernel
@@ -213,6 +295,23 @@ mod tests {
         assert!(is_shared(info, 23));
         assert!(!is_shared(info, 24));
         assert!(!is_shared(info, 99));
+    }
+
+    #[test]
+    fn host_procfs_and_sysfs_outside_the_rootfs_are_found() {
+        let info = "22 1 0:21 / /proc rw - proc proc rw\n\
+                    23 1 0:22 / /sys rw - sysfs sysfs rw\n\
+                    24 1 0:21 /sys /mnt/part rw - proc proc rw\n\
+                    25 1 0:23 / /r/oot/proc rw - proc proc rw\n\
+                    26 1 0:24 / /tmp/a\\040b rw shared:3 - proc proc rw\n\
+                    27 1 0:25 / /tmp rw - tmpfs proc rw\n";
+        let got = host_pseudo_fs(info, Path::new("/r/oot"));
+        let want: Vec<std::path::PathBuf> = ["/proc", "/sys", "/tmp/a b"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(unescape("a\\134b\\011\\9"), "a\\b\t\\9");
     }
 
     #[test]
