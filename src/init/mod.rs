@@ -115,7 +115,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         bail!("/proc is not procfs");
     }
 
-    setup_rootfs(ctx, proc_.cwd())?;
+    let deferred_ro = setup_rootfs(ctx, proc_.cwd())?;
     crate::fault::point("init:after-mounts");
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -157,6 +157,8 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     if let Some(sock) = ctx.console {
         console::setup_pty(sock, console::size_of(proc_), true)?;
     }
+    mounts::make_readonly(&deferred_ro, spec.mounts().as_deref().unwrap_or(&[]))?;
+    drop(deferred_ro);
     let mut extra_env = Vec::new();
     if ctx.listen_fds > 0 {
         extra_env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
@@ -218,7 +220,9 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Re
     Ok(())
 }
 
-fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<()> {
+/// The mounts, devices and cwd in the rootfs. Returns the mounts whose read-only flag waits
+/// until the console is in place (`mounts::defer_readonly`).
+fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<Vec<(usize, OwnedFd)>> {
     let linux = ctx.spec.linux().as_ref();
     let prop = rootfs::propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     rootfs::prepare(ctx.rootfs, prop)?;
@@ -233,8 +237,12 @@ fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<()> {
     let all = ctx.spec.mounts().as_deref().unwrap_or(&[]);
     let mut dev_from_host = false;
     let mut has_devpts = false;
+    let mut deferred_ro = Vec::new();
     for (i, m) in all.iter().enumerate() {
-        mounts::mount_one(&mctx, i, m)?;
+        let defer = mounts::defer_readonly(all, i)?;
+        if let Some(fd) = mounts::mount_one(&mctx, i, m, defer)? {
+            deferred_ro.push((i, fd));
+        }
         let dest = m.destination();
         if dest == Path::new("/dev") && m.typ().as_deref() == Some("bind") {
             dev_from_host = true;
@@ -249,7 +257,7 @@ fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<()> {
     // runc creates a missing cwd; do it inside the root, before it can become read-only.
     ensure_in_root(root.as_raw_fd(), cwd, Kind::Dir)
         .with_context(|| format!("process.cwd {cwd:?}"))?;
-    Ok(())
+    Ok(deferred_ro)
 }
 
 /// A fresh session keyring, so the container cannot reach the host's keys (runc does the same;

@@ -50,7 +50,9 @@ const RECURSIVE: &[(&str, u64, u64)] = &[
     ("rnoatime", ATTR_NOATIME, ATTR_ATIME_MASK),
     ("ratime", ATTR_RELATIME, ATTR_ATIME_MASK),
     ("rrelatime", ATTR_RELATIME, ATTR_ATIME_MASK),
-    ("rnorelatime", ATTR_STRICTATIME, ATTR_ATIME_MASK),
+    // runc's table clears MOUNT_ATTR_RELATIME, which is 0: no atime mode is chosen, the
+    // mount keeps its own (or an earlier r*atime option's).
+    ("rnorelatime", 0, 0),
     ("rstrictatime", ATTR_STRICTATIME, ATTR_ATIME_MASK),
     ("rnostrictatime", ATTR_RELATIME, ATTR_ATIME_MASK),
 ];
@@ -179,11 +181,38 @@ fn target(ctx: &Ctx, dest: &Path, kind: Kind) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Perform one entry of `mounts[i]`.
-pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
-    let field = format!("mounts[{i}] {:?}", m.destination());
+/// Whether `mounts[i]` is mounted writable first and made read-only by `make_readonly` once
+/// every later mount, device and the console are in place (runc's finalizeRootfs): a
+/// read-only tmpfs or /dev (runc's rule: devices are created in /dev), and any other
+/// read-only mount that has a later mount under it, whose mount point may need creating.
+/// Not for procfs, sysfs and cgroups, where no mount point can be created anyway.
+pub fn defer_readonly(all: &[Mount], i: usize) -> Result<bool> {
+    let m = &all[i];
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
+        .with_context(|| format!("mounts[{i}] {:?}: options", m.destination()))?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    if !opts.flags.contains(MsFlags::MS_RDONLY)
+        || ["proc", "sysfs", "cgroup", "cgroup2"].contains(&typ)
+    {
+        return Ok(false);
+    }
+    let dest = m.destination();
+    let later_under = all[i + 1..].iter().any(|n| {
+        let d = n.destination();
+        d != dest && d.starts_with(dest)
+    });
+    Ok(typ == "tmpfs" || dest == Path::new("/dev") || later_under)
+}
+
+/// Perform one entry of `mounts[i]`. With `defer_ro` the mount is made writable and an fd of
+/// it returned for `make_readonly`.
+pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount, defer_ro: bool) -> Result<Option<OwnedFd>> {
+    let field = format!("mounts[{i}] {:?}", m.destination());
+    let mut opts = parse_options(m.options().as_deref().unwrap_or(&[]))
         .with_context(|| format!("{field}: options"))?;
+    if defer_ro {
+        opts.flags.remove(MsFlags::MS_RDONLY);
+    }
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
     let tree = ctx.idmapped.iter().find(|(k, _)| *k == i).map(|(_, fd)| fd);
@@ -198,7 +227,26 @@ pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount) -> Result<()> {
     };
     result
         .and_then(|_| set_recursive(ctx, m.destination(), &opts))
+        .and_then(|_| match defer_ro {
+            true => Ok(Some(open_in_root(
+                ctx.rootfs,
+                m.destination(),
+                libc::O_PATH,
+            )?)),
+            false => Ok(None),
+        })
         .with_context(|| field)
+}
+
+/// The read-only flag of the mounts `mount_one` deferred, (index in `mounts`, fd of the mount).
+/// mount_setattr changes only that flag, so the mount keeps every other option it got.
+pub fn make_readonly(deferred: &[(usize, OwnedFd)], all: &[Mount]) -> Result<()> {
+    for (i, fd) in deferred {
+        super::fs::mount_setattr(fd, ATTR_RDONLY, 0, None, false).with_context(|| {
+            format!("mounts[{i}] {:?}: remount read-only", all[*i].destination())
+        })?;
+    }
+    Ok(())
 }
 
 /// The recursive attributes, on the mount and everything under it.
@@ -290,11 +338,47 @@ fn mount_idmapped(ctx: &Ctx, m: &Mount, opts: &Options, tree: &std::os::fd::Owne
     set_propagation(ctx, m.destination(), opts.propagation)
 }
 
+/// The target of a procfs or sysfs mount: a directory at `dest` itself, never through a
+/// symlink or onto a file (runc's "must be mounted on ordinary directory"): a rootfs whose
+/// /proc links into a volume another container writes could redirect the mount and the
+/// runtime's later /proc writes (CVE-2019-19921). Checked before anything is created, and
+/// again on the fd that is mounted on.
+fn plain_dir_target(ctx: &Ctx, dest: &Path, typ: &str) -> Result<OwnedFd> {
+    let check = |fd: &OwnedFd| -> Result<()> {
+        let st = nix::sys::stat::fstat(fd).context("destination: stat")?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            let what = match st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                true => "a symlink",
+                false => "not a directory",
+            };
+            bail!("destination: is {what}; {typ} is only mounted on a plain directory");
+        }
+        Ok(())
+    };
+    let nofollow = || open_in_root(ctx.rootfs, dest, libc::O_PATH | libc::O_NOFOLLOW);
+    match nofollow() {
+        Ok(fd) => check(&fd)?,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(e).context("destination: open"),
+    }
+    let fd = target(ctx, dest, Kind::Dir)?;
+    let again = nofollow().context("destination: open")?;
+    check(&again)?;
+    let (a, b) = (nix::sys::stat::fstat(&fd)?, nix::sys::stat::fstat(&again)?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        bail!("destination: changed while it was being opened");
+    }
+    Ok(again)
+}
+
 fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
     if typ.is_empty() {
         bail!("type: required (or a bind option)");
     }
-    let target = target(ctx, m.destination(), Kind::Dir)?;
+    let target = match typ {
+        "proc" | "sysfs" => plain_dir_target(ctx, m.destination(), typ)?,
+        _ => target(ctx, m.destination(), Kind::Dir)?,
+    };
     let src = m
         .source()
         .as_ref()
@@ -458,8 +542,9 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
     }
     let null = null_device(root.as_raw_fd()).context("linux.maskedPaths")?;
     for (i, p) in paths.iter().enumerate() {
-        let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
-            continue; // runc skips paths this kernel does not have
+        let field = || format!("linux.maskedPaths[{i}] {p:?}");
+        let Some(fd) = open_existing(root.as_raw_fd(), p).with_context(field)? else {
+            continue;
         };
         let is_dir = nix::sys::stat::fstat(&fd)
             .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -481,9 +566,20 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
                 None::<&str>,
             )
         };
-        r.with_context(|| format!("linux.maskedPaths[{i}] {p:?}"))?;
+        r.with_context(field)?;
     }
     Ok(())
+}
+
+/// A masked or read-only path, opened in the new root; None when it does not exist (runc
+/// skips paths this kernel or image does not have). Any other error (a symlink loop, a file
+/// where a directory should be) is the config's problem and is reported.
+fn open_existing(root: RawFd, p: &str) -> Result<Option<OwnedFd>> {
+    match open_in_root(root, Path::new(p), libc::O_PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e).context("open"),
+    }
 }
 
 /// The container's /dev/null, opened once and checked to be the null device (char 1:3): a
@@ -510,10 +606,10 @@ fn null_device(root: RawFd) -> Result<std::os::fd::OwnedFd> {
 pub fn readonly_paths(paths: &[String]) -> Result<()> {
     let root = std::fs::File::open("/").context("open /")?;
     for (i, p) in paths.iter().enumerate() {
-        let Ok(fd) = open_in_root(root.as_raw_fd(), Path::new(p), libc::O_PATH) else {
+        let field = || format!("linux.readonlyPaths[{i}] {p:?}");
+        let Some(fd) = open_existing(root.as_raw_fd(), p).with_context(field)? else {
             continue;
         };
-        let field = || format!("linux.readonlyPaths[{i}] {p:?}");
         let path = fd_path(&fd);
         mount(
             Some(path.as_str()),
@@ -576,6 +672,10 @@ mod tests {
         assert_eq!(o.rec_set, ATTR_NOSUID | ATTR_NOATIME);
         assert_eq!(o.rec_clr, ATTR_RDONLY | ATTR_ATIME_MASK);
         assert!(o.data.is_empty());
+        let o = parse_options(&s(&["rnorelatime"])).unwrap();
+        assert_eq!((o.rec_set, o.rec_clr, o.data.len()), (0, 0, 0));
+        let o = parse_options(&s(&["rnoatime", "rnorelatime"])).unwrap();
+        assert_eq!((o.rec_set, o.rec_clr), (ATTR_NOATIME, ATTR_ATIME_MASK));
         assert!(parse_options(&s(&["tmpcopyup"])).unwrap().tmpcopyup);
         assert!(parse_options(&s(&["idmap", "ridmap"]))
             .unwrap()

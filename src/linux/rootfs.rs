@@ -1,9 +1,11 @@
 //! The container's root: propagation, the rootfs bind, pivot_root (or MS_MOVE + chroot) and
 //! `root.readonly`.
 
+use crate::linux::fs::fd_path;
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// `linux.rootfsPropagation` to mount flags; runc's default is rslave, so host mounts still
@@ -22,19 +24,25 @@ pub fn propagation(value: Option<&str>) -> Result<MsFlags> {
     })
 }
 
-/// First step in the new mount namespace: set the tree's propagation and make the rootfs a
-/// mount point of its own (pivot_root needs one).
+/// First step in the new mount namespace, as runc's prepareRoot: give the whole tree the
+/// configured propagation, make only the mount holding the rootfs private, and make the rootfs
+/// a mount point of its own (pivot_root needs one).
+///
+/// With `rshared` the tree stays in the host's peer groups, so a bind of a shared host
+/// directory joins the host's peer group and what the container mounts under it reaches the
+/// host (Kubernetes' Bidirectional propagation; containerd sets rshared for it). The default
+/// `rslave` makes every bind a slave: host mounts propagate in, nothing goes out.
 pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
-    // Shared propagation for the whole tree would leak container mounts to the host: the
-    // tree itself goes slave, and the new root gets `prop` after pivot_root (`finish`): the
-    // kernel refuses pivot_root(".", ".") on a shared mount, and a bind from an unbindable one.
-    let tree = if after_pivot(prop) {
+    // A bind from an unbindable mount is refused: the tree goes rslave and `finish` makes the
+    // new root unbindable after pivot_root.
+    let tree = if prop.contains(MsFlags::MS_UNBINDABLE) {
         MsFlags::MS_SLAVE | MsFlags::MS_REC
     } else {
         prop
     };
     mount(None::<&str>, "/", None::<&str>, tree, None::<&str>)
         .context("linux.rootfsPropagation: set propagation of /")?;
+    parent_mount_private(rootfs)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -46,6 +54,77 @@ pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
     Ok(())
 }
 
+/// Make the mount that holds `rootfs` private if it is shared: the rootfs bind must not
+/// propagate to the host, and pivot_root refuses a new root whose parent mount is shared.
+fn parent_mount_private(rootfs: &Path) -> Result<()> {
+    let root = mount_root_of(rootfs).with_context(|| format!("root.path {rootfs:?}"))?;
+    let id = mount_id(&root)?;
+    let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
+    if is_shared(&info, id) {
+        mount(
+            None::<&str>,
+            fd_path(&root).as_str(),
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("root.path {rootfs:?}: make its parent mount private"))?;
+    }
+    Ok(())
+}
+
+/// An O_PATH fd of the root of the mount that holds `path`: walk up with `..` until the next
+/// step would change mounts (or `path` is on `/`).
+fn mount_root_of(path: &Path) -> Result<OwnedFd> {
+    let open = |dir: RawFd, name: &std::ffi::CStr| {
+        // SAFETY: `name` is NUL-terminated; the fd returned is owned below.
+        let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this fd.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let mut cur = open(libc::AT_FDCWD, &c).context("open")?;
+    loop {
+        let up = open(cur.as_raw_fd(), c"..").context("open ..")?;
+        let (a, b) = (fstat(&cur)?, fstat(&up)?);
+        let same_dir = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        if same_dir || mount_id(&up)? != mount_id(&cur)? {
+            return Ok(cur);
+        }
+        cur = up;
+    }
+}
+
+/// The mount id of the mount `fd` is on, from /proc/self/fdinfo.
+fn mount_id(fd: &OwnedFd) -> Result<u64> {
+    let info = crate::linux::fs::read_text(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .context("read fdinfo")?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("fdinfo: no mnt_id")
+}
+
+/// Whether mount `id` has a `shared:N` optional field in mountinfo `info`.
+fn is_shared(info: &str, id: u64) -> bool {
+    info.lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.first().and_then(|x| x.parse::<u64>().ok()) == Some(id))
+        .is_some_and(|f| {
+            f.iter()
+                .skip(6)
+                .take_while(|x| **x != "-")
+                .any(|x| x.starts_with("shared:"))
+        })
+}
+
+fn fstat(fd: &OwnedFd) -> Result<nix::sys::stat::FileStat> {
+    nix::sys::stat::fstat(fd).context("fstat")
+}
+
 /// After pivot_root (or the move): a shared `linux.rootfsPropagation` on the new `/`.
 pub fn finish(prop: MsFlags) -> Result<()> {
     if after_pivot(prop) {
@@ -55,7 +134,8 @@ pub fn finish(prop: MsFlags) -> Result<()> {
     Ok(())
 }
 
-/// Propagations that cannot be in place before pivot_root.
+/// Propagations the new `/` gets again after pivot_root: pivot_root keeps the rootfs bind
+/// private (its parent mount was made private), and unbindable could not be set before.
 fn after_pivot(prop: MsFlags) -> bool {
     prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
 }
@@ -86,8 +166,25 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 }
 
 /// `--no-pivot`: move the rootfs over / and chroot into it (for ramfs roots where pivot_root
-/// is impossible).
+/// is impossible). The old root's mounts stay in the namespace under the chroot, so first the
+/// host's procfs and sysfs are detached (runc's msMoveRoot): while a full procfs is in the
+/// namespace, a process that unshares a user, mount and pid namespace may mount a fresh,
+/// unmasked one (the kernel's "too revealing" check passes).
 pub fn move_root(rootfs: &Path) -> Result<()> {
+    let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
+    for p in host_pseudo_fs(&info, rootfs) {
+        hide(&p).with_context(|| format!("--no-pivot: detach the host's {}", p.display()))?;
+    }
+    // Only / itself (its subtree keeps the propagation the config asked for): a move onto a
+    // shared / would propagate the rootfs to the host's peers.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .context("--no-pivot: make / a slave")?;
     chdir(rootfs).context("chdir rootfs")?;
     mount(
         Some(rootfs),
@@ -100,6 +197,71 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
     chroot(".").context("--no-pivot: chroot")?;
     chdir("/").context("chdir /")?;
     Ok(())
+}
+
+/// Mount points of whole procfs and sysfs mounts outside `rootfs`, from mountinfo `info`.
+fn host_pseudo_fs(info: &str, rootfs: &Path) -> Vec<std::path::PathBuf> {
+    info.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-")?;
+            let (root, point, fstype) = (f.get(3)?, f.get(4)?, f.get(dash + 1)?);
+            let point = std::path::PathBuf::from(unescape(point));
+            let pseudo = *fstype == "proc" || *fstype == "sysfs";
+            (pseudo && *root == "/" && !point.starts_with(rootfs)).then_some(point)
+        })
+        .collect()
+}
+
+/// mountinfo's octal escapes (`\040` for a space) undone.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Detach the mount at `p`, its unmount kept from propagating to the host; where the kernel
+/// refuses (a mount locked by a user namespace) cover it with an empty tmpfs.
+fn hide(p: &Path) -> Result<()> {
+    match mount(
+        None::<&str>,
+        p,
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        // Gone with a parent detached before it.
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        r => r.context("make it rslave")?,
+    }
+    match umount2(p, MntFlags::MNT_DETACH) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("size=0"),
+        )
+        .context("cover it with a tmpfs"),
+        Err(e) => Err(e).context("unmount"),
+    }
 }
 
 /// `root.readonly`: remount / read-only, keeping the flags the mount already has (the kernel
@@ -118,4 +280,48 @@ pub fn make_readonly() -> Result<()> {
         }
     }
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).context("root.readonly: remount /")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_is_read_from_the_optional_fields_of_the_right_mount() {
+        let info = "22 1 0:21 / /a rw - tmpfs t rw\n\
+                    23 22 0:22 / /b rw shared:7 master:2 - tmpfs shared:9 rw\n\
+                    24 22 0:23 / /c rw master:3 - tmpfs t rw\n";
+        assert!(!is_shared(info, 22));
+        assert!(is_shared(info, 23));
+        assert!(!is_shared(info, 24));
+        assert!(!is_shared(info, 99));
+    }
+
+    #[test]
+    fn host_procfs_and_sysfs_outside_the_rootfs_are_found() {
+        let info = "22 1 0:21 / /proc rw - proc proc rw\n\
+                    23 1 0:22 / /sys rw - sysfs sysfs rw\n\
+                    24 1 0:21 /sys /mnt/part rw - proc proc rw\n\
+                    25 1 0:23 / /r/oot/proc rw - proc proc rw\n\
+                    26 1 0:24 / /tmp/a\\040b rw shared:3 - proc proc rw\n\
+                    27 1 0:25 / /tmp rw - tmpfs proc rw\n";
+        let got = host_pseudo_fs(info, Path::new("/r/oot"));
+        let want: Vec<std::path::PathBuf> = ["/proc", "/sys", "/tmp/a b"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(unescape("a\\134b\\011\\9"), "a\\b\t\\9");
+    }
+
+    #[test]
+    fn mount_root_of_a_path_is_its_mount_point() {
+        let root = mount_root_of(Path::new("/proc/self/fd")).unwrap();
+        assert_eq!(
+            std::fs::read_link(fd_path(&root)).unwrap(),
+            Path::new("/proc")
+        );
+        let root = mount_root_of(Path::new("/")).unwrap();
+        assert_eq!(std::fs::read_link(fd_path(&root)).unwrap(), Path::new("/"));
+    }
 }
