@@ -46,6 +46,11 @@ pub const CASES: &[Case] = &[
         run: kill_invalid,
     },
     Case {
+        name: "cli_kill_signal_zero_and_numbers",
+        covers: &["kill signal names", "kill"],
+        run: kill_zero_and_numbers,
+    },
+    Case {
         name: "cli_delete_force_running",
         covers: &["delete --force"],
         run: delete_force,
@@ -239,6 +244,21 @@ fn kill_invalid(ctx: &Ctx) -> Res {
         "kill accepted SIGNOPE".into()
     })?;
     eq("status", s(&b.state(&id)?, "/status"), "running")
+}
+
+/// Signal 0 probes that init exists (runc's kill takes any number the kernel does); a
+/// real-time signal by number reaches init, which as pid 1 without a handler ignores it.
+fn kill_zero_and_numbers(ctx: &Ctx) -> Res {
+    let (b, id) = started(ctx)?;
+    for sig in ["0", "37", "64"] {
+        b.rt(&["kill", &id, sig]).check(&format!("kill {sig}"))?;
+        eq("status", s(&b.state(&id)?, "/status"), "running")?;
+    }
+    b.rt(&["kill", &id, "9"]).check("kill 9")?;
+    b.wait_status(&id, "stopped")?;
+    ensure(!b.rt(&["kill", &id, "0"]).ok(), || {
+        "kill 0 of a stopped container succeeded".into()
+    })
 }
 
 fn delete_force(ctx: &Ctx) -> Res {
