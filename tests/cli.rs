@@ -77,3 +77,81 @@ fn kill_signal_zero_and_realtime_signals() {
     let out = b.rt(&["kill", &id, "0"]);
     assert_eq!(out.status.code(), Some(1), "kill 0 of a stopped container");
 }
+
+/// The container's cgroup file `file` on the v1 hierarchy `ctrl`, None where there is none.
+fn v1_file(pid: i64, ctrl: &str, file: &str) -> Option<String> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = cg.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+        c.split(',').any(|x| x == ctrl).then(|| p.to_string())
+    })?;
+    std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}{rel}/{file}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// `update` takes -1 (unlimited) wherever runc does, as the next word after the flag:
+/// --memory, --memory-swap, --memory-reservation, --kernel-memory(-tcp), --pids-limit,
+/// --cpu-quota; and `--memory -1` alone lifts the swap limit too, as with runc.
+#[test]
+fn update_takes_minus_one_as_unlimited() {
+    let Some(()) = can_run() else { return };
+    let memsw = "memory.memsw.limit_in_bytes";
+    if !std::path::Path::new("/sys/fs/cgroup/memory")
+        .join(memsw)
+        .exists()
+    {
+        println!("skip: no v1 memory hierarchy with swap accounting (v2 is in scripts/vm-test)");
+        return;
+    }
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["linux"]["resources"] = serde_json::json!({
+        "memory": {"limit": 64 << 20, "swap": 128 << 20, "reservation": 32 << 20},
+        "pids": {"limit": 50},
+        "cpu": {"quota": 50000, "period": 100000},
+    });
+    b.write_config();
+    let id = b.id("upd");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    // What the kernel shows for "unlimited": LONG_MAX rounded down to a page.
+    // SAFETY: sysconf reads a constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as i64;
+    let unlimited = (i64::MAX / page * page).to_string();
+    let file = |ctrl: &str, f: &str| v1_file(pid, ctrl, f).unwrap_or_else(|| panic!("no {f}"));
+    let update = |args: &[&str]| {
+        let mut all = vec!["update"];
+        all.extend_from_slice(args);
+        all.push(&id);
+        let out = b.rt(&all);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    update(&["--memory", "-1"]);
+    assert_eq!(file("memory", "memory.limit_in_bytes"), unlimited);
+    assert_eq!(file("memory", memsw), unlimited, "--memory -1 lifts swap");
+    update(&["--memory", "100m", "--memory-swap", "200m"]);
+    assert_eq!(file("memory", memsw), (200u64 << 20).to_string());
+    update(&["--memory-swap", "-1"]);
+    assert_eq!(file("memory", memsw), unlimited);
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (100u64 << 20).to_string()
+    );
+    update(&["--memory-reservation", "-1"]);
+    assert_eq!(file("memory", "memory.soft_limit_in_bytes"), unlimited);
+    update(&["--pids-limit", "-1"]);
+    assert_eq!(file("pids", "pids.max"), "max");
+    update(&["--cpu-quota", "-1"]);
+    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "-1");
+    // Kernel memory limits are gone from Linux: accepted and ignored, as runc does.
+    update(&["--kernel-memory", "-1", "--kernel-memory-tcp", "-1"]);
+    // A flag that cannot be negative names itself, and changes nothing.
+    for flag in ["--cpu-period", "--cpu-share", "--blkio-weight"] {
+        let out = b.rt(&["update", flag, "-1", &id]);
+        assert_eq!(out.status.code(), Some(1), "{flag} -1 accepted");
+        assert!(text(&out.stderr).contains(flag), "{}", text(&out.stderr));
+    }
+    assert_eq!(file("cpu", "cpu.cfs_period_us"), "100000");
+}
