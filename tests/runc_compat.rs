@@ -120,3 +120,33 @@ fn same_state_fields_as_runc() {
     assert_eq!(ours.4, theirs.4, "state exit code after delete");
     assert_eq!(ours.0["bundle"], ours.5.to_str().unwrap());
 }
+
+/// `ps` of a stopped container is no error: the table's header alone and `null` as JSON
+/// (Go's empty list), the same through both runtimes.
+#[test]
+fn ps_of_a_stopped_container_as_runc() {
+    let Some(()) = can_run() else { return };
+    let Some(runc) = runc() else { return };
+    let mut seen = Vec::new();
+    for rt in [BIN, runc.as_str()] {
+        let b = Bundle::with_runtime(rt, &["sleep", "30"]);
+        let id = b.id("ps");
+        let out = b.rt_bundle("run", &id, &["--detach"]);
+        assert!(out.status.success(), "{rt} run: {}", text(&out.stderr));
+        assert!(b.rt(&["kill", &id, "KILL"]).status.success());
+        assert!(b.wait_status(&id, "stopped"), "{rt}: never stopped");
+        let json = b.rt(&["ps", "--format", "json", &id]);
+        let table = b.rt(&["ps", &id]);
+        let header = text(&table.stdout).lines().next().unwrap_or("").to_string();
+        seen.push((
+            json.status.code(),
+            text(&json.stdout),
+            table.status.code(),
+            text(&table.stdout).lines().count(),
+            header.contains("PID"),
+            text(&json.stderr) + &text(&table.stderr),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "ours, then runc's");
+    assert_eq!(seen[0].0, Some(0), "{:?}", seen[0]);
+}

@@ -36,6 +36,11 @@ pub const CASES: &[Case] = &[
         run: ps_json,
     },
     Case {
+        name: "cli_ps_stopped",
+        covers: &["ps --format json"],
+        run: ps_stopped,
+    },
+    Case {
         name: "cli_kill_signal_names",
         covers: &["kill signal names", "kill"],
         run: kill_names,
@@ -227,6 +232,24 @@ fn ps_json(ctx: &Ctx) -> Res {
     let v: Value = serde_json::from_str(&out.stdout)
         .or_else(|e| fail(format!("ps output is not JSON: {e}")))?;
     eq("ps pids", v, json!([pid]))
+}
+
+/// A stopped container has no processes, which is no error: runc prints `null` (Go's empty
+/// list) and the table's header alone.
+fn ps_stopped(ctx: &Ctx) -> Res {
+    let (b, id) = started(ctx)?;
+    b.rt(&["kill", &id, "KILL"]).check("kill")?;
+    b.wait_status(&id, "stopped")?;
+    let out = b
+        .rt(&["ps", "--format", "json", &id])
+        .check("ps --format json")?;
+    let v: Value = serde_json::from_str(&out.stdout)
+        .or_else(|e| fail(format!("ps output is not JSON: {e}")))?;
+    ensure(v.is_null() || v == json!([]), || {
+        format!("ps of a stopped container: {v}")
+    })?;
+    let table = b.rt(&["ps", &id]).check("ps")?;
+    eq("ps table lines", table.stdout.lines().count(), 1)
 }
 
 fn kill_names(ctx: &Ctx) -> Res {
