@@ -155,3 +155,14 @@ fn update_takes_minus_one_as_unlimited() {
     }
     assert_eq!(file("cpu", "cpu.cfs_period_us"), "100000");
 }
+
+/// `spec` names the container's host after the runtime, as crun writes "crun" (runc "runc").
+#[test]
+fn spec_hostname_is_carrack() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["hostname"]);
+    let id = b.id("spec");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "carrack\n");
+}
