@@ -284,51 +284,54 @@ pub struct EventsArgs {
     pub interval: String,
 }
 
+/// Every value may start with a hyphen, as Go's flag package takes the next word whatever it
+/// is: `--memory-swap -1` (unlimited) is how engines lift a limit. Values a flag cannot take
+/// (`--cpu-period -1`) are then refused by its parser, as runc refuses them.
 #[derive(Args, Debug, Default)]
 pub struct UpdateArgs {
     pub id: String,
     /// A LinuxResources JSON file ("-" for stdin); its fields replace the current ones
     #[arg(short, long)]
     pub resources: Option<PathBuf>,
-    #[arg(long = "blkio-weight")]
+    #[arg(long = "blkio-weight", allow_hyphen_values = true)]
     pub blkio_weight: Option<u16>,
-    #[arg(long = "cpu-period")]
+    #[arg(long = "cpu-period", allow_hyphen_values = true)]
     pub cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
-    #[arg(long = "cpu-share")]
+    #[arg(long = "cpu-share", allow_hyphen_values = true)]
     pub cpu_share: Option<u64>,
-    #[arg(long = "cpu-burst")]
+    #[arg(long = "cpu-burst", allow_hyphen_values = true)]
     pub cpu_burst: Option<u64>,
     /// 1 puts the cgroup in SCHED_IDLE (v2 cpu.idle)
-    #[arg(long = "cpu-idle")]
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
     pub cpu_idle: Option<i64>,
-    #[arg(long = "cpu-rt-period")]
+    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
-    #[arg(long = "cpuset-cpus")]
+    #[arg(long = "cpuset-cpus", allow_hyphen_values = true)]
     pub cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems")]
+    #[arg(long = "cpuset-mems", allow_hyphen_values = true)]
     pub cpuset_mems: Option<String>,
     /// Memory limit in bytes (suffixes k, m, g, t)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// Memory plus swap limit (-1 for unlimited)
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "kernel-memory")]
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
     pub kernel_memory: Option<String>,
-    #[arg(long = "kernel-memory-tcp")]
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
     /// Intel RDT (refused: no resctrl here)
-    #[arg(long = "l3-cache-schema")]
+    #[arg(long = "l3-cache-schema", allow_hyphen_values = true)]
     pub l3_cache_schema: Option<String>,
-    #[arg(long = "mem-bw-schema")]
+    #[arg(long = "mem-bw-schema", allow_hyphen_values = true)]
     pub mem_bw_schema: Option<String>,
 }
 

@@ -4,6 +4,6 @@ use std::path::Path;
 
 pub fn run(root: &Path, a: &KillArgs) -> Result<()> {
     crate::config::validate_id(&a.id)?;
-    let sig = crate::container::parse_signal(&a.signal)?;
+    let sig = crate::linux::signals::parse(&a.signal)?;
     crate::container::kill(root, &a.id, sig, a.all)
 }

@@ -1,5 +1,6 @@
 //! ps: the container's processes, as runc prints them: `--format json` is the pid list, the
-//! table is the host's `ps` (default `-ef`) filtered to those pids.
+//! table is the host's `ps` (default `-ef`) filtered to those pids. A stopped container is
+//! no error: runc prints the header alone, and `null` (Go's empty list) as JSON.
 
 use crate::state::{Status, Store};
 use anyhow::{bail, Context, Result};
@@ -8,11 +9,14 @@ use std::path::Path;
 pub fn run(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
     crate::config::validate_id(id)?;
     let (state, status) = Store::new(root)?.load(id)?;
-    if status == Status::Stopped {
-        bail!("container not running");
-    }
-    let pids = state.cgroup.pids()?;
+    let pids = match state.cgroup.pids() {
+        Ok(pids) => pids,
+        // Its cgroup may be gone with the last process: nothing runs.
+        Err(_) if status == Status::Stopped => Vec::new(),
+        Err(e) => return Err(e),
+    };
     match format {
+        "json" if pids.is_empty() => println!("null"),
         "json" => println!("{}", serde_json::to_string(&pids)?),
         "table" => print_table(&pids, ps_args)?,
         other => bail!("--format {other:?}: must be table or json"),

@@ -16,7 +16,20 @@ pub fn run(root: &Path, a: &UpdateArgs) -> Result<()> {
         None => json!({}),
     };
     apply_flags(a, &mut changes)?;
+    unlimited_memory_lifts_swap(&mut changes);
     crate::container::update(root, &a.id, changes)
+}
+
+/// As runc: `memory.limit` -1 (unlimited) with no swap in the same update lifts the swap limit
+/// too. Swap 0 tells the cgroup layer to do so where swap is accounted (cgroups/v1.rs); the
+/// stored swap would otherwise stay below the new unlimited memory, which the kernel refuses.
+fn unlimited_memory_lifts_swap(v: &mut Value) {
+    let Some(m) = v.get_mut("memory").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if m.get("limit") == Some(&json!(-1)) && m.get("swap").is_none_or(Value::is_null) {
+        m.insert("swap".into(), json!(0));
+    }
 }
 
 fn read_resources(p: &Path) -> Result<Value> {
@@ -139,5 +152,26 @@ mod tests {
         assert_eq!(v["cpu"]["quota"], 50000);
         assert_eq!(v["cpu"]["period"], 100000);
         assert_eq!(v["pids"]["limit"], 10);
+    }
+
+    #[test]
+    fn minus_one_is_unlimited_and_memory_minus_one_lifts_swap() {
+        let a = UpdateArgs {
+            memory: Some("-1".into()),
+            pids_limit: Some(-1),
+            cpu_quota: Some(-1),
+            ..Default::default()
+        };
+        let mut v = json!({});
+        apply_flags(&a, &mut v).unwrap();
+        unlimited_memory_lifts_swap(&mut v);
+        assert_eq!(v["memory"], json!({"limit": -1, "swap": 0}));
+        assert_eq!(
+            (v["pids"]["limit"].clone(), v["cpu"]["quota"].clone()),
+            (json!(-1), json!(-1))
+        );
+        let mut v = json!({"memory": {"limit": -1, "swap": 1 << 30}});
+        unlimited_memory_lifts_swap(&mut v);
+        assert_eq!(v["memory"]["swap"], 1 << 30, "an explicit swap stays");
     }
 }

@@ -1,5 +1,6 @@
 //! The config `carrack spec` writes: field for field what `runc spec` writes, with ociVersion
-//! 1.3.0. `--rootless` makes the same changes as `runc spec --rootless`.
+//! 1.3.0 and the runtime's own name as hostname (as crun writes "crun"). `--rootless` makes
+//! the same changes as `runc spec --rootless`.
 
 use serde_json::{json, Value};
 
@@ -64,13 +65,21 @@ mod tests {
     }
 
     #[test]
-    fn same_as_runc_spec_but_the_version() {
+    fn hostname_is_carrack() {
+        for rootless in [false, true] {
+            assert_eq!(default_spec(rootless)["hostname"], "carrack");
+        }
+    }
+
+    #[test]
+    fn same_as_runc_spec_but_the_version_and_hostname() {
         for rootless in [false, true] {
             let Some(mut theirs) = runc_spec(rootless) else {
                 println!("skip: runc is not installed");
                 return;
             };
             theirs["ociVersion"] = "1.3.0".into();
+            theirs["hostname"] = "carrack".into();
             assert_eq!(default_spec(rootless), theirs, "rootless={rootless}");
         }
     }

@@ -89,16 +89,17 @@ fn release_fifo(c: &Locked) -> Result<()> {
     }
 }
 
-pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
+/// `sig` is a raw number (linux/signals.rs): 0 probes, and real-time signals have no nix Signal.
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
         Status::Created | Status::Running | Status::Paused => {}
         _ => bail!("container not running"),
     }
     if all {
-        return c.state.cgroup.signal_all(sig as i32);
+        return c.state.cgroup.signal_all(sig);
     }
-    crate::linux::pidfd::PidFd::open(c.state.pid, c.state.pid_start)?.signal(sig as i32)
+    crate::linux::pidfd::PidFd::open(c.state.pid, c.state.pid_start)?.signal(sig)
 }
 
 /// pause: freeze every process of the container.
@@ -262,21 +263,6 @@ pub fn destroy(c: Locked) -> Result<()> {
     c.destroy().context("remove the container's state")
 }
 
-/// A signal by name (with or without SIG) or number.
-pub fn parse_signal(s: &str) -> Result<Signal> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<Signal>()
-        .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
-}
-
 /// Written atomically: engines read it as soon as the command returns.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let tmp = p.with_extension("carrack-tmp");
@@ -323,20 +309,5 @@ pub fn wait_foreground(pid: i32) -> Result<i32> {
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_by_name_and_number() {
-        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("99").is_err());
     }
 }

@@ -36,6 +36,11 @@ pub const CASES: &[Case] = &[
         run: ps_json,
     },
     Case {
+        name: "cli_ps_stopped",
+        covers: &["ps --format json"],
+        run: ps_stopped,
+    },
+    Case {
         name: "cli_kill_signal_names",
         covers: &["kill signal names", "kill"],
         run: kill_names,
@@ -44,6 +49,11 @@ pub const CASES: &[Case] = &[
         name: "cli_kill_invalid_signal",
         covers: &["kill signal names"],
         run: kill_invalid,
+    },
+    Case {
+        name: "cli_kill_signal_zero_and_numbers",
+        covers: &["kill signal names", "kill"],
+        run: kill_zero_and_numbers,
     },
     Case {
         name: "cli_delete_force_running",
@@ -224,6 +234,24 @@ fn ps_json(ctx: &Ctx) -> Res {
     eq("ps pids", v, json!([pid]))
 }
 
+/// A stopped container has no processes, which is no error: runc prints `null` (Go's empty
+/// list) and the table's header alone.
+fn ps_stopped(ctx: &Ctx) -> Res {
+    let (b, id) = started(ctx)?;
+    b.rt(&["kill", &id, "KILL"]).check("kill")?;
+    b.wait_status(&id, "stopped")?;
+    let out = b
+        .rt(&["ps", "--format", "json", &id])
+        .check("ps --format json")?;
+    let v: Value = serde_json::from_str(&out.stdout)
+        .or_else(|e| fail(format!("ps output is not JSON: {e}")))?;
+    ensure(v.is_null() || v == json!([]), || {
+        format!("ps of a stopped container: {v}")
+    })?;
+    let table = b.rt(&["ps", &id]).check("ps")?;
+    eq("ps table lines", table.stdout.lines().count(), 1)
+}
+
 fn kill_names(ctx: &Ctx) -> Res {
     for sig in ["KILL", "SIGKILL", "9"] {
         let (b, id) = started(ctx)?;
@@ -239,6 +267,21 @@ fn kill_invalid(ctx: &Ctx) -> Res {
         "kill accepted SIGNOPE".into()
     })?;
     eq("status", s(&b.state(&id)?, "/status"), "running")
+}
+
+/// Signal 0 probes that init exists (runc's kill takes any number the kernel does); a
+/// real-time signal by number reaches init, which as pid 1 without a handler ignores it.
+fn kill_zero_and_numbers(ctx: &Ctx) -> Res {
+    let (b, id) = started(ctx)?;
+    for sig in ["0", "37", "64"] {
+        b.rt(&["kill", &id, sig]).check(&format!("kill {sig}"))?;
+        eq("status", s(&b.state(&id)?, "/status"), "running")?;
+    }
+    b.rt(&["kill", &id, "9"]).check("kill 9")?;
+    b.wait_status(&id, "stopped")?;
+    ensure(!b.rt(&["kill", &id, "0"]).ok(), || {
+        "kill 0 of a stopped container succeeded".into()
+    })
 }
 
 fn delete_force(ctx: &Ctx) -> Res {
