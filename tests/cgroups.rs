@@ -26,8 +26,9 @@ fn has_v1(ctrl: &str) -> bool {
         .join("cgroup.procs")
         .exists();
     if !ok {
-        println!(
-            "skip: no v1 {ctrl} hierarchy on this host (pure v2 is tested by scripts/vm-test)"
+        skip(
+            "no-v1-hierarchy",
+            &format!("no v1 {ctrl} hierarchy on this host (pure v2 is tested by scripts/vm-test)"),
         );
     }
     ok

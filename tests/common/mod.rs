@@ -13,17 +13,53 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_carrack");
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
-/// None (after printing why) when the host cannot run containers for tests.
+/// None (after `skip`) when the host cannot run containers for tests.
 pub fn can_run() -> Option<()> {
     if !nix::unistd::geteuid().is_root() {
-        println!("skip: not root");
+        skip("not-root", "not root");
         return None;
     }
     if busybox().is_none() {
-        println!("skip: no static busybox (install busybox-static)");
+        skip("no-busybox", "no static busybox (install busybox-static)");
         return None;
     }
     Some(())
+}
+
+/// The host facts a test may skip on in CI: the first word of each line of
+/// tests/allowed-skips (the one list, shared with oci-tests and scripts/test).
+pub fn allowed_skip_facts() -> Vec<&'static str> {
+    include_str!("../allowed-skips")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+/// Record that the calling test cannot check something on this host because of `fact`; the
+/// caller then returns (or narrows its check). In CI (`CI=true`) this panics unless `fact` is
+/// in tests/allowed-skips: a skipped check there is a test that passed without testing.
+/// The line also goes to the file `$CARRACK_SKIP_LOG` (scripts/test sets it and prints the
+/// counts at the end), because `cargo test --quiet` hides what a passing test prints.
+pub fn skip(fact: &str, reason: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    println!("skip [{fact}]: {reason}");
+    let allowed = allowed_skip_facts().contains(&fact);
+    if std::env::var("CI").is_ok_and(|v| v == "true") && !allowed {
+        panic!("skip [{fact}] in CI: {reason} (not a host fact of tests/allowed-skips)");
+    }
+    if let Some(log) = std::env::var_os("CARRACK_SKIP_LOG") {
+        use std::io::Write;
+        // O_APPEND and one write per line: tests in parallel threads and processes share it.
+        let line = format!("{fact}\t{test}\t{reason}\n");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log);
+        f.and_then(|mut f| f.write_all(line.as_bytes()))
+            .expect("append to $CARRACK_SKIP_LOG");
+    }
 }
 
 pub fn busybox() -> Option<PathBuf> {
