@@ -26,8 +26,9 @@ fn has_v1(ctrl: &str) -> bool {
         .join("cgroup.procs")
         .exists();
     if !ok {
-        println!(
-            "skip: no v1 {ctrl} hierarchy on this host (pure v2 is tested by scripts/vm-test)"
+        skip(
+            "no-v1-hierarchy",
+            &format!("no v1 {ctrl} hierarchy on this host (pure v2 is tested by scripts/vm-test)"),
         );
     }
     ok
@@ -201,4 +202,37 @@ fn events_report_an_oom_kill() {
     let line = got.expect("no oom event within 20 s");
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v, json!({"type": "oom", "id": id}));
+}
+
+/// The leak checks' idea of where a container's cgroup is (`cgroup_dirs_named`, the planner's
+/// rule) is exactly the set of dirs carrack records in its state, also when the caller sits
+/// in a non-root cgroup and the default (relative) cgroupsPath lands under it; after delete
+/// none is left.
+#[test]
+fn leak_checks_find_every_cgroup_dir_the_runtime_made() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = b.id("cgpaths");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.root.join(&id).join("state.json")).unwrap())
+            .unwrap();
+    let mut recorded: Vec<std::path::PathBuf> = state["cgroup"]["dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap().into())
+        .collect();
+    recorded.sort();
+    assert!(!recorded.is_empty(), "{state}");
+    assert_eq!(
+        cgroup_dirs_named(&id),
+        recorded,
+        "our cgroups: {}",
+        std::fs::read_to_string("/proc/self/cgroup").unwrap()
+    );
+    let out = b.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(cgroup_dirs_named(&id), Vec::<std::path::PathBuf>::new());
 }

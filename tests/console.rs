@@ -93,7 +93,10 @@ fn exec_tty_through_a_console_socket() {
 fn run_in_the_foreground_relays_the_pty() {
     let Some(()) = can_run() else { return };
     if !std::path::Path::new("/usr/bin/script").exists() {
-        println!("skip: no script(1) to give the test a terminal (install bsdutils)");
+        skip(
+            "no-script",
+            "no script(1) to give the test a terminal (install bsdutils)",
+        );
         return;
     }
     let mut b = Bundle::new(&["sh", "-c", "tty; echo relayed; exit 4"]);

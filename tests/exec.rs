@@ -286,7 +286,7 @@ fn lsm_labels_without_the_lsm_are_refused() {
         .is_ok_and(|s| s.starts_with('Y'));
     let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
     if apparmor || selinux {
-        println!("skip: this host runs AppArmor or SELinux");
+        skip("lsm-host", "this host runs AppArmor or SELinux");
         return;
     }
     let mut b = Bundle::new(&["sleep", "60"]);

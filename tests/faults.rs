@@ -11,10 +11,6 @@ use common::*;
 
 #[test]
 fn every_fault_point_is_recoverable() {
-    if !cfg!(feature = "fault-injection") {
-        println!("skip: built without --features fault-injection");
-        return;
-    }
     let Some(()) = can_run() else { return };
     let mut b = Bundle::new(&["sleep", "60"]);
     for point in fault::POINTS {

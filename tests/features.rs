@@ -1,6 +1,7 @@
 //! `features` advertises only what works: every advertised namespace, mount option and
-//! capability is used in a real container here, and the hook list is the one tests/hooks.rs
-//! exercises.
+//! capability is used in a real container here and its effect checked (the namespace in
+//! /proc/self/ns, the flag in mountinfo, the capability in CapEff), and the hook list is the
+//! one tests/hooks.rs exercises.
 
 mod common;
 
@@ -43,7 +44,13 @@ fn every_advertised_namespace_works() {
     let f = features();
     for ns in f["linux"]["namespaces"].as_array().unwrap() {
         let ns = ns.as_str().unwrap();
-        let mut b = Bundle::new(&["true"]);
+        let file = match ns {
+            "network" => "net",
+            "mount" => "mnt",
+            n => n,
+        };
+        let link = format!("/proc/self/ns/{file}");
+        let mut b = Bundle::new(&["readlink", &link]);
         let list = b.config["linux"]["namespaces"].as_array_mut().unwrap();
         if !list.iter().any(|n| n["type"] == ns) {
             list.push(json!({"type": ns}));
@@ -65,7 +72,70 @@ fn every_advertised_namespace_works() {
             "namespace {ns}: {}",
             text(&out.stderr)
         );
+        // The container's process is in a namespace of its own, not the host's.
+        let host = std::fs::read_link(&link).unwrap();
+        let inside = text(&out.stdout);
+        assert!(
+            inside.starts_with(&format!("{file}:[")),
+            "namespace {ns}: {inside}"
+        );
+        assert_ne!(inside.trim(), host.to_str().unwrap(), "namespace {ns}");
     }
+}
+
+/// What each advertised mount option must show on its mount in the container's
+/// /proc/self/mountinfo (or, for bind and tmpcopyup, in the directory's content).
+/// Options that clear a flag show as its absence; `norelatime` alone leaves the kernel's
+/// default (relatime), as with runc.
+fn mount_option_effect(o: &str) -> Effect {
+    use Effect::*;
+    match o {
+        "ro" | "rro" => Has("ro"),
+        "rw" | "rrw" => Has("rw"),
+        "nosuid" | "rnosuid" => Has("nosuid"),
+        "suid" | "rsuid" => Lacks("nosuid"),
+        "nodev" | "rnodev" => Has("nodev"),
+        "dev" | "rdev" => Lacks("nodev"),
+        "noexec" | "rnoexec" => Has("noexec"),
+        "exec" | "rexec" => Lacks("noexec"),
+        "noatime" | "rnoatime" => Has("noatime"),
+        "atime" => Lacks("noatime"),
+        "relatime" | "rrelatime" | "ratime" | "nostrictatime" | "rnostrictatime" | "norelatime" => {
+            Has("relatime")
+        }
+        "strictatime" | "rstrictatime" | "rnorelatime" => LacksAll(&["relatime", "noatime"]),
+        "nodiratime" | "rnodiratime" => Has("nodiratime"),
+        "diratime" | "rdiratime" => Lacks("nodiratime"),
+        "nosymfollow" | "rnosymfollow" => Has("nosymfollow"),
+        "symfollow" | "rsymfollow" => Lacks("nosymfollow"),
+        "sync" => SuperHas("sync"),
+        "async" => SuperLacks("sync"),
+        "dirsync" => SuperHas("dirsync"),
+        "mand" => SuperHas("mand"),
+        "nomand" => SuperLacks("mand"),
+        "shared" | "rshared" => Tag("shared:"),
+        // A slave of a mount in no peer group is private.
+        "private" | "rprivate" | "slave" | "rslave" => NoTags(&["shared:", "master:"]),
+        "unbindable" | "runbindable" => Tag("unbindable"),
+        "idmap" | "ridmap" => Has("idmapped"),
+        "bind" | "rbind" | "tmpcopyup" => Lists("marker"),
+        // MS_SILENT only quiets the kernel log: the mount itself is all there is to see.
+        "silent" | "loud" => Mounted,
+        o => panic!("no expected effect for the advertised mount option {o:?}: add one"),
+    }
+}
+
+#[derive(Debug)]
+enum Effect {
+    Has(&'static str),
+    Lacks(&'static str),
+    LacksAll(&'static [&'static str]),
+    SuperHas(&'static str),
+    SuperLacks(&'static str),
+    Tag(&'static str),
+    NoTags(&'static [&'static str]),
+    Lists(&'static str),
+    Mounted,
 }
 
 #[test]
@@ -74,32 +144,88 @@ fn every_advertised_mount_option_works() {
     let f = features();
     let opts: Vec<String> = serde_json::from_value(f["mountOptions"].clone()).unwrap();
     assert!(!opts.is_empty());
-    let mut b = Bundle::new(&["true"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/mountinfo; for d in /opt/m*; do echo \"LS $d $(ls $d)\"; done",
+    ]);
     let id = b.id("mountopts");
-    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    let bind_src = b.dir.join("bind-src");
+    std::fs::create_dir_all(&bind_src).unwrap();
+    std::fs::write(bind_src.join("marker"), "").unwrap();
+    let mut tested = Vec::new();
+    let mut mounts = Vec::new();
     for (i, o) in opts.iter().enumerate() {
-        // remount needs an existing mount; bind/rbind need a source: give them one.
+        let dest = format!("/opt/m{i}");
+        // remount changes an existing mount: there is none at a new destination.
         let m = match o.as_str() {
             "remount" => continue,
             "idmap" | "ridmap" => {
                 let src = b.dir.join(format!("idmap-src{i}"));
                 std::fs::create_dir_all(&src).unwrap();
-                json!({"destination": format!("/opt/m{i}"), "type": "bind", "source": src, "options": ["rbind", o],
+                json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", o],
                        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
                        "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]})
             }
             "bind" | "rbind" => {
-                json!({"destination": format!("/opt/m{i}"), "type": "none", "source": "/tmp", "options": [o]})
+                json!({"destination": dest, "type": "none", "source": bind_src, "options": [o]})
             }
             _ => {
-                json!({"destination": format!("/opt/m{i}"), "type": "tmpfs", "source": "tmpfs", "options": [o]})
+                if o == "tmpcopyup" {
+                    let d = b.rootfs().join(dest.trim_start_matches('/'));
+                    std::fs::create_dir_all(&d).unwrap();
+                    std::fs::write(d.join("marker"), "").unwrap();
+                }
+                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": [o]})
             }
         };
         mounts.push(m);
+        tested.push((dest, o.clone()));
     }
+    b.config["mounts"].as_array_mut().unwrap().extend(mounts);
     b.write_config();
     let out = b.rt_bundle("run", &id, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let mut wrong = Vec::new();
+    for (dest, o) in &tested {
+        // The last mount at dest: fields 5 (point), 6 (options), 7.. (tags) " - " fs, source,
+        // super options.
+        let Some(line) = t
+            .lines()
+            .rfind(|l| l.split(' ').nth(4) == Some(dest.as_str()))
+        else {
+            wrong.push(format!("{o}: nothing mounted at {dest}"));
+            continue;
+        };
+        let (pre, post) = line.split_once(" - ").unwrap();
+        let fields: Vec<&str> = pre.split(' ').collect();
+        let opts: Vec<&str> = fields[5].split(',').collect();
+        let tags = &fields[6..];
+        let sup: Vec<&str> = post.split(' ').nth(2).unwrap_or("").split(',').collect();
+        let listing = t
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("LS {dest} ")))
+            .unwrap_or("");
+        let effect = mount_option_effect(o);
+        let ok = match effect {
+            Effect::Has(x) => opts.contains(&x),
+            Effect::Lacks(x) => !opts.contains(&x),
+            Effect::LacksAll(xs) => xs.iter().all(|x| !opts.contains(x)),
+            Effect::SuperHas(x) => sup.contains(&x),
+            Effect::SuperLacks(x) => !sup.contains(&x),
+            Effect::Tag(x) => tags.iter().any(|t| t.starts_with(x)),
+            Effect::NoTags(xs) => !tags.iter().any(|t| xs.iter().any(|x| t.starts_with(x))),
+            Effect::Lists(x) => listing.split(' ').any(|f| f == x),
+            Effect::Mounted => true,
+        };
+        if !ok {
+            wrong.push(format!(
+                "{o}: want {effect:?}, {dest} is: {line} (ls: {listing:?})"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
@@ -115,7 +241,10 @@ fn every_advertised_capability_can_be_granted() {
         .filter(|c| bounding.contains(&c.parse::<caps::Capability>().unwrap()))
         .collect();
     for c in advertised.iter().filter(|c| !held.contains(c)) {
-        println!("skip {c}: this host does not let carrack hold it");
+        skip(
+            "cap-not-held",
+            &format!("{c}: this host does not let carrack hold it"),
+        );
     }
     let caps = json!(held);
     let n = held.len();

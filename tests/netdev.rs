@@ -16,8 +16,9 @@ fn in_private_netns(b: &Bundle, id: &str, script: &str) -> Option<(i32, String)>
         ])
         .output();
     if !matches!(&probe, Ok(o) if o.status.success()) {
-        println!(
-            "skip: cannot make a veth pair in a new network namespace (no veth driver or no ip)"
+        skip(
+            "no-veth",
+            "cannot make a veth pair in a new network namespace (no veth driver or no ip)",
         );
         return None;
     }

@@ -12,7 +12,7 @@ fn runc() -> Option<String> {
         .find(|p| std::path::Path::new(p).exists())
         .map(|p| p.to_string());
     if found.is_none() {
-        println!("skip: runc is not installed (apt-get install runc)");
+        skip("no-runc", "runc is not installed (apt-get install runc)");
     }
     found
 }

@@ -9,15 +9,44 @@ use std::sync::Mutex;
 
 pub enum Outcome {
     Fail(String),
-    Skip(String),
+    /// The host fact (a name from tests/allowed-skips, or another one) and why.
+    Skip(&'static str, String),
 }
 pub type Res<T = ()> = Result<T, Outcome>;
 
 pub fn fail<T>(msg: impl Into<String>) -> Res<T> {
     Err(Outcome::Fail(msg.into()))
 }
-pub fn skip<T>(why: impl Into<String>) -> Res<T> {
-    Err(Outcome::Skip(why.into()))
+/// The case cannot check on this host because of `fact`. In CI (`CI=true`) it counts as a
+/// failure unless `fact` is listed in tests/allowed-skips (the one list, shared with the
+/// cargo tests and scripts/test).
+pub fn skip<T>(fact: &'static str, why: impl Into<String>) -> Res<T> {
+    Err(Outcome::Skip(fact, why.into()))
+}
+
+fn skip_allowed(fact: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    !ci || include_str!("../../tests/allowed-skips")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l.split_whitespace().next() == Some(fact))
+}
+
+/// One line `fact<TAB>oci:case<TAB>why` to `$CARRACK_SKIP_LOG` (scripts/test prints the
+/// counts at the end).
+fn log_skip(fact: &str, case: &str, why: &str) {
+    use std::io::Write;
+    let Some(log) = std::env::var_os("CARRACK_SKIP_LOG") else {
+        return;
+    };
+    let line = format!("{fact}\toci:{case}\t{why}\n");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log);
+    if let Err(e) = f.and_then(|mut f| f.write_all(line.as_bytes())) {
+        eprintln!("oci-tests: $CARRACK_SKIP_LOG: {e}");
+    }
 }
 
 /// Fail with observed and expected values unless they are equal.
@@ -71,6 +100,12 @@ pub fn run_all(ctx: &Ctx, cases: &[&Case], jobs: usize) -> (usize, usize, usize)
                         .unwrap_or_default();
                     fail(format!("panicked: {msg}"))
                 });
+                let res = match res {
+                    Err(Outcome::Skip(fact, m)) if !skip_allowed(fact) => Err(Outcome::Fail(
+                        format!("skip [{fact}] in CI (not in tests/allowed-skips): {m}"),
+                    )),
+                    r => r,
+                };
                 let ms = started.elapsed().as_millis();
                 let mut c = counts.lock().unwrap();
                 match res {
@@ -82,9 +117,10 @@ pub fn run_all(ctx: &Ctx, cases: &[&Case], jobs: usize) -> (usize, usize, usize)
                         c.1 += 1;
                         println!("FAIL {}: {}", case.name, m.replace('\n', "\n    "));
                     }
-                    Err(Outcome::Skip(m)) => {
+                    Err(Outcome::Skip(fact, m)) => {
                         c.2 += 1;
-                        println!("skip {}: {m}", case.name);
+                        log_skip(fact, case.name, &m);
+                        println!("skip {}: [{fact}] {m}", case.name);
                     }
                 }
             });

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,17 +13,53 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_carrack");
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
-/// None (after printing why) when the host cannot run containers for tests.
+/// None (after `skip`) when the host cannot run containers for tests.
 pub fn can_run() -> Option<()> {
     if !nix::unistd::geteuid().is_root() {
-        println!("skip: not root");
+        skip("not-root", "not root");
         return None;
     }
     if busybox().is_none() {
-        println!("skip: no static busybox (install busybox-static)");
+        skip("no-busybox", "no static busybox (install busybox-static)");
         return None;
     }
     Some(())
+}
+
+/// The host facts a test may skip on in CI: the first word of each line of
+/// tests/allowed-skips (the one list, shared with oci-tests and scripts/test).
+pub fn allowed_skip_facts() -> Vec<&'static str> {
+    include_str!("../allowed-skips")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+/// Record that the calling test cannot check something on this host because of `fact`; the
+/// caller then returns (or narrows its check). In CI (`CI=true`) this panics unless `fact` is
+/// in tests/allowed-skips: a skipped check there is a test that passed without testing.
+/// The line also goes to the file `$CARRACK_SKIP_LOG` (scripts/test sets it and prints the
+/// counts at the end), because `cargo test --quiet` hides what a passing test prints.
+pub fn skip(fact: &str, reason: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    println!("skip [{fact}]: {reason}");
+    let allowed = allowed_skip_facts().contains(&fact);
+    if std::env::var("CI").is_ok_and(|v| v == "true") && !allowed {
+        panic!("skip [{fact}] in CI: {reason} (not a host fact of tests/allowed-skips)");
+    }
+    if let Some(log) = std::env::var_os("CARRACK_SKIP_LOG") {
+        use std::io::Write;
+        // O_APPEND and one write per line: tests in parallel threads and processes share it.
+        let line = format!("{fact}\t{test}\t{reason}\n");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log);
+        f.and_then(|mut f| f.write_all(line.as_bytes()))
+            .expect("append to $CARRACK_SKIP_LOG");
+    }
 }
 
 pub fn busybox() -> Option<PathBuf> {
@@ -192,21 +228,67 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Every cgroup hierarchy directory named after `id` (there must be none after delete).
-pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-        for h in rd.flatten() {
-            let p = h.path().join(id);
-            if p.exists() {
-                found.push(p);
-            }
+/// Every existing cgroup directory the runtime would make for cgroup `name` (there must be
+/// none after delete): see `planned_cgroup_dirs`.
+pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    planned_cgroup_dirs(name)
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Where carrack puts the cgroup `name` on each hierarchy, for both forms a test uses: the
+/// relative one (no cgroupsPath means "<id>" relative) and the absolute "/<name>". This is
+/// the rule of the runtime's planner (src/cgroups/mod.rs `plan_from`; there is no library
+/// crate to call it through): a relative path goes under the caller's own cgroup from
+/// /proc/self/cgroup (carrack, our child, inherits ours), or its parent on a pure v2 host,
+/// with the mount's root stripped; an absolute one directly under the mount point. So the
+/// leak checks hold from any cgroup (a systemd session, a CI runner's cgroup), not only
+/// from the root. tests/cgroups.rs checks this against the dirs a container records.
+pub fn planned_cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    // (mount root, mount point, is cgroup2, super options)
+    let mut mounts: Vec<(String, PathBuf, bool, Vec<String>)> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            let v2 = match *post.first()? {
+                "cgroup2" => true,
+                "cgroup" => false,
+                _ => return None,
+            };
+            let opts = post.get(2)?.split(',').map(String::from).collect();
+            Some((pre[3].to_string(), PathBuf::from(pre[4]), v2, opts))
+        })
+        .collect();
+    // As the planner: the mounts under /sys/fs/cgroup when there are any.
+    if mounts.iter().any(|m| m.1.starts_with("/sys/fs/cgroup")) {
+        mounts.retain(|m| m.1.starts_with("/sys/fs/cgroup"));
+    }
+    let pure_v2 = mounts.iter().all(|m| m.2);
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut out = Vec::new();
+    for line in own.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        let Some(m) = mounts.iter().find(|m| match ctrls {
+            "" => m.2,
+            c => !m.2 && c.split(',').all(|c| m.3.iter().any(|o| o == c)),
+        }) else {
+            continue;
+        };
+        let mut rel = path.strip_prefix(m.0.as_str()).unwrap_or(path);
+        if pure_v2 {
+            rel = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
         }
+        out.push(m.1.join(rel.trim_start_matches('/')).join(name));
+        out.push(m.1.join(name));
     }
-    if Path::new("/sys/fs/cgroup").join(id).exists() {
-        found.push(Path::new("/sys/fs/cgroup").join(id));
-    }
-    found
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Live processes whose command line mentions `needle` (init is a clone of create: same argv).

@@ -134,9 +134,12 @@ fn create(ctx: &Ctx, resources: Value) -> Res<Running> {
 
 impl Running {
     fn dir(&self, ctx: &Ctx, controller: &str) -> Res<PathBuf> {
-        ctx.host
-            .cgroup_dir(self.pid, controller)
-            .ok_or_else(|| Outcome::Skip(format!("no {controller} cgroup hierarchy on this host")))
+        ctx.host.cgroup_dir(self.pid, controller).ok_or_else(|| {
+            Outcome::Skip(
+                "no-controller",
+                format!("no {controller} cgroup hierarchy on this host"),
+            )
+        })
     }
     /// The trimmed content of a cgroup file of the container.
     fn read(&self, ctx: &Ctx, controller: &str, file: &str) -> Res<String> {
@@ -201,7 +204,10 @@ fn memory_reservation(ctx: &Ctx) -> Res {
 
 fn memory_swap(ctx: &Ctx) -> Res {
     if !ctx.host.cgroup2 && !v1_file_exists(ctx, "memory", "memory.memsw.limit_in_bytes") {
-        return skip("no swap accounting (memory.memsw.*) on this host");
+        return skip(
+            "no-swap-accounting",
+            "no swap accounting (memory.memsw.*) on this host",
+        );
     }
     let r = create(
         ctx,
@@ -219,7 +225,10 @@ fn memory_swap(ctx: &Ctx) -> Res {
 
 fn memory_v1_only(ctx: &Ctx) -> Res {
     if ctx.host.cgroup2 {
-        return skip("swappiness and disableOOMKiller have no cgroup v2 files");
+        return skip(
+            "pure-v2",
+            "swappiness and disableOOMKiller have no cgroup v2 files",
+        );
     }
     let r = create(
         ctx,
@@ -270,7 +279,10 @@ fn cpu_burst_idle(ctx: &Ctx) -> Res {
         ("cpu.cfs_burst_us", "cpu.idle")
     };
     if !ctx.host.cgroup2 && !v1_file_exists(ctx, "cpu", burst) {
-        return skip("this kernel has no cpu burst (cpu.cfs_burst_us)");
+        return skip(
+            "no-cpu-burst",
+            "this kernel has no cpu burst (cpu.cfs_burst_us)",
+        );
     }
     let r = create(
         ctx,
@@ -282,7 +294,10 @@ fn cpu_burst_idle(ctx: &Ctx) -> Res {
 
 fn cpu_rt(ctx: &Ctx) -> Res {
     if !v1_file_exists(ctx, "cpu", "cpu.rt_runtime_us") {
-        return skip("no real-time group scheduling (cpu.rt_runtime_us) on this host");
+        return skip(
+            "no-rt-sched",
+            "no real-time group scheduling (cpu.rt_runtime_us) on this host",
+        );
     }
     let r = create(
         ctx,
@@ -324,7 +339,10 @@ fn blkio_weight(ctx: &Ctx) -> Res {
         v1_file_exists(ctx, "blkio", "blkio.weight")
     };
     if !have || (!ctx.host.cgroup2 && !v1_file_exists(ctx, "blkio", file)) {
-        return skip("no proportional block I/O weight (blkio.weight needs CFQ/BFQ) on this host");
+        return skip(
+            "no-blkio-weight",
+            "no proportional block I/O weight (blkio.weight needs CFQ/BFQ) on this host",
+        );
     }
     let r = create(ctx, json!({"blockIO": {"weight": 300}}))?;
     let got = r.read(ctx, "blkio", file)?;
@@ -348,7 +366,7 @@ fn block_device() -> Option<(u64, u64)> {
 
 fn blkio_throttle(ctx: &Ctx) -> Res {
     let Some((major, minor)) = block_device() else {
-        return skip("no block device on this host");
+        return skip("no-block-device", "no block device on this host");
     };
     let r = create(
         ctx,
@@ -392,7 +410,7 @@ fn controller_present(ctx: &Ctx, name: &str) -> bool {
 
 fn hugetlb(ctx: &Ctx) -> Res {
     if !controller_present(ctx, "hugetlb") {
-        return skip("no hugetlb cgroup hierarchy on this host");
+        return skip("no-hugetlb", "no hugetlb cgroup hierarchy on this host");
     }
     let r = create(
         ctx,
@@ -409,7 +427,7 @@ fn hugetlb(ctx: &Ctx) -> Res {
 
 fn network(ctx: &Ctx) -> Res {
     if ctx.host.cgroup2 || !controller_present(ctx, "net_cls") {
-        return skip("no net_cls cgroup hierarchy on this host");
+        return skip("no-net-cls", "no net_cls cgroup hierarchy on this host");
     }
     let r = create(ctx, json!({"network": {"classID": 1048577}}))?;
     eq(
@@ -421,7 +439,7 @@ fn network(ctx: &Ctx) -> Res {
 
 fn rdma(ctx: &Ctx) -> Res {
     if !controller_present(ctx, "rdma") {
-        return skip("no rdma cgroup controller on this host");
+        return skip("no-rdma", "no rdma cgroup controller on this host");
     }
     fail("rdma host: this case is not written yet")
 }

@@ -400,10 +400,9 @@ fn update(ctx: &Ctx) -> Res {
     b.rt(&["update", "--pids-limit", "42", &id])
         .check("update")?;
     let pid = i(&b.state(&id)?, "/pid");
-    let dir = ctx
-        .host
-        .cgroup_dir(pid, "pids")
-        .ok_or_else(|| crate::harness::Outcome::Skip("no pids cgroup hierarchy".into()))?;
+    let dir = ctx.host.cgroup_dir(pid, "pids").ok_or_else(|| {
+        crate::harness::Outcome::Skip("no-controller", "no pids cgroup hierarchy".into())
+    })?;
     let got = std::fs::read_to_string(dir.join("pids.max")).unwrap_or_default();
     eq("pids.max", got.trim(), "42")
 }

@@ -143,7 +143,10 @@ fn ns_pid(ctx: &Ctx) -> Res {
 
 fn ns_new(ctx: &Ctx, kind: &str, proc_name: &str) -> Res {
     if ctx.host.ns(proc_name).is_empty() {
-        return skip(format!("this kernel has no {kind} namespace"));
+        return skip(
+            "no-namespace",
+            format!("this kernel has no {kind} namespace"),
+        );
     }
     let mut b = Bundle::new(ctx);
     if !has_ns(&b.config, kind) {
@@ -255,7 +258,7 @@ fn ns_user(ctx: &Ctx) -> Res {
 
 fn time_offsets(ctx: &Ctx) -> Res {
     if ctx.host.ns("time").is_empty() {
-        return skip("this kernel has no time namespace");
+        return skip("no-namespace", "this kernel has no time namespace");
     }
     let mut b = Bundle::new(ctx);
     b.push("/linux/namespaces", json!({"type": "time"}));
@@ -495,7 +498,10 @@ fn personality(ctx: &Ctx) -> Res {
 
 fn memory_policy(ctx: &Ctx) -> Res {
     if !std::path::Path::new("/sys/devices/system/node/node0").exists() {
-        return skip("this kernel has no NUMA support (no /sys/devices/system/node)");
+        return skip(
+            "no-numa",
+            "this kernel has no NUMA support (no /sys/devices/system/node)",
+        );
     }
     let mut b = Bundle::new(ctx);
     b.set(
@@ -550,12 +556,15 @@ impl Drop for NetnsHolder {
 
 fn net_devices(ctx: &Ctx) -> Res {
     let Some(ns) = NetnsHolder::start() else {
-        return skip("cannot make a network namespace (unshare -n)");
+        return skip("no-netns", "cannot make a network namespace (unshare -n)");
     };
     if !ns.ip(&[
         "link", "add", "ocid0", "type", "veth", "peer", "name", "ocid1",
     ]) {
-        return skip("cannot create a veth pair (no veth driver or no ip)");
+        return skip(
+            "no-veth",
+            "cannot create a veth pair (no veth driver or no ip)",
+        );
     }
     let global = ns.ip(&["addr", "add", "192.0.2.7/24", "dev", "ocid0"])
         && ns.ip(&["addr", "add", "2001:db8::7/64", "dev", "ocid0"]);
@@ -611,7 +620,10 @@ fn intel_rdt(ctx: &Ctx) -> Res {
         .unwrap_or_default()
         .contains("resctrl")
     {
-        return skip("this host has resctrl; the case checks the error without it");
+        return skip(
+            "resctrl-host",
+            "this host has resctrl; the case checks the error without it",
+        );
     }
     let mut b = Bundle::new(ctx);
     b.set(

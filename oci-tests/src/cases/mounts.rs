@@ -547,7 +547,7 @@ fn readonly_paths(ctx: &Ctx) -> Res {
 
 fn mount_label(ctx: &Ctx) -> Res {
     if !ctx.host.selinux {
-        return crate::harness::skip("SELinux is not enabled on this host");
+        return crate::harness::skip("no-selinux", "SELinux is not enabled on this host");
     }
     fail("SELinux host: this case is not written yet")
 }

@@ -373,7 +373,7 @@ fn io_priority(ctx: &Ctx) -> Res {
 /// exec with `final` runs on those CPUs; the init keeps the runtime's affinity.
 fn affinity(ctx: &Ctx) -> Res {
     if ctx.host.cpus < 2 {
-        return skip("needs 2 CPUs to see an affinity change");
+        return skip("one-cpu", "needs 2 CPUs to see an affinity change");
     }
     let mut b = Bundle::new(ctx);
     b.set("/process/execCPUAffinity", json!({"final": "1"}));
