@@ -151,3 +151,54 @@ fn failing_poststart_and_poststop_are_only_logged() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!b.root.join(&id).exists());
 }
+
+/// `create` with a bounded wait: None when it had not finished after `limit` (then killed).
+fn create_within(b: &Bundle, id: &str, limit: std::time::Duration) -> Option<(i32, String)> {
+    let err = b.dir.join(format!("{id}.err"));
+    let mut child = b
+        .cmd()
+        .args(["create", "--bundle", b.bundle().to_str().unwrap(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            let e = std::fs::read_to_string(&err).unwrap();
+            return Some((s.code().unwrap_or(-1), e));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn the_hook_timeout_covers_a_state_larger_than_a_pipe() {
+    let Some(()) = can_run() else { return };
+    for kind in ["createRuntime", "createContainer"] {
+        let mut b = Bundle::new(&["true"]);
+        // 200 KiB of annotations: the state no longer fits a pipe (64 KiB).
+        b.config["annotations"] = json!({ "org.carrack.test.big": "x".repeat(200 * 1024) });
+        // exec: the timeout kills the hook process itself (as runc), so no shell may sit between.
+        let mut h = hook(kind, "exec sleep 1000");
+        h["timeout"] = json!(2);
+        b.config["hooks"] = json!({ kind: [h] });
+        b.write_config();
+        let id = b.id("hookbigstate");
+        let t = std::time::Instant::now();
+        let Some((code, err)) = create_within(&b, &id, std::time::Duration::from_secs(30)) else {
+            panic!("{kind}: create still blocked after 30s");
+        };
+        assert!(t.elapsed() < std::time::Duration::from_secs(15), "{kind}");
+        assert_eq!(code, 1, "{kind}: {err}");
+        assert!(
+            err.contains(&format!("hooks.{kind}[0]")) && err.contains("timed out"),
+            "{kind}: {err}"
+        );
+        assert_nothing_left(&b, &id, &id, kind);
+    }
+}

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Hook;
-use std::io::{Read, Write};
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,23 +53,28 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::from(out.try_clone()?))
         .stderr(Stdio::from(out.try_clone()?));
-    let mut child = cmd.spawn().context("start")?;
-    // A hook that does not read its stdin must not block us: ignore EPIPE.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
     let timeout = h.timeout().map(|t| Duration::from_secs(t.max(1) as u64));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().context("wait")? {
-            break s;
-        }
-        if timeout.is_some_and(|t| start.elapsed() >= t) {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut child = cmd.spawn().context("start")?;
+    // The timeout covers the write too: a state larger than a pipe (big annotations) must not
+    // block us on a hook that never reads.
+    let fed = match child.stdin.take() {
+        Some(stdin) => feed(stdin.into(), state_json.as_bytes(), deadline),
+        None => Ok(true),
+    };
+    let status = match fed {
+        Ok(true) => wait_until(&mut child, deadline)?,
+        Ok(false) => None,
+        Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("timed out after {}s", timeout.unwrap().as_secs());
+            return Err(e);
         }
-        std::thread::sleep(Duration::from_millis(2));
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("timed out after {}s", timeout.unwrap_or_default().as_secs());
     };
     let mut stderr = String::new();
     let mut out = out;
@@ -86,6 +92,54 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         bail!("{status}: {detail}");
     }
     Ok(())
+}
+
+/// Write `data` to the hook's stdin without blocking past `deadline`. Ok(false): the deadline
+/// passed first. A hook that exits or closes its stdin early is not an error (EPIPE).
+fn feed(pipe: OwnedFd, data: &[u8], deadline: Option<Instant>) -> Result<bool> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    fcntl(&pipe, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("stdin: O_NONBLOCK")?;
+    let mut rest = data;
+    while !rest.is_empty() {
+        match nix::unistd::write(&pipe, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(nix::errno::Errno::EPIPE) => return Ok(true),
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
+                let wait = match deadline {
+                    None => PollTimeout::NONE,
+                    Some(d) => match d.checked_duration_since(Instant::now()) {
+                        Some(left) => PollTimeout::try_from(left.as_millis().max(1) as i32)
+                            .unwrap_or(PollTimeout::MAX),
+                        None => return Ok(false),
+                    },
+                };
+                let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, wait) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e).context("stdin: poll"),
+                }
+            }
+            Err(e) => return Err(e).context("stdin: write"),
+        }
+    }
+    Ok(true)
+}
+
+/// Wait for the hook to exit; None when `deadline` passed first.
+fn wait_until(
+    child: &mut std::process::Child,
+    deadline: Option<Instant>,
+) -> Result<Option<std::process::ExitStatus>> {
+    loop {
+        if let Some(s) = child.try_wait().context("wait")? {
+            return Ok(Some(s));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn memfd() -> Result<std::fs::File> {
