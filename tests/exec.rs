@@ -285,3 +285,44 @@ fn lsm_labels_without_the_lsm_are_refused() {
         text(&out.stderr)
     );
 }
+
+/// A 0700 root-owned directory in the rootfs, for a cwd that root can enter but user 1000
+/// cannot.
+fn root_only_dir(b: &Bundle) {
+    use std::os::unix::fs::PermissionsExt;
+    let d = b.rootfs().join("secret");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_cwd_only_root_can_enter_works_for_run_and_exec_as_a_user() {
+    let Some(()) = can_run() else { return };
+    // runc enters process.cwd before dropping to process.user.
+    let mut b = Bundle::new(&["sh", "-c", "echo $(pwd) $(id -u)"]);
+    root_only_dir(&b);
+    b.config["process"]["cwd"] = "/secret".into();
+    b.config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+    b.write_config();
+    let id = b.id("cwdroot");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/secret 1000\n");
+
+    let b = Bundle::new(&["sleep", "60"]);
+    root_only_dir(&b);
+    let id = running(&b, "cwdrootexec");
+    let out = b.rt(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--cwd",
+        "/secret",
+        &id,
+        "sh",
+        "-c",
+        "echo $(pwd) $(id -u)",
+    ]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/secret 1000\n");
+}

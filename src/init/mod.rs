@@ -305,9 +305,9 @@ pub fn become_process(
     notify_msg: &str,
 ) -> Result<process::Exec> {
     process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
-    // Opened now, as root and before any seccomp filter (a profile may lack openat2, as runc's
-    // own first chdir attempt runs before the user switch); entered after the switch, when
-    // fchdir checks the user's search permission.
+    // Opened now, as root and before any seccomp filter (a profile may lack openat2); entered
+    // as root before the user switch, as runc does, and only tried again as the user when
+    // root could not open it.
     let cwd = process::open_cwd(p.cwd());
     // Without no_new_privs the kernel only lets a CAP_SYS_ADMIN holder load a filter: load it
     // now, before capabilities are dropped (as runc); the rest of setup then runs under it.
@@ -323,9 +323,12 @@ pub fn become_process(
         crate::linux::scheduling::apply_io_priority(io)?;
     }
     capabilities::prepare(p)?;
+    let cwd_entered = process::enter_cwd_as_root(cwd, p.cwd())?;
     process::set_user(p.user())?;
     capabilities::apply(p)?;
-    process::enter_cwd(cwd, p.cwd())?;
+    if !cwd_entered {
+        process::enter_cwd_as_user(p.cwd())?;
+    }
     let mut env = p.env().clone().unwrap_or_default();
     for e in extra_env {
         let key = e.split('=').next().unwrap_or("");
