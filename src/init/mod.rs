@@ -155,7 +155,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         rootfs::make_readonly()?;
     }
     if let Some(sock) = ctx.console {
-        console::setup_pty(sock, console::size_of(proc_), true)?;
+        console::setup_pty(sock, console::size_of(proc_), true, proc_.user().uid())?;
     }
     let mut extra_env = Vec::new();
     if ctx.listen_fds > 0 {
