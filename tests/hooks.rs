@@ -138,13 +138,10 @@ fn failing_start_container_hook_fails_start() {
 }
 
 #[test]
-fn failing_poststart_and_poststop_are_only_logged() {
+fn a_failing_poststop_is_only_logged() {
     let Some(()) = can_run() else { return };
     let mut b = Bundle::new(&["true"]);
-    b.config["hooks"] = json!({
-        "poststart": [hook("poststart", "exit 1")],
-        "poststop": [hook("poststop", "exit 1")],
-    });
+    b.config["hooks"] = json!({ "poststop": [hook("poststop", "exit 1")] });
     b.write_config();
     let id = b.id("postfail");
     let out = b.rt_bundle("run", &id, &[]);
@@ -201,4 +198,52 @@ fn the_hook_timeout_covers_a_state_larger_than_a_pipe() {
         );
         assert_nothing_left(&b, &id, &id, kind);
     }
+}
+
+#[test]
+fn a_failing_poststart_fails_start_and_stops_the_container() {
+    let Some(()) = can_run() else { return };
+    // runtime-spec 1.3: a failed poststart hook MUST be an error and the container stopped.
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["hooks"] = json!({ "poststart": [hook("poststart", "echo nope >&2; exit 1")] });
+    b.write_config();
+    let id = b.id("poststartfail");
+    let out = b.rt_bundle("create", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = b.rt(&["start", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("hooks.poststart[0]") && err.contains("nope"),
+        "{err}"
+    );
+    assert_eq!(b.state(&id)["status"], "stopped");
+    assert!(b.rt(&["delete", &id]).status.success());
+
+    // run: the error, and nothing left behind.
+    let id = b.id("poststartfailrun");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("hooks.poststart[0]"));
+    assert_nothing_left(&b, &id, &id, "run");
+}
+
+#[test]
+fn start_container_hooks_without_env_get_process_env() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    b.config["process"]["env"] = json!(["PATH=/bin", "GREETING=from-process"]);
+    // As runc: a hook without `env` inherits init's environment, process.env; one with `env`
+    // gets exactly that.
+    b.config["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo \"a $GREETING\" >> /hooks.log"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo \"b $GREETING\" >> /hooks.log"],
+         "env": ["GREETING=from-hook"]},
+    ]});
+    b.write_config();
+    let id = b.id("startenv");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(b.rootfs().join("hooks.log")).unwrap();
+    assert_eq!(log, "a from-process\nb from-hook\n");
 }

@@ -127,10 +127,11 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         ctx.chan.expect(Msg::HooksDone)?;
     }
     // In the container's mount namespace, before pivot_root: paths resolve as on the host.
-    hooks::run_all(
+    hooks::run_all_env(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         &state_json,
+        proc_.env().as_deref().unwrap_or_default(),
     )?;
     set_names(spec)?;
     if ctx.no_pivot {
@@ -201,7 +202,8 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Re
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref());
-    let result = hooks::run_all("startContainer", hooks, state_json);
+    let env = ctx.spec.process().as_ref().and_then(|p| p.env().as_deref());
+    let result = hooks::run_all_env("startContainer", hooks, state_json, env.unwrap_or_default());
     let msg = match &result {
         Ok(()) => "0".to_string(),
         Err(e) => format!("1{e:#}"),

@@ -21,29 +21,42 @@ pub const KINDS: [&str; 6] = [
 
 /// Run `hooks` (the list named `kind`, e.g. "createRuntime") in order; the first failure stops.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
+    run_all_env(kind, hooks, state_json, &[])
+}
+
+/// Like `run_all`; a hook without `env` gets `default_env`. runc runs the hooks in the
+/// container (createContainer, startContainer) from init after setting `process.env` as its
+/// environment, and a hook without `env` inherits it.
+pub fn run_all_env(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state_json: &str,
+    default_env: &[String],
+) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json).with_context(|| format!("hooks.{kind}[{i}] {:?}", h.path()))?;
+        run_one(h, state_json, default_env)
+            .with_context(|| format!("hooks.{kind}[{i}] {:?}", h.path()))?;
     }
     Ok(())
 }
 
-/// Like `run_all`, but a failure is only logged (poststart, poststop).
+/// Like `run_all`, but a failure is only logged (poststop).
 pub fn run_all_logged(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        if let Err(e) = run_one(h, state_json) {
+        if let Err(e) = run_one(h, state_json, &[]) {
             crate::logging::warn(&format!("hooks.{kind}[{i}] {:?}: {e:#}", h.path()));
         }
     }
 }
 
-fn run_one(h: &Hook, state_json: &str) -> Result<()> {
+fn run_one(h: &Hook, state_json: &str, default_env: &[String]) -> Result<()> {
     let args = h.args().as_deref().unwrap_or(&[]);
     let mut cmd = Command::new(h.path());
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear();
-    for e in h.env().iter().flatten() {
+    for e in h.env().as_deref().unwrap_or(default_env) {
         if let Some((k, v)) = e.split_once('=') {
             cmd.env(k, v);
         }
