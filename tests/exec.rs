@@ -326,3 +326,31 @@ fn a_cwd_only_root_can_enter_works_for_run_and_exec_as_a_user() {
     assert!(out.status.success(), "exec: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "/secret 1000\n");
 }
+
+#[test]
+fn time_offsets_apply_with_a_user_namespace_for_run_and_exec() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sleep", "60"]);
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(serde_json::json!({"type": "user"}));
+    ns.push(serde_json::json!({"type": "time"}));
+    for m in ["uidMappings", "gidMappings"] {
+        b.config["linux"][m] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }
+    b.config["linux"]["timeOffsets"] = serde_json::json!({
+        "monotonic": {"secs": 86400, "nanosecs": 0},
+        "boottime": {"secs": 172800, "nanosecs": 0},
+    });
+    b.write_config();
+    let id = running(&b, "timensuser");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
+    let out = b.rt(&["exec", &id, "cat", "/proc/self/timens_offsets"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    for got in [init, text(&out.stdout)] {
+        let got = got.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(got.contains("monotonic 86400 0"), "{got}");
+        assert!(got.contains("boottime 172800 0"), "{got}");
+    }
+}

@@ -81,6 +81,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     let proc_ = spec.process().as_ref().context("process: required")?;
 
     namespaces::join_all(ctx.ns)?;
+    if ctx.ns.new_time {
+        new_time_ns(linux)?;
+    }
     if ctx.ns.enters_user() {
         process::become_userns_root()?;
     }
@@ -90,17 +93,6 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     if ctx.ns.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .context("linux.namespaces cgroup: unshare")?;
-    }
-    if ctx.ns.new_time {
-        let offsets: Vec<(String, i64, u32)> = linux
-            .and_then(|l| l.time_offsets().as_ref())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        namespaces::unshare_time(&offsets)?;
     }
     if ctx.ns.new_net {
         network::loopback_up()?;
@@ -252,6 +244,22 @@ fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<()> {
     ensure_in_root(root.as_raw_fd(), cwd, Kind::Dir)
         .with_context(|| format!("process.cwd {cwd:?}"))?;
     Ok(())
+}
+
+/// `linux.timeOffsets` in a new time namespace, before `become_userns_root`: setuid makes us
+/// non-dumpable, and /proc/self/timens_offsets then belongs to the host's root, which a user
+/// namespace does not map (EACCES). The time namespace is still owned by our user namespace,
+/// in which we hold CAP_SYS_TIME.
+fn new_time_ns(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    let offsets: Vec<(String, i64, u32)> = linux
+        .and_then(|l| l.time_offsets().as_ref())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    namespaces::unshare_time(&offsets)
 }
 
 /// A fresh session keyring, so the container cannot reach the host's keys (runc does the same;
