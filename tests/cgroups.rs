@@ -202,3 +202,26 @@ fn events_report_an_oom_kill() {
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v, json!({"type": "oom", "id": id}));
 }
+
+#[test]
+fn kernel_tcp_lands_in_the_v1_kmem_tcp_file() {
+    let Some(()) = can_run() else { return };
+    if !has_v1("memory") {
+        return;
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes").exists() {
+        println!("skip: this kernel has no memory.kmem.tcp.limit_in_bytes");
+        return;
+    }
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["linux"]["resources"] = json!({"memory": {"kernelTCP": 8 << 20}});
+    b.write_config();
+    let id = b.id("kerneltcp");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(
+        v1_file(pid, "memory", "memory.kmem.tcp.limit_in_bytes").unwrap(),
+        (8u64 << 20).to_string()
+    );
+}

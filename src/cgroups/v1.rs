@@ -119,6 +119,16 @@ pub fn memory(dir: &Path, m: &LinuxMemory) -> Result<Vec<Write>> {
     Ok(out)
 }
 
+/// `memory.kernelTCP` (runc writes it where the file exists; 0 means unset). The other
+/// kernel memory limit, `memory.kernel`, is gone from Linux and only warned about.
+pub fn kernel_tcp(dir: &Path, m: &LinuxMemory) -> Option<Write> {
+    let file = "memory.kmem.tcp.limit_in_bytes";
+    let v = m.kernel_tcp().filter(|v| *v != 0)?;
+    dir.join(file)
+        .exists()
+        .then(|| Write::new(format!("{R}.memory.kernelTCP"), v, file, v))
+}
+
 /// cpu hierarchy: shares, CFS bandwidth, RT bandwidth, idle. Period, burst and RT period may
 /// be refused until their partner is written, so they are retried after it (as runc).
 pub fn cpu(c: &LinuxCpu) -> Vec<Write> {
