@@ -105,6 +105,9 @@ impl CgroupDir {
     }
 
     fn create(&mut self) -> Result<()> {
+        if let Kind::V1 { controllers } = self.kind() {
+            v1::prepare_existing(controllers, &self.path)?;
+        }
         for dir in missing_ancestors(&self.path)? {
             match fs::create_dir(&dir) {
                 Ok(()) => {}

@@ -21,6 +21,27 @@ pub fn init_created(controllers: &str, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Before joining or creating `path`: its existing ancestors (and itself) on a cpuset
+/// hierarchy may have empty cpus/mems (Kubernetes' cgroupfs driver makes pod cgroups so), and
+/// the kernel refuses tasks below them (ENOSPC). Fill them from their parents, top down, as
+/// runc does; the hierarchy's root is left alone.
+pub fn prepare_existing(controllers: &str, path: &Path) -> Result<()> {
+    if !has_controller(controllers, "cpuset") {
+        return Ok(());
+    }
+    let below_root = |p: &&Path| p.parent().is_some_and(|up| up.join("cpuset.cpus").exists());
+    let mut chain: Vec<&Path> = path
+        .ancestors()
+        .skip_while(|p| !p.is_dir())
+        .take_while(below_root)
+        .collect();
+    chain.reverse();
+    for dir in chain {
+        inherit_cpuset(dir)?;
+    }
+    Ok(())
+}
+
 /// A new v1 cpuset starts with empty cpus/mems (unless cgroup.clone_children is set), and the
 /// kernel refuses tasks into it (ENOSPC), so copy the parent's values.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
