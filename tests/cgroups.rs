@@ -275,6 +275,10 @@ fn a_container_joins_below_cpuset_ancestors_with_empty_cpus_and_mems() {
     // On the other hierarchies carrack made the whole path, and removed it.
     for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
         let left = h.path().join(&top);
-        assert!(h.file_name() == "cpuset" || !left.exists(), "{}", left.display());
+        assert!(
+            h.file_name() == "cpuset" || !left.exists(),
+            "{}",
+            left.display()
+        );
     }
 }
