@@ -236,3 +236,86 @@ fn leak_checks_find_every_cgroup_dir_the_runtime_made() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(cgroup_dirs_named(&id), Vec::<std::path::PathBuf>::new());
 }
+
+#[test]
+fn kernel_tcp_lands_in_the_v1_kmem_tcp_file() {
+    let Some(()) = can_run() else { return };
+    if !has_v1("memory") {
+        return;
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes").exists() {
+        skip(
+            "no-kmem-tcp",
+            "this kernel has no memory.kmem.tcp.limit_in_bytes",
+        );
+        return;
+    }
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["linux"]["resources"] = json!({"memory": {"kernelTCP": 8 << 20}});
+    b.write_config();
+    let id = b.id("kerneltcp");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(
+        v1_file(pid, "memory", "memory.kmem.tcp.limit_in_bytes").unwrap(),
+        (8u64 << 20).to_string()
+    );
+}
+
+/// Test-made v1 cpuset dirs, removed (leaf first) on drop, after the containers in them.
+struct CpusetDirs(Vec<std::path::PathBuf>);
+
+impl Drop for CpusetDirs {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn a_container_joins_below_cpuset_ancestors_with_empty_cpus_and_mems() {
+    let Some(()) = can_run() else { return };
+    if !has_v1("cpuset") {
+        return;
+    }
+    // As Kubernetes' cgroupfs driver leaves pod cgroups: existing, with empty cpus/mems.
+    let top = format!("carrack-test-cpuset-{}", std::process::id());
+    let root = std::path::Path::new("/sys/fs/cgroup/cpuset");
+    let dirs = CpusetDirs(vec![root.join(&top), root.join(&top).join("pod")]);
+    for d in &dirs.0 {
+        std::fs::create_dir(d).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("cpuset.cpus"))
+                .unwrap()
+                .trim(),
+            ""
+        );
+    }
+    let mut b = Bundle::new(&["sleep", "60"]);
+    let id = b.id("cpusetpod");
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{top}/pod/{id}"));
+    b.write_config();
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let want = std::fs::read_to_string(root.join("cpuset.cpus")).unwrap();
+    assert_eq!(v1_file(pid, "cpuset", "cpuset.cpus").unwrap(), want.trim());
+    for d in &dirs.0 {
+        let mems = std::fs::read_to_string(d.join("cpuset.mems")).unwrap();
+        assert!(!mems.trim().is_empty(), "{}", d.display());
+    }
+    let out = b.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!dirs.0[1].join(&id).exists(), "the container's cpuset left");
+    // On the other hierarchies carrack made the whole path, and removed it.
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let left = h.path().join(&top);
+        assert!(
+            h.file_name() == "cpuset" || !left.exists(),
+            "{}",
+            left.display()
+        );
+    }
+}

@@ -102,7 +102,10 @@ fn update_takes_minus_one_as_unlimited() {
         .join(memsw)
         .exists()
     {
-        println!("skip: no v1 memory hierarchy with swap accounting (v2 is in scripts/vm-test)");
+        skip(
+            "no-swap-accounting",
+            "no v1 memory hierarchy with swap accounting (v2 is in scripts/vm-test)",
+        );
         return;
     }
     let mut b = Bundle::new(&["sleep", "60"]);

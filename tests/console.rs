@@ -139,3 +139,63 @@ fn detached_terminal_without_console_socket_is_refused() {
     );
     assert!(!b.root.join(&id).exists());
 }
+
+/// Connect a listener at `<dir>/<name>`; the thread returns the master it receives.
+fn console_socket(b: &Bundle, name: &str) -> (String, std::thread::JoinHandle<(String, OwnedFd)>) {
+    let sock = b.dir.join(name);
+    let rx = receive_master(UnixListener::bind(&sock).unwrap());
+    (sock.to_str().unwrap().to_string(), rx)
+}
+
+#[test]
+fn the_pty_belongs_to_process_user_for_create_and_exec() {
+    let Some(()) = can_run() else { return };
+    // As runc: the slave's owner becomes process.user's uid; its group stays the one devpts
+    // gives it (gid=5, the tty group, in the default config's mount options).
+    let show = "echo owner $(stat -c '%u:%g' $(tty)) size $(stty size); sleep 1";
+    let mut b = Bundle::new(&["sh", "-c", show]);
+    b.config["process"]["terminal"] = true.into();
+    b.config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+    b.config["process"]["consoleSize"] = serde_json::json!({"height": 25, "width": 90});
+    b.write_config();
+    let (sock, rx) = console_socket(&b, "create.sock");
+    let id = b.id("ptyowner");
+    let out = b.rt_bundle("create", &id, &["--console-socket", &sock]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, master) = rx.join().unwrap();
+    assert!(b.rt(&["start", &id]).status.success());
+    let got = read_until(&master, "size 25 90");
+    assert!(got.contains("owner 1000:5 size 25 90"), "create: {got}");
+
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = b.id("ptyownerexec");
+    assert!(b.rt_bundle("run", &id, &["--detach"]).status.success());
+    let proc_json = b.dir.join("process.json");
+    std::fs::write(
+        &proc_json,
+        serde_json::json!({
+            "terminal": true,
+            "consoleSize": {"height": 20, "width": 70},
+            "user": {"uid": 1000, "gid": 1000},
+            "cwd": "/",
+            "env": ["PATH=/bin"],
+            "args": ["sh", "-c", show],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (sock, rx) = console_socket(&b, "exec.sock");
+    let out = b.rt(&[
+        "exec",
+        "--console-socket",
+        &sock,
+        "-d",
+        "-p",
+        proc_json.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, master) = rx.join().unwrap();
+    let got = read_until(&master, "size 20 70");
+    assert!(got.contains("owner 1000:5 size 20 70"), "exec: {got}");
+}

@@ -38,7 +38,7 @@ fn delete_reports_a_cgroup_it_could_not_remove_and_can_be_retried() {
     let id = b.id("busycg");
     let freezer = Path::new("/sys/fs/cgroup/freezer");
     if !freezer.join("freezer.state").exists() && !freezer.join("tasks").exists() {
-        println!("skip: no v1 freezer hierarchy on this host");
+        skip("no-v1-hierarchy", "no v1 freezer hierarchy");
         return;
     }
     assert!(b.rt_bundle("run", &id, &["--detach"]).status.success());

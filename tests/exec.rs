@@ -335,3 +335,72 @@ fn exec_process_json_without_user_runs_as_root() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "0\n");
 }
+
+/// A 0700 root-owned directory in the rootfs, for a cwd that root can enter but user 1000
+/// cannot.
+fn root_only_dir(b: &Bundle) {
+    use std::os::unix::fs::PermissionsExt;
+    let d = b.rootfs().join("secret");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_cwd_only_root_can_enter_works_for_run_and_exec_as_a_user() {
+    let Some(()) = can_run() else { return };
+    // runc enters process.cwd before dropping to process.user.
+    let mut b = Bundle::new(&["sh", "-c", "echo $(pwd) $(id -u)"]);
+    root_only_dir(&b);
+    b.config["process"]["cwd"] = "/secret".into();
+    b.config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+    b.write_config();
+    let id = b.id("cwdroot");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/secret 1000\n");
+
+    let b = Bundle::new(&["sleep", "60"]);
+    root_only_dir(&b);
+    let id = running(&b, "cwdrootexec");
+    let out = b.rt(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--cwd",
+        "/secret",
+        &id,
+        "sh",
+        "-c",
+        "echo $(pwd) $(id -u)",
+    ]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/secret 1000\n");
+}
+
+#[test]
+fn time_offsets_apply_with_a_user_namespace_for_run_and_exec() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sleep", "60"]);
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(serde_json::json!({"type": "user"}));
+    ns.push(serde_json::json!({"type": "time"}));
+    for m in ["uidMappings", "gidMappings"] {
+        b.config["linux"][m] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }
+    b.config["linux"]["timeOffsets"] = serde_json::json!({
+        "monotonic": {"secs": 86400, "nanosecs": 0},
+        "boottime": {"secs": 172800, "nanosecs": 0},
+    });
+    b.write_config();
+    let id = running(&b, "timensuser");
+    let pid = b.state(&id)["pid"].as_i64().unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
+    let out = b.rt(&["exec", &id, "cat", "/proc/self/timens_offsets"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    for got in [init, text(&out.stdout)] {
+        let got = got.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(got.contains("monotonic 86400 0"), "{got}");
+        assert!(got.contains("boottime 172800 0"), "{got}");
+    }
+}

@@ -79,8 +79,9 @@ fn create_in_a_frozen_cgroup_is_refused_not_hung() {
     let Some(()) = can_run() else { return };
     let freezer = Path::new("/sys/fs/cgroup/freezer");
     if !freezer.join("tasks").exists() {
-        println!(
-            "skip: no v1 freezer hierarchy on this host (pure v2 is tested by scripts/vm-test)"
+        skip(
+            "no-v1-hierarchy",
+            "no v1 freezer hierarchy (pure v2 is tested by scripts/vm-test)",
         );
         return;
     }

@@ -138,16 +138,112 @@ fn failing_start_container_hook_fails_start() {
 }
 
 #[test]
-fn failing_poststart_and_poststop_are_only_logged() {
+fn a_failing_poststop_is_only_logged() {
     let Some(()) = can_run() else { return };
     let mut b = Bundle::new(&["true"]);
-    b.config["hooks"] = json!({
-        "poststart": [hook("poststart", "exit 1")],
-        "poststop": [hook("poststop", "exit 1")],
-    });
+    b.config["hooks"] = json!({ "poststop": [hook("poststop", "exit 1")] });
     b.write_config();
     let id = b.id("postfail");
     let out = b.rt_bundle("run", &id, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!b.root.join(&id).exists());
+}
+
+/// `create` with a bounded wait: None when it had not finished after `limit` (then killed).
+fn create_within(b: &Bundle, id: &str, limit: std::time::Duration) -> Option<(i32, String)> {
+    let err = b.dir.join(format!("{id}.err"));
+    let mut child = b
+        .cmd()
+        .args(["create", "--bundle", b.bundle().to_str().unwrap(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            let e = std::fs::read_to_string(&err).unwrap();
+            return Some((s.code().unwrap_or(-1), e));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn the_hook_timeout_covers_a_state_larger_than_a_pipe() {
+    let Some(()) = can_run() else { return };
+    for kind in ["createRuntime", "createContainer"] {
+        let mut b = Bundle::new(&["true"]);
+        // 200 KiB of annotations: the state no longer fits a pipe (64 KiB).
+        b.config["annotations"] = json!({ "org.carrack.test.big": "x".repeat(200 * 1024) });
+        // exec: the timeout kills the hook process itself (as runc), so no shell may sit between.
+        let mut h = hook(kind, "exec sleep 1000");
+        h["timeout"] = json!(2);
+        b.config["hooks"] = json!({ kind: [h] });
+        b.write_config();
+        let id = b.id("hookbigstate");
+        let t = std::time::Instant::now();
+        let Some((code, err)) = create_within(&b, &id, std::time::Duration::from_secs(30)) else {
+            panic!("{kind}: create still blocked after 30s");
+        };
+        assert!(t.elapsed() < std::time::Duration::from_secs(15), "{kind}");
+        assert_eq!(code, 1, "{kind}: {err}");
+        assert!(
+            err.contains(&format!("hooks.{kind}[0]")) && err.contains("timed out"),
+            "{kind}: {err}"
+        );
+        assert_nothing_left(&b, &id, &id, kind);
+    }
+}
+
+#[test]
+fn a_failing_poststart_fails_start_and_stops_the_container() {
+    let Some(()) = can_run() else { return };
+    // runtime-spec 1.3: a failed poststart hook MUST be an error and the container stopped.
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["hooks"] = json!({ "poststart": [hook("poststart", "echo nope >&2; exit 1")] });
+    b.write_config();
+    let id = b.id("poststartfail");
+    let out = b.rt_bundle("create", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = b.rt(&["start", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("hooks.poststart[0]") && err.contains("nope"),
+        "{err}"
+    );
+    assert_eq!(b.state(&id)["status"], "stopped");
+    assert!(b.rt(&["delete", &id]).status.success());
+
+    // run: the error, and nothing left behind.
+    let id = b.id("poststartfailrun");
+    let out = b.rt_bundle("run", &id, &["--detach"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("hooks.poststart[0]"));
+    assert_nothing_left(&b, &id, &id, "run");
+}
+
+#[test]
+fn start_container_hooks_without_env_get_process_env() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    b.config["process"]["env"] = json!(["PATH=/bin", "GREETING=from-process"]);
+    // As runc: a hook without `env` inherits init's environment, process.env; one with `env`
+    // gets exactly that.
+    b.config["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo \"a $GREETING\" >> /hooks.log"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo \"b $GREETING\" >> /hooks.log"],
+         "env": ["GREETING=from-hook"]},
+    ]});
+    b.write_config();
+    let id = b.id("startenv");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(b.rootfs().join("hooks.log")).unwrap();
+    assert_eq!(log, "a from-process\nb from-hook\n");
 }

@@ -105,6 +105,9 @@ impl CgroupDir {
     }
 
     fn create(&mut self) -> Result<()> {
+        if let Kind::V1 { controllers } = self.kind() {
+            v1::prepare_existing(controllers, &self.path)?;
+        }
         for dir in missing_ancestors(&self.path)? {
             match fs::create_dir(&dir) {
                 Ok(()) => {}
@@ -395,8 +398,9 @@ impl Cgroup {
     /// one), so call this even when the config has no `linux.resources` (with an empty one).
     /// Errors name the OCI field, its value and the file:
     /// `linux.resources.memory.limit 1024: write /…/memory.limit_in_bytes: Device or resource busy`.
-    /// A field no hierarchy here serves is an error naming it; kernel/kernelTCP memory only
-    /// warn (the kernel dropped them), as do v2-less settings (swappiness, leaf weights on v2).
+    /// A field no hierarchy here serves is an error naming it; kernel memory only warns (the
+    /// kernel dropped it), as do kernelTCP where v1's memory.kmem.tcp file is missing and
+    /// v2-less settings (swappiness, leaf weights on v2).
     pub fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
         resources::apply(self, r)
     }

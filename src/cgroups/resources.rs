@@ -126,25 +126,41 @@ pub fn apply_sites(s: &Sites, r: &LinuxResources, with_devices: bool) -> Result<
 }
 
 fn memory(s: &Sites, m: &LinuxMemory) -> Result<()> {
-    for (name, v) in [("kernel", m.kernel()), ("kernelTCP", m.kernel_tcp())] {
-        if v.is_some() {
-            crate::logging::warn(&format!(
-                "{R}.memory.{name} ignored: kernel memory limits were removed from Linux"
-            ));
-        }
+    if m.kernel().is_some() {
+        crate::logging::warn(&format!(
+            "{R}.memory.kernel ignored: kernel memory limits were removed from Linux"
+        ));
     }
+    let tcp = m.kernel_tcp().filter(|v| *v != 0);
     let set = m.limit().is_some_and(|v| v != 0)
         || m.swap().is_some_and(|v| v != 0)
         || m.reservation().is_some_and(|v| v != 0)
         || m.swappiness().is_some()
         || m.disable_oom_killer().is_some()
-        || m.use_hierarchy().is_some();
+        || m.use_hierarchy().is_some()
+        || tcp.is_some();
     if !set {
         return Ok(());
     }
+    let tcp_ignored = || {
+        crate::logging::warn(&format!(
+            "{R}.memory.kernelTCP ignored: this kernel has no memory.kmem.tcp.limit_in_bytes"
+        ))
+    };
     match s.need(&format!("{R}.memory"), "memory", Some("memory"))? {
-        Serve::V1(d) => write::run(d, &v1::memory(d, m)?),
+        Serve::V1(d) => {
+            let mut w = v1::memory(d, m)?;
+            match v1::kernel_tcp(d, m) {
+                Some(t) => w.push(t),
+                None if tcp.is_some() => tcp_ignored(),
+                None => {}
+            }
+            write::run(d, &w)
+        }
         Serve::V2(d) => {
+            if tcp.is_some() {
+                tcp_ignored();
+            }
             for f in v2::memory_ignored(m) {
                 crate::logging::warn(&format!(
                     "{R}.memory.{f} ignored: cgroup v2 has no such setting"

@@ -21,6 +21,27 @@ pub fn init_created(controllers: &str, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Before joining or creating `path`: its existing ancestors (and itself) on a cpuset
+/// hierarchy may have empty cpus/mems (Kubernetes' cgroupfs driver makes pod cgroups so), and
+/// the kernel refuses tasks below them (ENOSPC). Fill them from their parents, top down, as
+/// runc does; the hierarchy's root is left alone.
+pub fn prepare_existing(controllers: &str, path: &Path) -> Result<()> {
+    if !has_controller(controllers, "cpuset") {
+        return Ok(());
+    }
+    let below_root = |p: &&Path| p.parent().is_some_and(|up| up.join("cpuset.cpus").exists());
+    let mut chain: Vec<&Path> = path
+        .ancestors()
+        .skip_while(|p| !p.is_dir())
+        .take_while(below_root)
+        .collect();
+    chain.reverse();
+    for dir in chain {
+        inherit_cpuset(dir)?;
+    }
+    Ok(())
+}
+
 /// A new v1 cpuset starts with empty cpus/mems (unless cgroup.clone_children is set), and the
 /// kernel refuses tasks into it (ENOSPC), so copy the parent's values.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
@@ -117,6 +138,16 @@ pub fn memory(dir: &Path, m: &LinuxMemory) -> Result<Vec<Write>> {
         ));
     }
     Ok(out)
+}
+
+/// `memory.kernelTCP` (runc writes it where the file exists; 0 means unset). The other
+/// kernel memory limit, `memory.kernel`, is gone from Linux and only warned about.
+pub fn kernel_tcp(dir: &Path, m: &LinuxMemory) -> Option<Write> {
+    let file = "memory.kmem.tcp.limit_in_bytes";
+    let v = m.kernel_tcp().filter(|v| *v != 0)?;
+    dir.join(file)
+        .exists()
+        .then(|| Write::new(format!("{R}.memory.kernelTCP"), v, file, v))
 }
 
 /// cpu hierarchy: shares, CFS bandwidth, RT bandwidth, idle. Period, burst and RT period may

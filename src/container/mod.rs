@@ -44,9 +44,27 @@ pub fn start_held(mut c: Locked) -> Result<()> {
     let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
     if hooks.is_some() {
         let st = crate::state::state_json(&c.state, Status::Running).to_string();
-        crate::linux::hooks::run_all_logged("poststart", hooks, &st);
+        // runtime-spec 1.3 (and runc): a failed poststart hook is an error, and the container
+        // is stopped.
+        if let Err(e) = crate::linux::hooks::run_all("poststart", hooks, &st) {
+            stop_init(&c);
+            return Err(e);
+        }
     }
     Ok(())
+}
+
+/// SIGKILL the container's init (as runc's terminate) and wait, bounded, until it is gone.
+fn stop_init(c: &Locked) {
+    let (pid, start) = (c.state.pid, c.state.pid_start);
+    let Ok(init) = crate::linux::pidfd::PidFd::open(pid, start) else {
+        return;
+    };
+    let _ = init.signal(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(pid, start) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Open exec.fifo for reading (which unblocks init's open for writing) and read init's answer:

@@ -44,7 +44,7 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     }
     let p = ctx.process;
     if let Some(sock) = ctx.console {
-        console::setup_pty(sock, console::size_of(p), false)?;
+        console::setup_pty(sock, console::size_of(p), false, p.user().uid())?;
     }
     // Before the seccomp filter may be loaded: a profile need not allow close_range.
     process::keep_fds(ctx.preserve_fds);

@@ -81,6 +81,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     let proc_ = spec.process().as_ref().context("process: required")?;
 
     namespaces::join_all(ctx.ns)?;
+    if ctx.ns.new_time {
+        new_time_ns(linux)?;
+    }
     if ctx.ns.enters_user() {
         process::become_userns_root()?;
     }
@@ -90,17 +93,6 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     if ctx.ns.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .context("linux.namespaces cgroup: unshare")?;
-    }
-    if ctx.ns.new_time {
-        let offsets: Vec<(String, i64, u32)> = linux
-            .and_then(|l| l.time_offsets().as_ref())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        namespaces::unshare_time(&offsets)?;
     }
     if ctx.ns.new_net {
         network::loopback_up()?;
@@ -127,10 +119,11 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         ctx.chan.expect(Msg::HooksDone)?;
     }
     // In the container's mount namespace, before pivot_root: paths resolve as on the host.
-    hooks::run_all(
+    hooks::run_all_env(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         &state_json,
+        proc_.env().as_deref().unwrap_or_default(),
     )?;
     set_names(spec)?;
     if ctx.no_pivot {
@@ -155,7 +148,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         rootfs::make_readonly()?;
     }
     if let Some(sock) = ctx.console {
-        console::setup_pty(sock, console::size_of(proc_), true)?;
+        console::setup_pty(sock, console::size_of(proc_), true, proc_.user().uid())?;
     }
     mounts::make_readonly(&deferred_ro, spec.mounts().as_deref().unwrap_or(&[]))?;
     drop(deferred_ro);
@@ -203,7 +196,8 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Re
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref());
-    let result = hooks::run_all("startContainer", hooks, state_json);
+    let env = ctx.spec.process().as_ref().and_then(|p| p.env().as_deref());
+    let result = hooks::run_all_env("startContainer", hooks, state_json, env.unwrap_or_default());
     let msg = match &result {
         Ok(()) => "0".to_string(),
         Err(e) => format!("1{e:#}"),
@@ -260,6 +254,22 @@ fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<Vec<(usize, OwnedFd)>> {
     Ok(deferred_ro)
 }
 
+/// `linux.timeOffsets` in a new time namespace, before `become_userns_root`: setuid makes us
+/// non-dumpable, and /proc/self/timens_offsets then belongs to the host's root, which a user
+/// namespace does not map (EACCES). The time namespace is still owned by our user namespace,
+/// in which we hold CAP_SYS_TIME.
+fn new_time_ns(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    let offsets: Vec<(String, i64, u32)> = linux
+        .and_then(|l| l.time_offsets().as_ref())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    namespaces::unshare_time(&offsets)
+}
+
 /// A fresh session keyring, so the container cannot reach the host's keys (runc does the same;
 /// `--no-new-keyring` keeps the caller's).
 fn join_session_keyring() -> Result<()> {
@@ -313,9 +323,9 @@ pub fn become_process(
     notify_msg: &str,
 ) -> Result<process::Exec> {
     process::set_rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;
-    // Opened now, as root and before any seccomp filter (a profile may lack openat2, as runc's
-    // own first chdir attempt runs before the user switch); entered after the switch, when
-    // fchdir checks the user's search permission.
+    // Opened now, as root and before any seccomp filter (a profile may lack openat2); entered
+    // as root before the user switch, as runc does, and only tried again as the user when
+    // root could not open it.
     let cwd = process::open_cwd(p.cwd());
     // Without no_new_privs the kernel only lets a CAP_SYS_ADMIN holder load a filter: load it
     // now, before capabilities are dropped (as runc); the rest of setup then runs under it.
@@ -331,9 +341,12 @@ pub fn become_process(
         crate::linux::scheduling::apply_io_priority(io)?;
     }
     capabilities::prepare(p)?;
+    let cwd_entered = process::enter_cwd_as_root(cwd, p.cwd())?;
     process::set_user(p.user())?;
     capabilities::apply(p)?;
-    process::enter_cwd(cwd, p.cwd())?;
+    if !cwd_entered {
+        process::enter_cwd_as_user(p.cwd())?;
+    }
     let mut env = p.env().clone().unwrap_or_default();
     for e in extra_env {
         let key = e.split('=').next().unwrap_or("");

@@ -8,9 +8,15 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const TIOCGPTPEER: libc::c_ulong = 0x5441;
 
-/// In init or the exec child, after the container's mount namespace is in place.
-/// `bind_console`: also bind the slave over /dev/console (create only, as runc).
-pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
+/// In init or the exec child, after the container's mount namespace is in place and while
+/// still root. `bind_console`: also bind the slave over /dev/console (create only, as runc).
+/// `owner`: process.user's uid, which becomes the slave's owner.
+pub fn setup_pty(
+    socket: RawFd,
+    size: Option<(u16, u16)>,
+    bind_console: bool,
+    owner: u32,
+) -> Result<()> {
     let master = open_master().context("process.terminal: open /dev/ptmx in the container")?;
     let mut n: libc::c_int = 0;
     let unlock: libc::c_int = 0;
@@ -33,6 +39,7 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) ->
         return Err(std::io::Error::last_os_error()).context("process.terminal: open pty peer");
     }
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    give_to(&slave, owner)?;
     if let Some((h, w)) = size {
         set_size(master.as_raw_fd(), h, w)?;
     }
@@ -50,6 +57,18 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) ->
 pub fn size_of(p: &oci_spec::runtime::Process) -> Option<(u16, u16)> {
     p.console_size()
         .map(|b| (b.height() as u16, b.width() as u16))
+}
+
+/// As runc: the process's user owns its terminal, so it can use it; the group stays the one
+/// devpts chose (its `gid=` option, the tty group in the default config). Errors that mean
+/// "cannot be done here" (owner or gid unmapped in a user namespace, read-only /dev) leave
+/// the slave as it is, as runc does.
+fn give_to(slave: &OwnedFd, uid: u32) -> Result<()> {
+    use nix::errno::Errno;
+    match nix::unistd::fchown(slave, Some(uid.into()), None) {
+        Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("process.terminal: chown the pty to uid {uid}")),
+    }
 }
 
 fn open_master() -> Result<OwnedFd> {

@@ -124,7 +124,6 @@ fn check_executable(p: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `process.cwd`: chdir after the identity change, so permissions are the user's.
 /// `process.cwd` opened in the container's root without magic links (a cwd of
 /// /proc/self/fd/N must not reach a host directory through an inherited fd: CVE-2024-21626).
 pub fn open_cwd(cwd: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
@@ -132,16 +131,27 @@ pub fn open_cwd(cwd: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
     super::fs::open_dir_in_root(std::os::fd::AsRawFd::as_raw_fd(&root), cwd)
 }
 
-/// fchdir to the directory `open_cwd` found; when root could not open it (EACCES in a user
-/// namespace), open it again now, as the process's user.
-pub fn enter_cwd(early: std::io::Result<std::os::fd::OwnedFd>, cwd: &Path) -> Result<()> {
-    let field =
-        || format!("process.cwd {cwd:?}: open (magic links such as /proc/self/fd/N are refused)");
+fn cwd_context(cwd: &Path) -> String {
+    format!("process.cwd {cwd:?}: open (magic links such as /proc/self/fd/N are refused)")
+}
+
+/// Before the identity change, as runc: fchdir to the directory `open_cwd` found, so a cwd
+/// that root can enter but `process.user` cannot still works. Returns false when root could
+/// not open it (EACCES, e.g. in a user namespace): `enter_cwd_as_user` tries again.
+pub fn enter_cwd_as_root(early: std::io::Result<std::os::fd::OwnedFd>, cwd: &Path) -> Result<bool> {
     let dir = match early {
         Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::EACCES) => open_cwd(cwd).with_context(field)?,
-        Err(e) => return Err(e).with_context(field),
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(false),
+        Err(e) => return Err(e).with_context(|| cwd_context(cwd)),
     };
+    nix::unistd::fchdir(&dir).with_context(|| format!("process.cwd {cwd:?}: chdir"))?;
+    Ok(true)
+}
+
+/// After the identity change, when root could not open the cwd: open and enter it as the
+/// process's user (a directory chowned to the container user that root cannot reach).
+pub fn enter_cwd_as_user(cwd: &Path) -> Result<()> {
+    let dir = open_cwd(cwd).with_context(|| cwd_context(cwd))?;
     nix::unistd::fchdir(&dir).with_context(|| format!("process.cwd {cwd:?}: chdir"))
 }
 

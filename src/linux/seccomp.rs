@@ -219,7 +219,7 @@ fn runc_rules(args: &[LinuxSeccompArg]) -> Vec<Vec<LinuxSeccompArg>> {
         .iter()
         .any(|a| std::mem::replace(&mut seen[a.index()], true));
     if repeated {
-        args.iter().map(|a| vec![a.clone()]).collect()
+        args.iter().map(|a| vec![*a]).collect()
     } else {
         vec![args.to_vec()]
     }

@@ -37,6 +37,11 @@ pub const CASES: &[Case] = &[
         run: create_runtime_fails,
     },
     Case {
+        name: "hooks_poststart_fails",
+        covers: &["hooks.poststart"],
+        run: poststart_fails,
+    },
+    Case {
         name: "hooks_poststop_fails_delete_continues",
         covers: &["hooks.poststop"],
         run: poststop_fails,
@@ -196,4 +201,20 @@ fn poststop_fails(ctx: &Ctx) -> Res {
     ensure(!b.rt(&["state", &id]).ok(), || {
         "the container still exists after delete".into()
     })
+}
+
+/// runtime.md (1.3): a failing poststart hook MUST generate an error and stop the container.
+fn poststart_fails(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    b.set(
+        "/hooks/poststart",
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}]),
+    );
+    b.args(&["/bin/sleep", "60"]);
+    let (id, out) = b.create();
+    out.check("create")?;
+    ensure(!b.rt(&["start", &id]).ok(), || {
+        "start succeeded although a poststart hook failed".into()
+    })?;
+    b.wait_status(&id, "stopped")
 }

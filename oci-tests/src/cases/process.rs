@@ -22,6 +22,11 @@ pub const CASES: &[Case] = &[
         run: cwd,
     },
     Case {
+        name: "process_cwd_only_root_can_enter",
+        covers: &["process.cwd", "process.user.uid"],
+        run: cwd_root_only,
+    },
+    Case {
         name: "process_user",
         covers: &[
             "process.user.uid",
@@ -165,6 +170,21 @@ fn cwd(ctx: &Ctx) -> Res {
     b.set("/process/cwd", json!("/work/dir"));
     let r = b.check(&[])?;
     eq("cwd", s(&r, "/cwd"), "/work/dir")
+}
+
+/// A cwd that root can enter but process.user cannot (0700, root's): runc enters it before
+/// dropping to the user, so the process starts there.
+fn cwd_root_only(ctx: &Ctx) -> Res {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::new(ctx);
+    let dir = b.rootfs().join("private");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.set("/process/cwd", json!("/private"));
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let r = b.check(&[])?;
+    eq("uid", i(&r, "/uid"), 1000)?;
+    eq("cwd", s(&r, "/cwd"), "/private")
 }
 
 fn user(ctx: &Ctx) -> Res {
