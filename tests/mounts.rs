@@ -426,3 +426,62 @@ fn no_pivot_leaves_no_host_procfs_to_mount_a_fresh_one() {
         );
     }
 }
+
+/// Without a mount namespace the container shares the runtime's: carrack chroots into the
+/// rootfs and mounts nothing, so nothing of the container is in the host's mount table while
+/// it runs or after delete; exec enters the same root. A mount the config asks for is refused
+/// (mounts: needs a mount namespace) rather than made on the host.
+#[test]
+fn without_a_mount_namespace_nothing_is_mounted_on_the_host() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sh", "-c", "cat /etc/carrack-marker; exec sleep 60"]);
+    std::fs::write(b.rootfs().join("etc/carrack-marker"), "in-the-rootfs\n").unwrap();
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "mount");
+    let refused = b.id("nomnt-refused");
+    b.write_config();
+    let out = b.rt_bundle("run", &refused, &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("mounts: needs a mount namespace"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    b.config["mounts"] = json!([]);
+    let linux = b.config["linux"].as_object_mut().unwrap();
+    linux.remove("maskedPaths");
+    linux.remove("readonlyPaths");
+    b.write_config();
+    let mentions = || {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let dir = b.dir.to_str().unwrap().to_string();
+        info.lines()
+            .filter(|l| l.contains(&dir))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let id = b.id("nomnt");
+    let out_path = b.dir.join("nomnt.out");
+    let out = b
+        .cmd()
+        .args(["run", "--detach", "--bundle"])
+        .arg(b.bundle())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .status()
+        .unwrap();
+    assert!(out.success());
+    assert!(b.wait_status(&id, "running"));
+    let exec = b.rt(&["exec", &id, "cat", "/etc/carrack-marker"]);
+    assert!(exec.status.success(), "exec: {}", text(&exec.stderr));
+    assert_eq!(text(&exec.stdout), "in-the-rootfs\n");
+    assert_eq!(mentions(), Vec::<String>::new(), "while running");
+    let del = b.rt(&["delete", "--force", &id]);
+    assert!(del.status.success(), "delete: {}", text(&del.stderr));
+    assert_eq!(mentions(), Vec::<String>::new(), "after delete");
+    assert_nothing_left(&b, &id, &id, "no mount namespace");
+    let ours = std::fs::read_to_string(&out_path).unwrap();
+    assert_eq!(ours, "in-the-rootfs\n");
+}

@@ -233,6 +233,39 @@ fn mounts(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Without a mount namespace the container shares the runtime's (the spec's rule for a type
+/// not listed): carrack then only chroots into root.path, and refuses what it could only do
+/// by mounting in the runtime's namespace, where the mount would outlive the container.
+fn without_mount_namespace(spec: &Spec, l: &oci_spec::runtime::Linux) -> Result<()> {
+    const WHY: &str = "needs a mount namespace in linux.namespaces (without one it would \
+                       change the runtime's mount namespace and outlive the container)";
+    let set = |v: &Option<Vec<_>>| v.as_ref().is_some_and(|v: &Vec<_>| !v.is_empty());
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        bail!("mounts: {WHY}");
+    }
+    if set(l.masked_paths()) {
+        bail!("linux.maskedPaths: {WHY}");
+    }
+    if set(l.readonly_paths()) {
+        bail!("linux.readonlyPaths: {WHY}");
+    }
+    if l.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        bail!("linux.devices: {WHY}");
+    }
+    if l.rootfs_propagation().is_some() {
+        bail!("linux.rootfsPropagation: {WHY}");
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        bail!("root.readonly: {WHY}");
+    }
+    Ok(())
+}
+
 /// The namespace a sysctl belongs to, by runc's rules; None when it is not namespaced.
 fn sysctl_namespace(key: &str) -> Option<(&'static str, LinuxNamespaceType)> {
     const IPC: &[&str] = &[
@@ -295,7 +328,7 @@ fn linux(spec: &Spec) -> Result<()> {
         bail!("linux.uidMappings: set without a user namespace in linux.namespaces");
     }
     if !has(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required to set up the rootfs");
+        without_mount_namespace(spec, l)?;
     }
     for (field, name) in [
         ("hostname", spec.hostname()),
@@ -475,11 +508,36 @@ mod tests {
                 .unwrap()
                 .retain(|n| n["type"] != "uts");
         });
-        fails_naming("linux.namespaces", |c| {
-            c["linux"]["namespaces"]
-                .as_array_mut()
-                .unwrap()
-                .retain(|n| n["type"] != "mount");
+        let no_mnt_ns = |c: &mut Value| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "mount");
+        };
+        fails_naming("mounts: needs a mount namespace", no_mnt_ns);
+        let bare = |c: &mut Value| {
+            no_mnt_ns(c);
+            c["mounts"] = json!([]);
+            c["linux"].as_object_mut().unwrap().remove("maskedPaths");
+            c["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+            c["root"]["readonly"] = false.into();
+        };
+        check(bare).unwrap();
+        for (field, v) in [
+            ("maskedPaths", json!(["/proc/kcore"])),
+            ("readonlyPaths", json!(["/proc/sys"])),
+            (
+                "devices",
+                json!([{"path":"/dev/x","type":"c","major":1,"minor":3}]),
+            ),
+            ("rootfsPropagation", json!("rslave")),
+        ] {
+            fails_naming(&format!("linux.{field}: needs a mount namespace"), |c| {
+                bare(c);
+                c["linux"][field] = v.clone();
+            });
+        }
+        fails_naming("root.readonly: needs a mount namespace", |c| {
+            bare(c);
+            c["root"]["readonly"] = true.into();
         });
         fails_naming("linux.timeOffsets", |c| {
             c["linux"]["timeOffsets"] = json!({"monotonic":{"secs":1}})

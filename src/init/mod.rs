@@ -107,7 +107,17 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         bail!("/proc is not procfs");
     }
 
-    let deferred_ro = setup_rootfs(ctx, proc_.cwd())?;
+    let own_mnt = ctx.ns.own_mount_ns();
+    let deferred_ro = match own_mnt {
+        true => setup_rootfs(ctx, proc_.cwd())?,
+        false => {
+            // Nothing is mounted: the runtime's mount namespace is the host's.
+            let root = std::fs::File::open(ctx.rootfs).context("open rootfs")?;
+            ensure_in_root(root.as_raw_fd(), proc_.cwd(), Kind::Dir)
+                .with_context(|| format!("process.cwd {:?}", proc_.cwd()))?;
+            Vec::new()
+        }
+    };
     crate::fault::point("init:after-mounts");
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -126,15 +136,22 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         proc_.env().as_deref().unwrap_or_default(),
     )?;
     set_names(spec)?;
-    if ctx.no_pivot {
+    if !own_mnt {
+        // The chroot has no /proc of its own: through the runtime's, which shows the
+        // container's namespaces.
+        write_sysctls(linux.and_then(|l| l.sysctl().as_ref()))?;
+        rootfs::chroot_only(ctx.rootfs)?;
+    } else if ctx.no_pivot {
         rootfs::move_root(ctx.rootfs)?;
     } else {
         rootfs::pivot(ctx.rootfs)?;
     }
-    rootfs::finish(rootfs::propagation(
-        linux.and_then(|l| l.rootfs_propagation().as_deref()),
-    )?)?;
-    if let Some(l) = linux {
+    if own_mnt {
+        rootfs::finish(rootfs::propagation(
+            linux.and_then(|l| l.rootfs_propagation().as_deref()),
+        )?)?;
+    }
+    if let Some(l) = linux.filter(|_| own_mnt) {
         write_sysctls(l.sysctl().as_ref())?;
         mounts::mask_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
         mounts::readonly_paths(l.readonly_paths().as_deref().unwrap_or(&[]))?;
@@ -148,7 +165,8 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         rootfs::make_readonly()?;
     }
     if let Some(sock) = ctx.console {
-        console::setup_pty(sock, console::size_of(proc_), true, proc_.user().uid())?;
+        // /dev/console is bound only in a mount namespace of the container's own.
+        console::setup_pty(sock, console::size_of(proc_), own_mnt, proc_.user().uid())?;
     }
     mounts::make_readonly(&deferred_ro, spec.mounts().as_deref().unwrap_or(&[]))?;
     drop(deferred_ro);

@@ -18,9 +18,18 @@ pub struct Plan {
     pub new_cgroup: bool,
     pub new_time: bool,
     pub new_uts: bool,
+    /// exec into a container without a mount namespace: its init's root, to chroot into
+    /// (joining a mount namespace is what sets the root otherwise).
+    pub chroot: Option<OwnedFd>,
 }
 
 impl Plan {
+    /// Init gets a mount namespace of its own (new or joined), not the runtime's.
+    pub fn own_mount_ns(&self) -> bool {
+        let f = nix::sched::CloneFlags::CLONE_NEWNS;
+        self.clone_flags & f.bits() as u64 != 0 || self.join.iter().any(|(_, x, _)| *x == f)
+    }
+
     /// Init ends up in a user namespace other than the host's (new or joined).
     pub fn enters_user(&self) -> bool {
         self.new_user
@@ -55,6 +64,7 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Result<Plan> {
         new_cgroup: false,
         new_time: false,
         new_uts: false,
+        chroot: None,
     };
     for (i, ns) in namespaces.iter().enumerate() {
         let t = ns.typ();
@@ -134,6 +144,14 @@ pub fn plan_exec(pid: i32, start: u64, namespaces: &[LinuxNamespace]) -> Result<
     }
     p.join
         .sort_by_key(|(_, f, _)| *f != nix::sched::CloneFlags::CLONE_NEWUSER);
+    if !namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Mount)
+    {
+        let root = format!("/proc/{pid}/root");
+        let fd = std::fs::File::open(&root).with_context(|| format!("open {root}"))?;
+        p.chroot = Some(fd.into());
+    }
     Ok(p)
 }
 
@@ -141,6 +159,11 @@ pub fn plan_exec(pid: i32, start: u64, namespaces: &[LinuxNamespace]) -> Result<
 pub fn join_all(plan: &Plan) -> Result<()> {
     for (fd, flag, field) in &plan.join {
         nix::sched::setns(fd.as_fd(), *flag).with_context(|| format!("{field}: setns"))?;
+    }
+    if let Some(root) = &plan.chroot {
+        nix::unistd::fchdir(root).context("enter the container's root")?;
+        nix::unistd::chroot(".").context("chroot into the container's root")?;
+        nix::unistd::chdir("/").context("chdir /")?;
     }
     Ok(())
 }

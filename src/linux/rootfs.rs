@@ -264,6 +264,15 @@ fn hide(p: &Path) -> Result<()> {
     }
 }
 
+/// Without a mount namespace of its own: chroot into the rootfs and mount nothing (the
+/// runtime's mount namespace is the host's; see config::validate).
+pub fn chroot_only(rootfs: &Path) -> Result<()> {
+    chdir(rootfs).context("chdir rootfs")?;
+    chroot(".").context("chroot into root.path")?;
+    chdir("/").context("chdir /")?;
+    Ok(())
+}
+
 /// `root.readonly`: remount / read-only, keeping the flags the mount already has (the kernel
 /// refuses to clear locked flags such as nosuid on a remount).
 pub fn make_readonly() -> Result<()> {
