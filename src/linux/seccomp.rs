@@ -14,6 +14,8 @@
 //!       ret action; a failed comparison falls to the next rule; then the unconditional rule's
 //!       action, or defaultAction.
 //! ```
+//! The conditions of one `syscalls[]` entry are ANDed, unless several test the same argument
+//! index: then each is a rule of its own (ORed), as runc does (see `runc_rules`).
 //! Checking only the native arch would let `int 0x80` (i386 numbers) through, so every listed
 //! arch gets its own numbers, and unlisted arches are killed. The native arch (x86_64) is
 //! always in the filter, listed or not: `architectures` adds arches, as in libseccomp.
@@ -206,6 +208,23 @@ struct Rule {
     ret: u32,
 }
 
+/// The rules one `syscalls[]` entry becomes, as runc makes them: its conditions ANDed in one
+/// rule, except when two or more test the same argument index. Then every condition, on
+/// that index or any other, is a rule of its own, so they are ORed: `personality` with
+/// `arg0 == A` and `arg0 == B` matches either value (profiles written for runc rely on
+/// this), and `arg0 == A, arg0 == B, arg1 == C` matches any of the three.
+fn runc_rules(args: &[LinuxSeccompArg]) -> Vec<Vec<LinuxSeccompArg>> {
+    let mut seen = [false; 6];
+    let repeated = args
+        .iter()
+        .any(|a| std::mem::replace(&mut seen[a.index()], true));
+    if repeated {
+        args.iter().map(|a| vec![*a]).collect()
+    } else {
+        vec![args.to_vec()]
+    }
+}
+
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     let default_errno = s.default_errno_ret().unwrap_or(libc::EPERM as u32);
     let default = ret_value(s.default_action(), None, default_errno);
@@ -222,11 +241,13 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
                 bail!("{field}.args[{j}].index {}: must be 0 to 5", a.index());
             }
         }
+        let split = runc_rules(&args);
         for name in sc.names() {
-            rules.entry(name.as_str()).or_default().push(Rule {
+            let list = rules.entry(name.as_str()).or_default();
+            list.extend(split.iter().map(|args| Rule {
                 args: args.clone(),
                 ret,
-            });
+            }));
         }
     }
     // As libseccomp (so runc and crun): the filter always has the native arch, and
@@ -695,6 +716,23 @@ mod tests {
         assert_eq!(f.eval(56, X64, [1, 0, 3, 0, 0, 0]), RET_ALLOW);
         assert_eq!(f.eval(56, X64, [1, 0, 4, 0, 0, 0]), RET_ERRNO | 1);
         assert_eq!(f.eval(56, X64, [2, 0, 0, 0, 0, 0]), RET_LOG);
+    }
+
+    #[test]
+    fn conditions_on_one_index_are_ored_as_runc() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9,
+                          "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"},
+                                   {"index": 0, "value": 0x20008, "op": "SCMP_CMP_EQ"},
+                                   {"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]}]
+        }));
+        let ret = |a0: u64, a1: u64| f.eval(135, X64, [a0, a1, 0, 0, 0, 0]);
+        assert_eq!(ret(8, 0), RET_ERRNO | 9);
+        assert_eq!(ret(0x20008, 0), RET_ERRNO | 9);
+        assert_eq!(ret(0, 5), RET_ERRNO | 9); // the other index joins the OR, as in runc
+        assert_eq!(ret(0, 0), RET_ALLOW);
+        assert_eq!(ret(0xffff_ffff, 4), RET_ALLOW);
     }
 
     #[test]

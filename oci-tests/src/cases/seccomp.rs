@@ -50,6 +50,11 @@ pub const CASES: &[Case] = &[
         run: args_eq,
     },
     Case {
+        name: "seccomp_args_same_index_ored",
+        covers: &["linux.seccomp.syscalls[].args"],
+        run: args_same_index,
+    },
+    Case {
         name: "seccomp_args_64bit",
         covers: &["linux.seccomp.syscalls[].args"],
         run: args_64,
@@ -239,6 +244,29 @@ fn args_eq(ctx: &Ctx) -> Res {
         "140:1",
         "140:0",
     )
+}
+
+/// Two conditions on the same argument index are ORed (runc makes each its own rule):
+/// getpriority(1) and getpriority(2) both get the errno, getpriority(0) does not.
+fn args_same_index(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let mut r = rule("SCMP_ACT_ERRNO");
+    r["args"] = json!([
+        {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+        {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}
+    ]);
+    allow_with(&mut b, json!([r]));
+    let rep = b.check(&[
+        "--syscall",
+        "one=140:1",
+        "--syscall",
+        "two=140:2",
+        "--syscall",
+        "zero=140:0",
+    ])?;
+    eq("getpriority(1) errno", errno_of(&rep, "one"), 42)?;
+    eq("getpriority(2) errno", errno_of(&rep, "two"), 42)?;
+    eq("getpriority(0) errno", errno_of(&rep, "zero"), 0)
 }
 
 /// 0x1_0000_0001 must not match an argument of 1: both halves are compared.
