@@ -31,7 +31,9 @@
 //! With SCMP_ACT_NOTIFY the parent connects to `linux.seccomp.listenerPath` before clone3; init
 //! inherits that socket and, right after loading the filter, sends the listener fd on it
 //! (SCM_RIGHTS) with runc's ContainerProcessState JSON, built from Go's state (create) or
-//! carried whole by Go (exec, where Go is otherwise empty).
+//! carried whole by Go (exec, where Go is otherwise empty). For create that is always before
+//! Ready, as runc: a filter with no_new_privs is otherwise loaded after exec.fifo opens, but
+//! one with a listener just before Ready.
 //!
 //! Order (exec): the same clone3 and Go (the child joins the v1 cgroups first); init joins the container's
 //! namespaces and sets up the process, then execve. Success is EOF on the channel (it is

@@ -126,6 +126,45 @@ fn notify_reaches_a_seccomp_agent() {
     assert!(!b.rootfs().join("made").exists());
 }
 
+/// runc sends the listener fd before `create` returns, with or without no_new_privs (with it
+/// the filter is loaded late): an agent that waits for the fd after create must not wait for
+/// `start`. Checked without waiting: once create has returned, the message and the fd are
+/// already queued on the socket.
+#[test]
+fn notify_listener_fd_arrives_during_create() {
+    let Some(()) = can_run() else { return };
+    for nnp in [true, false] {
+        let mut b = Bundle::new(&["sh", "-c", "mkdir /made"]);
+        let sock = b.dir.join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        b.config["process"]["noNewPrivileges"] = nnp.into();
+        b.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+        b.write_config();
+        let id = b.id("notify-create");
+        let out = b.rt_bundle("create", &id, &[]);
+        assert!(out.status.success(), "nnp={nnp}: {}", text(&out.stderr));
+        let (conn, _) = listener
+            .accept()
+            .expect("create returned without connecting");
+        conn.set_nonblocking(true).unwrap();
+        let (data, fd) = recv_fd(&conn)
+            .unwrap_or_else(|e| panic!("nnp={nnp}: no listener fd when create returned: {e}"));
+        let m: Value = serde_json::from_slice(&data).unwrap();
+        assert_eq!(m["state"]["id"], id.as_str(), "nnp={nnp}");
+        // Without an agent the notified mkdir fails (ENOSYS): the filter is in place.
+        drop(fd);
+        let out = b.rt(&["start", &id]);
+        assert!(out.status.success(), "nnp={nnp}: {}", text(&out.stderr));
+        assert!(b.wait_status(&id, "stopped"), "nnp={nnp}");
+        assert!(!b.rootfs().join("made").exists(), "nnp={nnp}");
+    }
+}
+
 #[test]
 fn a_profile_without_close_range_still_starts() {
     // Without no_new_privs the filter is loaded before carrack's own last steps: those must not

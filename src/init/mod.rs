@@ -47,10 +47,11 @@ pub fn run(ctx: &InitCtx) -> ! {
     let err = match setup(ctx) {
         Ok((exec, host_proc, state_json)) => match wait_for_start(ctx, host_proc, &state_json) {
             Err(e) => e,
+            // A filter with a listener was loaded before Ready (see `setup`).
             Ok(()) => match seccomp_late(
                 ctx.spec.process().as_ref(),
-                ctx.seccomp,
-                &notify_message(ctx.seccomp, &state_json),
+                ctx.seccomp.filter(|f| !f.uses_notify()),
+                "",
             ) {
                 Ok(()) => exec.exec(),
                 Err(e) => e,
@@ -188,6 +189,11 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     }
     let msg = notify_message(ctx.seccomp, &state_json);
     let exec = become_process(proc_, &extra_env, ctx.seccomp, &msg)?;
+    // With no_new_privs the filter waits for `start` (`seccomp_late`), but an agent must get
+    // a listener fd before create returns, as runc sends it: such a filter is loaded here,
+    // the last step before Ready (runc 1.1 too loads it before its final sync, with only
+    // the exec.fifo wait, the startContainer hooks and execve after it).
+    seccomp_late(Some(proc_), ctx.seccomp.filter(|f| f.uses_notify()), &msg)?;
     crate::fault::point("init:before-ready");
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ctx.chan.send(&Msg::Ready)?;
@@ -378,7 +384,8 @@ pub fn become_process(
 }
 
 /// With no_new_privs the filter is loaded last, right before execve, so nothing of carrack's
-/// own setup runs under the container's profile.
+/// own setup runs under the container's profile (for create, a filter with a listener is
+/// loaded just before Ready instead: its fd must reach the agent during create).
 pub fn seccomp_late(
     p: Option<&oci_spec::runtime::Process>,
     seccomp: Option<&Filter>,

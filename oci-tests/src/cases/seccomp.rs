@@ -102,6 +102,11 @@ pub const CASES: &[Case] = &[
         ],
         run: notify,
     },
+    Case {
+        name: "seccomp_notify_fd_during_create",
+        covers: &["linux.seccomp.listenerPath", "process.noNewPrivileges"],
+        run: notify_during_create,
+    },
 ];
 
 const GETPRIORITY: &str = "getpriority=140";
@@ -386,4 +391,31 @@ fn notify(ctx: &Ctx) -> Res {
         errno_of(&r, "getpriority"),
         38,
     )
+}
+
+/// With noNewPrivileges the listener fd is already on listenerPath when `create` returns
+/// (runc sends it before its final sync), not only after `start`.
+fn notify_during_create(ctx: &Ctx) -> Res {
+    let mut b = Bundle::new(ctx);
+    let sock = b.dir.join("seccomp.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    allow_with(
+        &mut b,
+        json!([{"names": ["getpriority"], "action": "SCMP_ACT_NOTIFY"}]),
+    );
+    b.set("/linux/seccomp/listenerPath", json!(sock));
+    b.set("/process/noNewPrivileges", json!(true));
+    b.args(&["/checker", "--syscall", GETPRIORITY]);
+    let (id, out) = b.create();
+    out.check("create")?;
+    // Create has returned: the message is queued already, or it was not sent during create.
+    let (data, fds) = crate::unix::recv_with_fds(&l, std::time::Duration::from_millis(1))
+        .or_else(|e| fail(format!("no listener fd when create returned: {e}")))?;
+    eq("fds sent during create", fds.len(), 1)?;
+    let st: Value = serde_json::from_slice(&data)
+        .or_else(|e| fail(format!("listener message is not JSON: {e}")))?;
+    eq("state.id", s(&st, "/state/id"), id.as_str())?;
+    drop(fds);
+    b.rt(&["start", &id]).check("start")?;
+    b.wait_status(&id, "stopped")
 }
