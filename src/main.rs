@@ -10,6 +10,13 @@
 //! used to inherit it ignored: SigIgn 0x1000 where runc's processes have 0).
 #![cfg_attr(not(test), no_main)]
 
+// The insecure-* features (Cargo.toml) switch a security defence off for the reproducers'
+// positive controls: never in a release build.
+#[cfg(all(not(debug_assertions), feature = "insecure-no-readonly-exe"))]
+compile_error!("insecure-no-readonly-exe is for tests only");
+#[cfg(all(not(debug_assertions), feature = "insecure-no-resolve-in-root"))]
+compile_error!("insecure-no-resolve-in-root is for tests only");
+
 mod cgroups;
 mod cli;
 mod commands;

@@ -11,7 +11,13 @@ use std::path::{Component, Path};
 const RESOLVE_NO_XDEV: u64 = 0x01;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_BENEATH: u64 = 0x08;
-const RESOLVE_IN_ROOT: u64 = 0x10;
+/// 0 only in the test-only insecure-no-resolve-in-root build (Cargo.toml), the positive
+/// control of tests/security/cve_2021_30465.rs.
+const RESOLVE_IN_ROOT: u64 = if cfg!(feature = "insecure-no-resolve-in-root") {
+    0
+} else {
+    0x10
+};
 const PROC_ROOT_INO: u64 = 1;
 
 /// `what` the caller wants to exist at a path being created.
