@@ -75,7 +75,7 @@ impl Status {
 pub type Listed = Result<(State, Status), (String, anyhow::Error)>;
 
 /// The state object runc prints and hooks read on stdin (runtime-spec state plus runc's
-/// rootfs, created, owner).
+/// rootfs, created, owner), its keys in runc's order (serde_json keeps insertion order).
 pub fn state_json(s: &State, status: Status) -> serde_json::Value {
     let pid = if status == Status::Stopped { 0 } else { s.pid };
     let mut v = serde_json::json!({
@@ -86,11 +86,11 @@ pub fn state_json(s: &State, status: Status) -> serde_json::Value {
         "bundle": s.bundle,
         "rootfs": s.rootfs,
         "created": s.created,
-        "owner": s.owner,
     });
     if !s.annotations.is_empty() {
         v["annotations"] = serde_json::json!(s.annotations);
     }
+    v["owner"] = s.owner.clone().into();
     v
 }
 

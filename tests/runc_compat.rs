@@ -150,3 +150,99 @@ fn ps_of_a_stopped_container_as_runc() {
     assert_eq!(seen[0], seen[1], "ours, then runc's");
     assert_eq!(seen[0].0, Some(0), "{:?}", seen[0]);
 }
+
+/// For each object in a JSON text (by path; array elements share one), its keys in the order
+/// the text has them: read from the text itself, whatever order serde_json's map keeps.
+fn key_orders(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut stack: Vec<(String, bool)> = Vec::new(); // (path, is an object)
+    let mut key: Option<String> = None;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let mut s = Vec::new();
+                i += 1;
+                while b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    s.push(b[i]);
+                    i += 1;
+                }
+                let rest = text[i + 1..].trim_start();
+                if let (true, Some((path, true))) = (rest.starts_with(':'), stack.last()) {
+                    let k = String::from_utf8_lossy(&s).into_owned();
+                    let keys = out.entry(path.clone()).or_default();
+                    if !keys.contains(&k) {
+                        keys.push(k.clone());
+                    }
+                    key = Some(k);
+                }
+            }
+            c @ (b'{' | b'[') => {
+                let path = match (stack.last(), key.take()) {
+                    (Some((p, true)), Some(k)) => format!("{p}/{k}"),
+                    (Some((p, _)), _) => format!("{p}[]"),
+                    (None, _) => String::new(),
+                };
+                stack.push((path, c == b'{'));
+            }
+            b'}' | b']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `state`, `list --format json` and `events --stats` print their keys in runc's order, at
+/// every level (callers match text). Keys only one runtime prints are left out.
+#[test]
+fn same_key_order_as_runc() {
+    let Some(()) = can_run() else { return };
+    let Some(runc) = runc() else { return };
+    let mut texts = Vec::new();
+    for rt in [BIN, runc.as_str()] {
+        let mut b = Bundle::with_runtime(rt, &["sleep", "30"]);
+        b.config["annotations"] = serde_json::json!({"org.example.key": "value"});
+        b.config["linux"]["resources"] = serde_json::json!({"pids": {"limit": 100}});
+        b.write_config();
+        let id = b.id("order");
+        let out = b.rt_bundle("run", &id, &["--detach"]);
+        assert!(out.status.success(), "{rt} run: {}", text(&out.stderr));
+        let mut got = Vec::new();
+        for args in [
+            &["state", id.as_str()][..],
+            &["list", "--format", "json"],
+            &["events", "--stats", id.as_str()],
+        ] {
+            let out = b.rt(args);
+            assert!(out.status.success(), "{rt} {args:?}: {}", text(&out.stderr));
+            got.push((args[0].to_string(), key_orders(&text(&out.stdout))));
+        }
+        texts.push(got);
+    }
+    for ((verb, ours), (_, theirs)) in texts[0].iter().zip(&texts[1]) {
+        assert!(
+            !theirs.is_empty(),
+            "{verb}: no keys read from runc's output"
+        );
+        for (path, their_keys) in theirs {
+            let Some(our_keys) = ours.get(path) else {
+                continue;
+            };
+            let common = |a: &Vec<String>, b: &Vec<String>| -> Vec<String> {
+                a.iter().filter(|k| b.contains(k)).cloned().collect()
+            };
+            assert_eq!(
+                common(our_keys, their_keys),
+                common(their_keys, our_keys),
+                "{verb}: key order of {path:?}, ours then runc's"
+            );
+        }
+    }
+}

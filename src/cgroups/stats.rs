@@ -1,6 +1,7 @@
 //! `Cgroup::stats`: the "data" object of runc's `events --stats`, read from whichever
 //! hierarchy serves each controller. Field names and Go's `omitempty` (a zero number or an
-//! empty list is left out) follow runc's types, so tools that parse runc's output parse ours.
+//! empty list is left out) follow runc's types, so tools that parse runc's output parse ours;
+//! keys are inserted in the order of runc's struct fields, which serde_json keeps.
 
 use super::resources::{Serve, Sites};
 use super::Cgroup;
@@ -225,7 +226,8 @@ fn memory(s: &Sites) -> Value {
         None => (BTreeMap::new(), ""),
     };
     if let Some(c) = raw.get(cache_key).filter(|c| **c != 0) {
-        m.insert("cache".into(), json!(c));
+        // First, as in runc's Memory type.
+        m.shift_insert(0, "cache".into(), json!(c));
     }
     if !raw.is_empty() {
         m.insert("raw".into(), json!(raw));
@@ -249,13 +251,16 @@ fn pids(s: &Sites) -> Value {
 /// One blkio entry; every field is omitempty in runc.
 fn blk(major: u64, minor: u64, op: &str, value: u64) -> Value {
     let mut m = Map::new();
-    for (k, v) in [("major", major), ("minor", minor), ("value", value)] {
+    for (k, v) in [("major", major), ("minor", minor)] {
         if v != 0 {
             m.insert(k.into(), json!(v));
         }
     }
     if !op.is_empty() {
         m.insert("op".into(), json!(op));
+    }
+    if value != 0 {
+        m.insert("value".into(), json!(value));
     }
     Value::Object(m)
 }
