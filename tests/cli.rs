@@ -166,3 +166,35 @@ fn spec_hostname_is_carrack() {
     assert!(out.status.success(), "run: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "carrack\n");
 }
+
+/// The scripts find builds where cargo puts them: CARGO_TARGET_DIR (or .cargo/config) moves
+/// them out of ./target for many Rust developers, and a hard-coded target/release then fails.
+#[test]
+fn scripts_honour_cargo_target_dir() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("carrack-test-target-{}", std::process::id()));
+    let out = std::process::Command::new("bash")
+        .args(["-c", ". scripts/lib.sh && cargo_target_dir"])
+        .current_dir(repo)
+        .env("CARGO_TARGET_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), dir.to_str().unwrap());
+    // Every build path comes from that (`$(cargo_target_dir)/…`, `$target/…`).
+    for script in [
+        "scripts/quickstart",
+        "scripts/test",
+        "scripts/build-static",
+        "oci-tests/run",
+    ] {
+        let body = std::fs::read_to_string(repo.join(script)).unwrap();
+        for (at, _) in body.match_indices("target/") {
+            let line = body[..at].lines().count();
+            assert!(
+                body[..at].ends_with('$'),
+                "{script}:{line}: a hard-coded target directory"
+            );
+        }
+    }
+}
