@@ -117,6 +117,7 @@ fn same_state_fields_as_runc() {
     }
     assert_eq!(ours.2["pid"], theirs.2["pid"], "pid of a stopped container");
     assert_eq!(ours.3[0]["status"], theirs.3[0]["status"], "list status");
+    assert_eq!(ours.3[0]["owner"], theirs.3[0]["owner"], "list owner");
     assert_eq!(ours.4, theirs.4, "state exit code after delete");
     assert_eq!(ours.0["bundle"], ours.5.to_str().unwrap());
 }
