@@ -14,6 +14,13 @@ apt_install() {
     || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
 }
 
+# cargo_target_dir: where cargo puts builds, honouring CARGO_TARGET_DIR and .cargo/config's
+# build.target-dir (so never a hard-coded ./target). Needs jq.
+cargo_target_dir() {
+  apt_need jq jq
+  cargo metadata --format-version 1 --no-deps | jq -er .target_directory
+}
+
 # busybox_rootfs DIR: a rootfs of static busybox with every applet linked into /bin.
 busybox_rootfs() {
   local dir=$1 bb

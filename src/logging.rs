@@ -1,6 +1,8 @@
-//! The `--log` file. Engines parse it: containerd reads the last `{"level":"error",...}` line and
-//! podman parses the whole file as one JSON object on failure, so an error is written exactly once,
-//! by `main`, and nothing else writes error lines.
+//! The `--log` file and stderr. Engines parse the log: containerd reads the last
+//! `{"level":"error",...}` line and podman parses the whole file as one JSON object on failure
+//! (it passes --debug only when debugging itself), so an error is written exactly once, by
+//! `main`, and nothing else writes error lines. Warnings go to stderr and the log; debug lines
+//! (--debug) to the log, or to stderr without --log, as runc does.
 
 use crate::cli::{Global, LogFormat};
 use std::io::Write;
@@ -25,39 +27,68 @@ pub fn init(global: &Global) {
 }
 
 /// Report the one error of this command: a human line on stderr and one line in the log file.
+/// Nothing is logged after it: containerd takes the last `"level":"error"` line.
 pub fn error(msg: &str) {
     eprintln!("carrack: {msg}");
-    write_line("error", msg);
-}
-
-/// Warnings go to the log only: in init, stderr already belongs to the container.
-pub fn warn(msg: &str) {
-    write_line("warning", msg);
-}
-
-pub fn debug(msg: &str) {
-    if SINK.get().is_some_and(|s| s.debug) {
-        write_line("debug", msg);
+    if let Some(sink) = SINK.get() {
+        sink.to_log("error", msg);
     }
 }
 
-fn write_line(level: &str, msg: &str) {
-    let Some(sink) = SINK.get() else { return };
-    let Some(path) = &sink.path else { return };
-    let time = rfc3339(SystemTime::now());
-    let line = match sink.format {
-        LogFormat::Json => {
-            let v = serde_json::json!({"level": level, "msg": msg, "time": time});
-            format!("{v}\n")
+/// A warning reaches stderr, where a user sees it (runc prints it there without --log), and the
+/// log. Only what the user should act on: in init, stderr is already the container's.
+pub fn warn(msg: &str) {
+    if let Some(sink) = SINK.get() {
+        sink.to_stderr("warning", msg);
+        sink.to_log("warning", msg);
+    }
+}
+
+/// With --debug: what carrack is doing, to the log, or to stderr without one (as runc does).
+pub fn debug(msg: &str) {
+    if let Some(sink) = SINK.get().filter(|s| s.debug) {
+        if sink.path.is_some() {
+            sink.to_log("debug", msg);
+        } else {
+            sink.to_stderr("debug", msg);
         }
-        LogFormat::Text => format!("time=\"{time}\" level={level} msg={msg:?}\n"),
-    };
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// --debug is on: for callers that would otherwise build a message nobody reads.
+pub fn debug_enabled() -> bool {
+    SINK.get().is_some_and(|s| s.debug)
+}
+
+impl Sink {
+    /// One line in the chosen --log-format, as runc's logrus writes them.
+    fn line(&self, level: &str, msg: &str) -> String {
+        let time = rfc3339(SystemTime::now());
+        match self.format {
+            LogFormat::Json => {
+                let v = serde_json::json!({"level": level, "msg": msg, "time": time});
+                format!("{v}\n")
+            }
+            LogFormat::Text => format!("time=\"{time}\" level={level} msg={msg:?}\n"),
+        }
+    }
+
+    /// Appended with one write(2) on O_APPEND, so lines of concurrent processes (the runtime
+    /// and init) never interleave and every line stays whole JSON.
+    fn to_log(&self, level: &str, msg: &str) {
+        let Some(path) = &self.path else { return };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(self.line(level, msg).as_bytes());
+        }
+    }
+
+    /// One write too: a line shorter than PIPE_BUF reaches a pipe whole.
+    fn to_stderr(&self, level: &str, msg: &str) {
+        let _ = std::io::stderr().write_all(self.line(level, msg).as_bytes());
     }
 }
 

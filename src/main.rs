@@ -131,6 +131,9 @@ fn carrack_main() -> ! {
     // Before the log (or anything) is opened: see check_preserved_fds.
     let preserved = check_preserved_fds(cli.command.as_ref());
     logging::init(&cli.global);
+    if logging::debug_enabled() {
+        logging::debug(&describe(&cli));
+    }
     // runc's exec exits 255 when it could not run the process (any exit status of the
     // process itself is passed through), so callers can tell the two apart.
     let failed = match cli.command {
@@ -138,13 +141,50 @@ fn carrack_main() -> ! {
         _ => 1,
     };
     let code = match preserved.and_then(|()| dispatch(cli)) {
-        Ok(code) => code,
+        Ok(code) => {
+            logging::debug(&format!("exit status {code}"));
+            code
+        }
         Err(e) => {
             logging::error(&format!("{e:#}"));
             failed
         }
     };
     std::process::exit(code);
+}
+
+/// The first debug line: the verb and its container, not the whole command line (exec's
+/// --env may carry secrets into a log that engines keep).
+#[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
+fn describe(cli: &Cli) -> String {
+    let (verb, id) = match &cli.command {
+        None => ("(none)", ""),
+        Some(c) => match c {
+            Command::Create(a) => ("create", a.id.as_str()),
+            Command::Start(a) => ("start", a.id.as_str()),
+            Command::State(a) => ("state", a.id.as_str()),
+            Command::Kill(a) => ("kill", a.id.as_str()),
+            Command::Delete(a) => ("delete", a.id.as_str()),
+            Command::Run(a) => ("run", a.id.as_str()),
+            Command::List(_) => ("list", ""),
+            Command::Spec(_) => ("spec", ""),
+            Command::Exec(a) => ("exec", a.id.as_str()),
+            Command::Ps(a) => ("ps", a.id.as_str()),
+            Command::Events(a) => ("events", a.id.as_str()),
+            Command::Pause(a) => ("pause", a.id.as_str()),
+            Command::Resume(a) => ("resume", a.id.as_str()),
+            Command::Update(a) => ("update", a.id.as_str()),
+            Command::Features(_) => ("features", ""),
+            Command::Checkpoint(_) => ("checkpoint", ""),
+            Command::Restore(_) => ("restore", ""),
+        },
+    };
+    format!(
+        "carrack {} {verb} {id:?}: pid {}, --root {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        cli.global.root.display()
+    )
 }
 
 /// carrack reports errors as one line and never prints a backtrace, but with RUST_BACKTRACE=1

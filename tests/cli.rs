@@ -201,3 +201,117 @@ fn scripts_honour_cargo_target_dir() {
         }
     }
 }
+
+/// The error containerd reports: the msg of the last `"level":"error"` line, each line decoded
+/// as go-runc's getLastRuntimeError does (a line that is not JSON fails the whole read).
+fn containerd_last_error(log: &str) -> Result<String, String> {
+    let mut last = None;
+    for l in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(l).map_err(|e| format!("not JSON ({e}): {l:?}"))?;
+        for k in ["level", "msg", "time"] {
+            v[k].as_str().ok_or(format!("no {k}: {l:?}"))?;
+        }
+        if v["level"] == "error" {
+            last = Some(v["msg"].as_str().unwrap().to_string());
+        }
+    }
+    last.ok_or("no error line".into())
+}
+
+/// `--debug` writes debug lines: to `--log` in its format (each a whole JSON line, the error
+/// still the last error line containerd finds), or runc-style to stderr without `--log`.
+#[test]
+fn debug_lines_go_to_the_log_or_stderr() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sh", "-c", "echo out; echo err >&2"]);
+    // A failing create, with --debug and a JSON log.
+    b.config["process"]["cwd"] = "relative".into();
+    b.write_config();
+    let log = b.dir.join("debug.json");
+    let bundle = b.bundle();
+    let id = b.id("debug");
+    let out = b.rt(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let debug_lines = logged.lines().filter(|l| l.contains(r#""level":"debug""#));
+    assert!(
+        debug_lines.count() >= 1,
+        "no debug line in the log: {logged}"
+    );
+    let err = containerd_last_error(&logged).unwrap_or_else(|e| panic!("{e}: {logged}"));
+    assert!(err.contains("process.cwd"), "{err}");
+    assert_eq!(
+        logged.lines().last().unwrap_or(""),
+        logged.lines().rfind(|l| l.contains("error")).unwrap()
+    );
+    assert!(
+        !text(&out.stderr).contains("level=debug"),
+        "debug lines on stderr with --log"
+    );
+    // A good run: --debug without --log writes runc-style text lines to stderr, around the
+    // container's own output; without --debug, stderr is the container's alone.
+    b.config["process"]["cwd"] = "/".into();
+    b.write_config();
+    let id = b.id("debug");
+    let out = b.rt(&["--debug", "run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out\n");
+    let stderr = text(&out.stderr);
+    assert!(stderr.lines().any(|l| l == "err"), "{stderr}");
+    let debug: Vec<&str> = stderr.lines().filter(|l| l != &"err").collect();
+    assert!(!debug.is_empty(), "no debug line on stderr");
+    for l in debug {
+        assert!(
+            l.starts_with("time=\"") && l.contains(" level=debug msg=\""),
+            "not a runc-style debug line: {l:?}"
+        );
+    }
+    let id = b.id("debug");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "err\n");
+}
+
+/// A capability unknown to carrack or the kernel is skipped with a warning that reaches
+/// stderr as well as the log; the container still runs.
+#[test]
+fn unknown_capability_warning_reaches_stderr_and_log() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sh", "-c", "echo out"]);
+    b.config["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_CARRACK_NOPE".into());
+    b.write_config();
+    let log = b.dir.join("warn.log");
+    let bundle = b.bundle();
+    let id = b.id("warn");
+    let out = b.rt(&[
+        "--log",
+        log.to_str().unwrap(),
+        "run",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out\n");
+    let warned = |t: &str| {
+        t.lines()
+            .any(|l| l.contains("level=warning") && l.contains("CAP_CARRACK_NOPE"))
+    };
+    assert!(warned(&text(&out.stderr)), "stderr: {}", text(&out.stderr));
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(warned(&logged), "log: {logged}");
+}

@@ -117,6 +117,7 @@ fn same_state_fields_as_runc() {
     }
     assert_eq!(ours.2["pid"], theirs.2["pid"], "pid of a stopped container");
     assert_eq!(ours.3[0]["status"], theirs.3[0]["status"], "list status");
+    assert_eq!(ours.3[0]["owner"], theirs.3[0]["owner"], "list owner");
     assert_eq!(ours.4, theirs.4, "state exit code after delete");
     assert_eq!(ours.0["bundle"], ours.5.to_str().unwrap());
 }
@@ -245,4 +246,56 @@ fn same_key_order_as_runc() {
             );
         }
     }
+}
+
+/// Every signal runc 1.1's `kill` takes, carrack takes (numbers 0-64, its names with and
+/// without SIG in any case); carrack takes more only in the RTMIN+n/RTMAX-n names.
+#[test]
+fn kill_takes_every_signal_runc_takes() {
+    let Some(()) = can_run() else { return };
+    let Some(runc) = runc() else { return };
+    let names = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "USR1", "SEGV", "USR2", "PIPE",
+        "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+        "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS", "IOT", "CLD", "POLL", "NOPE", "RTMIN",
+        "RTMIN+3", "RTMAX-2", "RTMAX",
+    ];
+    let mut specs: Vec<String> = (0..=66).map(|n| n.to_string()).collect();
+    specs.retain(|s| s != "9" && s != "19"); // KILL and STOP would end the test's container
+    for n in names {
+        specs.extend([
+            n.to_string(),
+            format!("SIG{n}"),
+            format!("sig{}", n.to_lowercase()),
+        ]);
+    }
+    let mut accepted = Vec::new();
+    for rt in [BIN, runc.as_str()] {
+        let b = Bundle::with_runtime(rt, &["sleep", "30"]);
+        let id = b.id("killall");
+        let out = b.rt_bundle("run", &id, &["--detach"]);
+        assert!(out.status.success(), "{rt} run: {}", text(&out.stderr));
+        let ok: Vec<&String> = specs
+            .iter()
+            .filter(|s| b.rt(&["kill", &id, s]).status.success())
+            .collect();
+        assert_eq!(
+            b.state(&id)["status"],
+            "running",
+            "{rt}: a signal ended init"
+        );
+        accepted.push(ok);
+    }
+    let (ours, theirs) = (&accepted[0], &accepted[1]);
+    let missing: Vec<_> = theirs.iter().filter(|s| !ours.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "runc takes, carrack refuses: {missing:?}"
+    );
+    let extra: Vec<_> = ours.iter().filter(|s| !theirs.contains(s)).collect();
+    assert!(
+        extra.iter().all(|s| s.to_uppercase().contains("RTM")),
+        "carrack takes, runc refuses: {extra:?}"
+    );
+    assert!(theirs.len() > 90, "runc took only {theirs:?}");
 }

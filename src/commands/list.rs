@@ -9,14 +9,37 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
         return print(a, Vec::new());
     }
     let mut rows = Vec::new();
-    for entry in Store::new(root)?.list()? {
+    let store = Store::new(root)?;
+    for entry in store.list()? {
         match entry {
-            Ok((s, status)) => rows.push(super::state_json(&s, status)),
+            Ok((s, status)) => {
+                let mut row = super::state_json(&s, status);
+                row["owner"] = owner_name(&store.dir(&s.id)).into();
+                rows.push(row);
+            }
             // A corrupt entry is shown, never silently dropped.
             Err((id, e)) => crate::logging::warn(&format!("list: {id}: {e:#}")),
         }
     }
     print(a, rows)
+}
+
+/// As runc's list: the user owning the container's state dir, by name from the host's
+/// /etc/passwd, else "#UID" (`state` prints the owner field as it is, "" for root).
+fn owner_name(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
+        return String::new();
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        })
+        .unwrap_or_else(|| format!("#{uid}"))
 }
 
 fn print(a: &ListArgs, rows: Vec<serde_json::Value>) -> Result<()> {

@@ -140,10 +140,11 @@ fn set_sets(c: &LinuxCapabilities) -> Result<()> {
     capset(&effective, &permitted, &inheritable)?;
     caps::clear(None, CapSet::Ambient).ok();
     // The kernel only raises an ambient capability that is also permitted and inheritable;
-    // like runc, skip the others with a warning (runc's own default spec lists such caps).
+    // like runc, skip the others, quietly: runc's own default spec lists such caps, so a
+    // warning would reach every such container's stderr (logging.rs).
     for cap in ambient {
         if !(permitted.contains(&cap) && inheritable.contains(&cap)) {
-            crate::logging::warn(&format!(
+            crate::logging::debug(&format!(
                 "process.capabilities.ambient: {cap} skipped: not in both permitted and inheritable"
             ));
             continue;

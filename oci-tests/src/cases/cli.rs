@@ -86,6 +86,11 @@ pub const CASES: &[Case] = &[
         run: exec_stopped,
     },
     Case {
+        name: "cli_exec_paused_refused",
+        covers: &["exec", "pause, resume"],
+        run: exec_paused,
+    },
+    Case {
         name: "cli_pause_resume",
         covers: &["pause, resume"],
         run: pause_resume,
@@ -381,6 +386,30 @@ fn exec_stopped(ctx: &Ctx) -> Res {
     ensure(!b.rt(&["exec", &id, "/bin/true"]).ok(), || {
         "exec into a stopped container succeeded".into()
     })
+}
+
+/// exec into a paused container is refused (runc: unless --ignore-paused) and runs nothing:
+/// the process would sit frozen. After resume, exec works.
+fn exec_paused(ctx: &Ctx) -> Res {
+    let (b, id) = started(ctx)?;
+    b.rt(&["pause", &id]).check("pause")?;
+    let out = b.rt(&["exec", &id, "/bin/touch", "/tmp/exec-ran"]);
+    ensure(!out.ok(), || {
+        "exec into a paused container succeeded".into()
+    })?;
+    eq(
+        "status after the refused exec",
+        s(&b.state(&id)?, "/status"),
+        "paused",
+    )?;
+    b.rt(&["resume", &id]).check("resume")?;
+    b.rt(&["exec", &id, "/bin/sh", "-c", "! test -e /tmp/exec-ran"])
+        .check("the refused exec did not run after resume")?;
+    eq(
+        "exec after resume",
+        b.rt(&["exec", &id, "/bin/sh", "-c", "exit 4"]).code(),
+        4,
+    )
 }
 
 fn pause_resume(ctx: &Ctx) -> Res {
