@@ -12,6 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 struct Sink {
     path: Option<PathBuf>,
+    /// --log, opened once here: init is a clone and inherits it, so its lines reach the
+    /// host's file after pivot_root too (by path they would land inside the rootfs).
+    /// Close-on-exec, and init marks every fd above the preserved ones so as well.
+    file: Option<std::fs::File>,
     format: LogFormat,
     debug: bool,
 }
@@ -19,8 +23,16 @@ struct Sink {
 static SINK: OnceLock<Sink> = OnceLock::new();
 
 pub fn init(global: &Global) {
+    let file = global.log.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
     let _ = SINK.set(Sink {
         path: global.log.clone(),
+        file,
         format: global.log_format,
         debug: global.debug,
     });
@@ -76,12 +88,7 @@ impl Sink {
     /// Appended with one write(2) on O_APPEND, so lines of concurrent processes (the runtime
     /// and init) never interleave and every line stays whole JSON.
     fn to_log(&self, level: &str, msg: &str) {
-        let Some(path) = &self.path else { return };
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
+        if let Some(mut f) = self.file.as_ref() {
             let _ = f.write_all(self.line(level, msg).as_bytes());
         }
     }

@@ -315,3 +315,39 @@ fn unknown_capability_warning_reaches_stderr_and_log() {
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(warned(&logged), "log: {logged}");
 }
+
+/// init's own lines (here the debug line about the default spec's ambient capabilities,
+/// written when init sets capabilities, after pivot_root) reach the host's --log file, not a
+/// path inside the container's rootfs.
+#[test]
+fn init_writes_to_the_host_log_after_pivot_root() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["true"]);
+    // The same directory exists inside the rootfs: a write by path would land there.
+    let logdir = b.dir.join("logs");
+    std::fs::create_dir_all(&logdir).unwrap();
+    let inside = b.rootfs().join(logdir.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&inside).unwrap();
+    let log = logdir.join("debug.log");
+    let bundle = b.bundle();
+    let id = b.id("initlog");
+    let out = b.rt(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "run",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !inside.join("debug.log").exists(),
+        "init wrote into the container's rootfs"
+    );
+    assert!(
+        logged.contains("process.capabilities.ambient"),
+        "init's line is not in the host log: {logged}"
+    );
+}
