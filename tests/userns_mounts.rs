@@ -42,7 +42,15 @@ fn hidden_bundle(args: &[&str]) -> Bundle {
 #[test]
 fn bundle_and_bind_source_in_untraversable_dirs_work_for_run_and_exec() {
     let Some(()) = can_run() else { return };
-    let b = hidden_bundle(&["sleep", "60"]);
+    let mut b = hidden_bundle(&["sleep", "60"]);
+    // The same hidden source idmapped through the container's mappings: the parent's
+    // detached tree (linux/idmap.rs) next to the fds it sends.
+    std::fs::create_dir_all(b.rootfs().join("idm")).unwrap();
+    let src = b.dir.join("hidden/src");
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/idm", "type": "bind", "source": src, "options": ["rbind", "idmap"]}),
+    );
+    b.write_config();
     let id = b.id("usernshidden");
     let out = b.rt_bundle("run", &id, &["--detach"]);
     assert!(out.status.success(), "run -d: {}", text(&out.stderr));
@@ -54,13 +62,16 @@ fn bundle_and_bind_source_in_untraversable_dirs_work_for_run_and_exec() {
         &id,
         "sh",
         "-c",
-        "cat f; pwd; id -u; cat /proc/self/uid_map",
+        "cat f; pwd; id -u; stat -c %u f /idm/f; cat /proc/self/uid_map",
     ]);
     assert!(out.status.success(), "exec: {}", text(&out.stderr));
     let t = text(&out.stdout);
     let lines: Vec<&str> = t.lines().collect();
-    assert_eq!(lines[..3], ["from the hidden source", "/data", "0"], "{t}");
-    let map: Vec<&str> = lines[3].split_whitespace().collect();
+    // The host's root owns f: unmapped (overflow uid) through the plain bind, the
+    // container's root through the idmapped one.
+    let want = ["from the hidden source", "/data", "0", "65534", "0"];
+    assert_eq!(lines[..5], want, "{t}");
+    let map: Vec<&str> = lines[5].split_whitespace().collect();
     assert_eq!(map, ["0", "100000", "65536"], "{t}");
     // The container really runs as the unprivileged host uid.
     let pid = b.state(&id)["pid"].as_i64().unwrap();
