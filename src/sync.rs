@@ -5,7 +5,8 @@
 //! `parent`, so EOF on either side means the peer died. A message is a tag byte and an optional
 //! UTF-8 payload, sent as packets of at most 32 KiB: each packet repeats the tag, with bit 0x80
 //! set while more packets of the same message follow (a state JSON with large annotations
-//! does not fit one packet).
+//! does not fit one packet). A message may carry fds (SCM_RIGHTS, on its first packet, at
+//! most `MAX_FDS`); only `Sources` does.
 //!
 //! Order (create):
 //! ```text
@@ -13,6 +14,9 @@
 //!   clone3 (into the v2 cgroup) ──────────▶  PDEATHSIG=SIGKILL; wait for Go
 //!   record pid + start time in state.json
 //!   write uid_map/gid_map (new userns)
+//!   Sources(names) + fds ─────────────────▶  kept for the mounts (only with a new user and
+//!     (new user + mount namespace only;      mount namespace: see below)
+//!      repeated per MAX_FDS fds)
 //!   move devices (linux.netDevices)
 //!   Go(state JSON for hooks) ─────────────▶  write "0" to each v1 `tasks` fd (joins the
 //!                                            cgroups: cgroups::Cgroup::entry), then
@@ -35,20 +39,38 @@
 //! Ready, as runc: a filter with no_new_privs is otherwise loaded after exec.fifo opens, but
 //! one with a listener just before Ready.
 //!
+//! Mount sources (linux/mount_sources.rs): init's mapped root may be unable to traverse the
+//! host directories holding root.path or a bind source (a 0700 dir of the host's root), so
+//! with a new user namespace the parent, still the host's root, opens them as O_PATH fds
+//! under /proc/<init>/root (RESOLVE_IN_ROOT): they name mounts of init's own mount namespace,
+//! as bind and move_mount require, locked copies of the host's. Init receives every Sources
+//! message until Go, binds each source from its fd, clones root.path with open_tree and
+//! attaches it on itself (the rootfs bind), and pivots into that fd. Idmapped sources are
+//! not among them: the parent made those trees before clone3 (linux/idmap.rs). Without a
+//! new user namespace no Sources is sent and init mounts by path.
+//!
 //! Order (exec): the same clone3 and Go (the child joins the v1 cgroups first); init joins the container's
 //! namespaces and sets up the process, then execve. Success is EOF on the channel (it is
-//! close-on-exec); failure is Error(text).
+//! close-on-exec); failure is Error(text). Exec needs no Sources: it joins the namespaces by
+//! pidfd and resolves its cwd inside the container.
 //! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd, the
-//! v1 cgroup `tasks` files opened for writing, the namespace fds opened by the parent, and the console socket (connected by the parent to
+//! v1 cgroup `tasks` files opened for writing, the namespace fds opened by the parent, the
+//! detached idmapped mount trees (linux/idmap.rs), and the console socket (connected by the parent to
 //! `--console-socket` while the host path is reachable, or one end of a socketpair when run/exec
 //! relay the pty themselves); init sends the pty master on it with SCM_RIGHTS. None of them survives execve (all are O_CLOEXEC, and init
 //! marks every fd above the preserved ones close-on-exec).
 
 use anyhow::{bail, Context, Result};
-use std::os::fd::{AsRawFd, OwnedFd};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
+    /// parent → init, before Go and only with a new user and mount namespace: O_PATH fds
+    /// (SCM_RIGHTS) of what init's mapped root may be unable to reach, opened by the parent
+    /// inside init's mount namespace. The payload names each fd in order, space-separated:
+    /// `root` (root.path), `rootmnt` (the root of the mount holding it) or a `mounts` index.
+    Sources(Vec<String>),
     /// parent → init: ids mapped, devices moved; set up the container. Carries the state
     /// JSON that init's own hooks read on stdin.
     Go(String),
@@ -67,6 +89,9 @@ const READY: u8 = 2;
 const ERROR: u8 = 3;
 const RUN_HOOKS: u8 = 4;
 const HOOKS_DONE: u8 = 5;
+const SOURCES: u8 = 6;
+/// At most this many fds travel with one message (the kernel's SCM_MAX_FD is 253).
+pub const MAX_FDS: usize = 250;
 /// Set on every packet of a message but the last.
 const MORE: u8 = 0x80;
 const CHUNK: usize = 32 * 1024;
@@ -90,8 +115,20 @@ pub fn pair() -> Result<(Channel, Channel)> {
 
 impl Channel {
     pub fn send(&self, msg: &Msg) -> Result<()> {
+        self.send_fds(msg, &[])
+    }
+
+    /// Send `msg` with `fds` attached (SCM_RIGHTS) to its first packet.
+    pub fn send_fds(&self, msg: &Msg, fds: &[RawFd]) -> Result<()> {
+        if fds.len() > MAX_FDS {
+            bail!("init channel: more than {MAX_FDS} fds in one message");
+        }
         let mut buf = Vec::with_capacity(64);
         match msg {
+            Msg::Sources(names) => {
+                buf.push(SOURCES);
+                buf.extend_from_slice(names.join(" ").as_bytes());
+            }
             Msg::Go(state) => {
                 buf.push(GO);
                 buf.extend_from_slice(state.as_bytes());
@@ -107,6 +144,7 @@ impl Channel {
         let tag = buf[0];
         let mut chunks = buf[1..].chunks(CHUNK).peekable();
         let mut packet = Vec::with_capacity(buf.len().min(CHUNK) + 1);
+        let mut fds = fds;
         loop {
             let chunk = chunks.next().unwrap_or(&[]);
             packet.clear();
@@ -116,62 +154,81 @@ impl Channel {
                 tag
             });
             packet.extend_from_slice(chunk);
-            let n = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    packet.as_ptr().cast(),
-                    packet.len(),
-                    libc::MSG_NOSIGNAL,
-                )
-            };
-            if n < 0 {
-                return Err(std::io::Error::last_os_error()).context("init channel: send");
-            }
+            let iov = [std::io::IoSlice::new(&packet)];
+            let rights = [ControlMessage::ScmRights(fds)];
+            let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+            sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+            .context("init channel: send")?;
+            fds = &[];
             if chunks.peek().is_none() {
                 return Ok(());
             }
         }
     }
 
-    /// The next message, or None on EOF (the peer is gone).
+    /// The next message, or None on EOF (the peer is gone). Fds sent with it are closed.
     pub fn recv(&self) -> Result<Option<Msg>> {
+        Ok(self.recv_fds()?.map(|(m, _)| m))
+    }
+
+    /// The next message and the fds that came with it (close-on-exec), or None on EOF.
+    pub fn recv_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
         let mut packet = vec![0u8; CHUNK + 1];
         let mut payload = Vec::new();
+        let mut fds = Vec::new();
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
         let tag = loop {
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    packet.as_mut_ptr().cast(),
-                    packet.len(),
-                    0,
-                )
+            let mut iov = [std::io::IoSliceMut::new(&mut packet)];
+            let msg = match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => r.context("init channel: recv")?,
             };
-            if n < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.raw_os_error() == Some(libc::EINTR) {
-                    continue;
+            for c in msg.cmsgs().context("init channel: recv")? {
+                if let ControlMessageOwned::ScmRights(got) = c {
+                    // SAFETY: the kernel just installed these fds for us; nothing else owns them.
+                    fds.extend(
+                        got.into_iter()
+                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                    );
                 }
-                return Err(err).context("init channel: recv");
             }
+            if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+                bail!("init channel: fds were cut off (more than {MAX_FDS})");
+            }
+            let n = msg.bytes;
             if n == 0 {
                 if payload.is_empty() {
                     return Ok(None);
                 }
                 bail!("init channel: the peer died in the middle of a message");
             }
-            payload.extend_from_slice(&packet[1..n as usize]);
+            payload.extend_from_slice(&packet[1..n]);
             if packet[0] & MORE == 0 {
                 break packet[0];
             }
         };
-        Ok(Some(match tag {
-            GO => Msg::Go(String::from_utf8_lossy(&payload).into_owned()),
+        let text = || String::from_utf8_lossy(&payload).into_owned();
+        let msg = match tag {
+            SOURCES => Msg::Sources(text().split_whitespace().map(String::from).collect()),
+            GO => Msg::Go(text()),
             READY => Msg::Ready,
             RUN_HOOKS => Msg::RunHooks,
             HOOKS_DONE => Msg::HooksDone,
-            ERROR => Msg::Error(String::from_utf8_lossy(&payload).into_owned()),
+            ERROR => Msg::Error(text()),
             t => bail!("init channel: unknown message tag {t}"),
-        }))
+        };
+        Ok(Some((msg, fds)))
     }
 
     /// Receive and insist on one message kind; Error and EOF become errors.
@@ -199,6 +256,23 @@ mod tests {
         let t = std::thread::spawn(move || p.send(&Msg::Go(sent)).unwrap());
         assert_eq!(c.recv().unwrap(), Some(Msg::Go(big)));
         t.join().unwrap();
+    }
+
+    #[test]
+    fn fds_travel_with_their_names() {
+        let (p, c) = pair().unwrap();
+        let f = std::fs::File::open("/proc/self/status").unwrap();
+        let names = vec!["root".to_string(), "7".to_string()];
+        let fds = [f.as_raw_fd(), f.as_raw_fd()];
+        p.send_fds(&Msg::Sources(names.clone()), &fds).unwrap();
+        let (m, got) = c.recv_fds().unwrap().unwrap();
+        assert_eq!(m, Msg::Sources(names));
+        assert_eq!(got.len(), 2);
+        let ino = |fd: std::os::fd::BorrowedFd| nix::sys::stat::fstat(fd).unwrap().st_ino;
+        use std::os::fd::AsFd;
+        assert_eq!(ino(got[1].as_fd()), ino(f.as_fd()));
+        let flags = nix::fcntl::fcntl(&got[0], nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
     }
 
     #[test]

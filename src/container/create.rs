@@ -175,6 +175,11 @@ fn build(
     c.save()?;
     crate::fault::point("create:after-pid-recorded");
     child.write_id_maps(spec)?;
+    if crate::linux::mount_sources::needed(ns) {
+        let sources =
+            crate::linux::mount_sources::open(child.pid, spec, rootfs, bundle, &idmapped)?;
+        child.send_sources(&sources)?;
+    }
     crate::linux::netdev::move_all(spec, ns, child.pid)?;
     let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
     child.go(state_json.clone())?;

@@ -5,6 +5,7 @@
 pub mod exec;
 
 use crate::linux::fs::{ensure_in_root, Kind};
+use crate::linux::mount_sources::Sources;
 use crate::linux::seccomp::Filter;
 use crate::linux::{
     capabilities, console, devices, hooks, mounts, namespaces, network, process, rootfs,
@@ -73,9 +74,7 @@ pub fn run(ctx: &InitCtx) -> ! {
 fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Die with the parent until we are ready: a create killed half-way leaves no orphan.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    let Msg::Go(state_json) = ctx.chan.expect(Msg::Go(String::new()))? else {
-        unreachable!("expect checked the kind")
-    };
+    let (state_json, sources) = wait_for_go(ctx.chan)?;
     crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")?;
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
@@ -109,16 +108,18 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     }
 
     let own_mnt = ctx.ns.own_mount_ns();
-    let deferred_ro = match own_mnt {
-        true => setup_rootfs(ctx, proc_.cwd())?,
+    let (root, deferred_ro) = match own_mnt {
+        true => setup_rootfs(ctx, proc_.cwd(), sources.as_ref())?,
         false => {
             // Nothing is mounted: the runtime's mount namespace is the host's.
             let root = std::fs::File::open(ctx.rootfs).context("open rootfs")?;
             ensure_in_root(root.as_raw_fd(), proc_.cwd(), Kind::Dir)
                 .with_context(|| format!("process.cwd {:?}", proc_.cwd()))?;
-            Vec::new()
+            (root, Vec::new())
         }
     };
+    let reopen_root = sources.is_none();
+    drop(sources);
     crate::fault::point("init:after-mounts");
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -141,11 +142,19 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         // The chroot has no /proc of its own: through the runtime's, which shows the
         // container's namespaces.
         write_sysctls(linux.and_then(|l| l.sysctl().as_ref()))?;
+        drop(root);
         rootfs::chroot_only(ctx.rootfs)?;
-    } else if ctx.no_pivot {
-        rootfs::move_root(ctx.rootfs)?;
     } else {
-        rootfs::pivot(ctx.rootfs)?;
+        // By path again (a createContainer hook may have mounted on it), unless the parent
+        // had to open it for us.
+        let root = match reopen_root {
+            true => std::fs::File::open(ctx.rootfs).context("open rootfs")?,
+            false => root,
+        };
+        match ctx.no_pivot {
+            true => rootfs::move_root(ctx.rootfs, &root)?,
+            false => rootfs::pivot(&root)?,
+        }
     }
     if own_mnt {
         rootfs::finish(rootfs::propagation(
@@ -200,6 +209,26 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     Ok((exec, host_proc, state_json))
 }
 
+/// Wait for Go, and take the mount sources the parent sends before it under a new user
+/// namespace (`Msg::Sources`, possibly in several messages).
+fn wait_for_go(chan: &Channel) -> Result<(String, Option<Sources>)> {
+    let mut parts = Vec::new();
+    loop {
+        match chan.recv_fds()? {
+            Some((Msg::Sources(names), fds)) => parts.push((names, fds)),
+            Some((Msg::Go(state_json), _)) => {
+                let sources = match parts.is_empty() {
+                    true => None,
+                    false => Some(Sources::assemble(parts)?),
+                };
+                return Ok((state_json, sources));
+            }
+            Some((m, _)) => bail!("init channel: expected Go, got {m:?}"),
+            None => bail!("init channel: peer exited before Go"),
+        }
+    }
+}
+
 /// Block until `start` opens exec.fifo for reading, run the startContainer hooks, then tell
 /// `start` the outcome: "0", or "1" and the error, which becomes start's error.
 fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Result<()> {
@@ -238,19 +267,24 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Re
     Ok(())
 }
 
-/// The mounts, devices and cwd in the rootfs. Returns the mounts whose read-only flag waits
-/// until the console is in place (`mounts::defer_readonly`).
-fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<Vec<(usize, OwnedFd)>> {
+/// The mounts, devices and cwd in the rootfs. Returns the rootfs mount's root and the mounts
+/// whose read-only flag waits until the console is in place (`mounts::defer_readonly`).
+fn setup_rootfs(
+    ctx: &InitCtx,
+    cwd: &Path,
+    sources: Option<&Sources>,
+) -> Result<(std::fs::File, Vec<(usize, OwnedFd)>)> {
     let linux = ctx.spec.linux().as_ref();
     let prop = rootfs::propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
-    rootfs::prepare(ctx.rootfs, prop)?;
-    let root = std::fs::File::open(ctx.rootfs).context("open rootfs")?;
+    let given = sources.map(|s| (&s.root, &s.root_mount));
+    let root = rootfs::prepare(ctx.rootfs, prop, given)?;
     let mctx = mounts::Ctx {
         rootfs: root.as_raw_fd(),
         bundle: ctx.bundle,
         cgroup_dirs: ctx.cgroup_dirs,
         new_cgroupns: ctx.ns.new_cgroup,
         idmapped: ctx.idmapped,
+        sources: sources.map_or(&[], |s| &s.binds),
     };
     let all = ctx.spec.mounts().as_deref().unwrap_or(&[]);
     let mut dev_from_host = false;
@@ -275,7 +309,7 @@ fn setup_rootfs(ctx: &InitCtx, cwd: &Path) -> Result<Vec<(usize, OwnedFd)>> {
     // runc creates a missing cwd; do it inside the root, before it can become read-only.
     ensure_in_root(root.as_raw_fd(), cwd, Kind::Dir)
         .with_context(|| format!("process.cwd {cwd:?}"))?;
-    Ok(deferred_ro)
+    Ok((root, deferred_ro))
 }
 
 /// `linux.timeOffsets` in a new time namespace, before `become_userns_root`: setuid makes us

@@ -182,6 +182,15 @@ impl Child {
         }
     }
 
+    /// Under a new user namespace, before Go: the rootfs and bind sources, opened in init's
+    /// mount namespace (linux/mount_sources.rs), sent in messages of at most MAX_FDS fds.
+    pub fn send_sources(&self, sources: &crate::linux::mount_sources::Sources) -> Result<()> {
+        for (names, fds) in sources.messages() {
+            self.chan.send_fds(&Msg::Sources(names), &fds)?;
+        }
+        Ok(())
+    }
+
     pub fn go(&self, state_json: String) -> Result<()> {
         self.chan.send(&Msg::Go(state_json))
     }

@@ -8,6 +8,7 @@ pub mod fs;
 pub mod hooks;
 pub mod idmap;
 pub mod lsm;
+pub mod mount_sources;
 pub mod mounts;
 pub mod namespaces;
 pub mod netdev;

@@ -148,6 +148,9 @@ pub struct Ctx<'a> {
     pub cgroup_dirs: &'a [(String, PathBuf)],
     pub new_cgroupns: bool,
     pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
+    /// Bind sources the parent opened, by index in `mounts` (only under a new user
+    /// namespace: linux/mount_sources.rs).
+    pub sources: &'a [(usize, OwnedFd)],
 }
 
 /// Files of /proc that lxcfs-style bind mounts may cover (runc's list); nothing else may be
@@ -221,7 +224,8 @@ pub fn mount_one(ctx: &Ctx, i: usize, m: &Mount, defer_ro: bool) -> Result<Optio
     } else if typ == "cgroup" || typ == "cgroup2" {
         mount_cgroup(ctx, m.destination(), &opts)
     } else if is_bind {
-        mount_bind(ctx, m, &opts)
+        let given = ctx.sources.iter().find(|(k, _)| *k == i).map(|(_, fd)| fd);
+        mount_bind(ctx, m, &opts, given)
     } else {
         mount_fs(ctx, m, typ, &opts)
     };
@@ -264,20 +268,34 @@ fn source_path(ctx: &Ctx, m: &Mount) -> Result<PathBuf> {
         .source()
         .as_ref()
         .context("source: required for a bind mount")?;
-    let p = if src.is_absolute() {
-        src.clone()
-    } else {
-        ctx.bundle.join(src)
-    };
+    let p = super::mount_sources::host_path(ctx.bundle, src);
     if !p.exists() {
         bail!("source {}: No such file or directory", p.display());
     }
     Ok(p)
 }
 
-fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
-    let src = source_path(ctx, m)?;
-    let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
+/// A bind of the source path, or of `given`, the source the parent opened for us.
+fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options, given: Option<&OwnedFd>) -> Result<()> {
+    let (src, name, is_dir) = match given {
+        Some(fd) => {
+            let st = nix::sys::stat::fstat(fd).context("source: stat")?;
+            let name = super::mount_sources::host_path(
+                ctx.bundle,
+                &m.source().clone().unwrap_or_default(),
+            );
+            (
+                PathBuf::from(fd_path(fd)),
+                name,
+                st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+            )
+        }
+        None => {
+            let p = source_path(ctx, m)?;
+            (p.clone(), p.clone(), p.is_dir())
+        }
+    };
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
     let target = target(ctx, m.destination(), kind)?;
     let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     mount(
@@ -287,7 +305,7 @@ fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
         bind,
         None::<&str>,
     )
-    .with_context(|| format!("bind {}", src.display()))?;
+    .with_context(|| format!("bind {}", name.display()))?;
     remount_bind_flags(ctx, m, opts)?;
     set_propagation(ctx, m.destination(), opts.propagation)
 }

@@ -5,6 +5,7 @@ use crate::linux::fs::fd_path;
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -26,13 +27,18 @@ pub fn propagation(value: Option<&str>) -> Result<MsFlags> {
 
 /// First step in the new mount namespace, as runc's prepareRoot: give the whole tree the
 /// configured propagation, make only the mount holding the rootfs private, and make the rootfs
-/// a mount point of its own (pivot_root needs one).
+/// a mount point of its own (pivot_root needs one). Returns the new mount's root.
 ///
 /// With `rshared` the tree stays in the host's peer groups, so a bind of a shared host
 /// directory joins the host's peer group and what the container mounts under it reaches the
 /// host (Kubernetes' Bidirectional propagation; containerd sets rshared for it). The default
 /// `rslave` makes every bind a slave: host mounts propagate in, nothing goes out.
-pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
+///
+/// Under a new user namespace the path may be out of reach (linux/mount_sources.rs): `given`
+/// then holds the rootfs and its mount as fds the parent opened, and the rootfs is cloned
+/// with open_tree and attached on itself, which binds it as mount(2) would, with an fd of
+/// the new mount's root.
+pub fn prepare(rootfs: &Path, prop: MsFlags, given: Option<(&OwnedFd, &OwnedFd)>) -> Result<File> {
     // A bind from an unbindable mount is refused: the tree goes rslave and `finish` makes the
     // new root unbindable after pivot_root.
     let tree = if prop.contains(MsFlags::MS_UNBINDABLE) {
@@ -42,7 +48,15 @@ pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
     };
     mount(None::<&str>, "/", None::<&str>, tree, None::<&str>)
         .context("linux.rootfsPropagation: set propagation of /")?;
-    parent_mount_private(rootfs)?;
+    let field = || format!("root.path {rootfs:?}");
+    if let Some((root, root_mount)) = given {
+        make_private(root_mount).with_context(field)?;
+        return bind_onto_itself(root).with_context(|| format!("{}: bind", field()));
+    }
+    let mount_root = open_path(rootfs)
+        .and_then(mount_root_of)
+        .with_context(field)?;
+    make_private(&mount_root).with_context(field)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -51,44 +65,93 @@ pub fn prepare(rootfs: &Path, prop: MsFlags) -> Result<()> {
         None::<&str>,
     )
     .with_context(|| format!("root.path: bind {}", rootfs.display()))?;
-    Ok(())
+    File::open(rootfs).context("open rootfs")
 }
 
-/// Make the mount that holds `rootfs` private if it is shared: the rootfs bind must not
-/// propagate to the host, and pivot_root refuses a new root whose parent mount is shared.
-fn parent_mount_private(rootfs: &Path) -> Result<()> {
-    let root = mount_root_of(rootfs).with_context(|| format!("root.path {rootfs:?}"))?;
-    let id = mount_id(&root)?;
+/// The recursive bind of the directory `dir` onto itself: a clone of its tree, attached on
+/// it. Returns the fd of the attached clone's root.
+fn bind_onto_itself(dir: &OwnedFd) -> Result<File> {
+    use super::idmap::{MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH};
+    const OPEN_TREE_CLONE: u32 = 1;
+    let flags = OPEN_TREE_CLONE | libc::AT_RECURSIVE as u32 | libc::AT_EMPTY_PATH as u32;
+    // SAFETY: the path is a NUL-terminated empty string; the fd returned is owned below.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dir.as_raw_fd(),
+            c"".as_ptr(),
+            flags | libc::O_CLOEXEC as u32,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("open_tree");
+    }
+    // SAFETY: the kernel just gave us this fd.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // SAFETY: both paths are NUL-terminated empty strings naming the fds themselves.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("move_mount");
+    }
+    Ok(tree.into())
+}
+
+/// Make the mount whose root is `mount_root` private if it is shared: the rootfs bind must
+/// not propagate to the host, and pivot_root refuses a new root whose parent mount is shared.
+fn make_private(mount_root: &OwnedFd) -> Result<()> {
+    let id = mount_id(mount_root)?;
     let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
     if is_shared(&info, id) {
         mount(
             None::<&str>,
-            fd_path(&root).as_str(),
+            fd_path(mount_root).as_str(),
             None::<&str>,
             MsFlags::MS_PRIVATE,
             None::<&str>,
         )
-        .with_context(|| format!("root.path {rootfs:?}: make its parent mount private"))?;
+        .context("make its parent mount private")?;
     }
     Ok(())
 }
 
-/// An O_PATH fd of the root of the mount that holds `path`: walk up with `..` until the next
-/// step would change mounts (or `path` is on `/`).
-fn mount_root_of(path: &Path) -> Result<OwnedFd> {
-    let open = |dir: RawFd, name: &std::ffi::CStr| {
-        // SAFETY: `name` is NUL-terminated; the fd returned is owned below.
-        let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+fn open_path(path: &Path) -> Result<OwnedFd> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: `c` is NUL-terminated; the fd returned is owned below.
+    let fd = unsafe { libc::openat(libc::AT_FDCWD, c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("open");
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An O_PATH fd of the root of the mount that holds `start`: walk up with `..` until the
+/// next step would change mounts (or `start` is on `/`).
+pub fn mount_root_of(start: OwnedFd) -> Result<OwnedFd> {
+    let mut cur = start;
+    loop {
+        // SAFETY: the name is NUL-terminated; the fd returned is owned below.
+        let fd = unsafe {
+            libc::openat(
+                cur.as_raw_fd(),
+                c"..".as_ptr(),
+                libc::O_PATH | libc::O_CLOEXEC,
+            )
+        };
         if fd < 0 {
-            return Err(std::io::Error::last_os_error());
+            return Err(std::io::Error::last_os_error()).context("open ..");
         }
         // SAFETY: the kernel just gave us this fd.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    };
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-    let mut cur = open(libc::AT_FDCWD, &c).context("open")?;
-    loop {
-        let up = open(cur.as_raw_fd(), c"..").context("open ..")?;
+        let up = unsafe { OwnedFd::from_raw_fd(fd) };
         let (a, b) = (fstat(&cur)?, fstat(&up)?);
         let same_dir = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
         if same_dir || mount_id(&up)? != mount_id(&cur)? {
@@ -140,11 +203,10 @@ fn after_pivot(prop: MsFlags) -> bool {
     prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
 }
 
-/// Make `rootfs` the new `/` and detach the old root.
-pub fn pivot(rootfs: &Path) -> Result<()> {
-    let old_root = std::fs::File::open("/").context("open /")?;
-    let new_root = std::fs::File::open(rootfs).context("open rootfs")?;
-    fchdir(&new_root).context("chdir rootfs")?;
+/// Make `new_root` (the rootfs mount `prepare` made) the new `/` and detach the old root.
+pub fn pivot(new_root: &File) -> Result<()> {
+    let old_root = File::open("/").context("open /")?;
+    fchdir(new_root).context("chdir rootfs")?;
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // removes the old root without needing a directory for it inside the rootfs.
     pivot_root(".", ".").context("pivot_root")?;
@@ -170,7 +232,7 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 /// host's procfs and sysfs are detached (runc's msMoveRoot): while a full procfs is in the
 /// namespace, a process that unshares a user, mount and pid namespace may mount a fresh,
 /// unmasked one (the kernel's "too revealing" check passes).
-pub fn move_root(rootfs: &Path) -> Result<()> {
+pub fn move_root(rootfs: &Path, new_root: &File) -> Result<()> {
     let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
     for p in host_pseudo_fs(&info, rootfs) {
         hide(&p).with_context(|| format!("--no-pivot: detach the host's {}", p.display()))?;
@@ -185,15 +247,11 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
         None::<&str>,
     )
     .context("--no-pivot: make / a slave")?;
-    chdir(rootfs).context("chdir rootfs")?;
-    mount(
-        Some(rootfs),
-        "/",
-        None::<&str>,
-        MsFlags::MS_MOVE,
-        None::<&str>,
-    )
-    .context("--no-pivot: move rootfs to /")?;
+    // By the fd: the host's procfs is gone, and under a user namespace the path may be out
+    // of reach.
+    fchdir(new_root).context("chdir rootfs")?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .context("--no-pivot: move rootfs to /")?;
     chroot(".").context("--no-pivot: chroot")?;
     chdir("/").context("chdir /")?;
     Ok(())
@@ -325,12 +383,12 @@ mod tests {
 
     #[test]
     fn mount_root_of_a_path_is_its_mount_point() {
-        let root = mount_root_of(Path::new("/proc/self/fd")).unwrap();
+        let root = mount_root_of(open_path(Path::new("/proc/self/fd")).unwrap()).unwrap();
         assert_eq!(
             std::fs::read_link(fd_path(&root)).unwrap(),
             Path::new("/proc")
         );
-        let root = mount_root_of(Path::new("/")).unwrap();
+        let root = mount_root_of(open_path(Path::new("/")).unwrap()).unwrap();
         assert_eq!(std::fs::read_link(fd_path(&root)).unwrap(), Path::new("/"));
     }
 }

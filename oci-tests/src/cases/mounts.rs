@@ -81,6 +81,11 @@ pub const CASES: &[Case] = &[
         run: idmap,
     },
     Case {
+        name: "mounts_bind_userns_private_source",
+        covers: &["mounts.source", "linux.uidMappings"],
+        run: bind_userns_private_source,
+    },
+    Case {
         name: "mounts_symlink_target_stays_inside",
         covers: &["mounts.destination"],
         run: symlink_inside,
@@ -411,6 +416,41 @@ fn idmap(ctx: &Ctx) -> Res {
         ),
         (1234, 4321),
     )
+}
+
+/// A bind source in a directory only the host's root may enter (0700), with a user namespace
+/// whose root is an unprivileged host uid: the runtime opens the source from the host's side
+/// (runc since 1.1). The rootfs stays reachable: runc 1.1.5 cannot bind a rootfs inside such
+/// a directory (carrack's tests/userns_mounts.rs covers that).
+fn bind_userns_private_source(ctx: &Ctx) -> Res {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::new(ctx);
+    let private = b.dir.join("private");
+    std::fs::create_dir_all(private.join("src")).unwrap();
+    std::fs::write(private.join("src/f"), "behind 0700").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The container's root (host 200000) cannot create the mount point in a host-owned rootfs.
+    std::fs::create_dir_all(b.rootfs().join("mnt/h")).unwrap();
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    for m in ["/linux/uidMappings", "/linux/gidMappings"] {
+        b.set(
+            m,
+            json!([{"containerID": 0, "hostID": 200000, "size": 65536}]),
+        );
+    }
+    // cgroup v1 mounts are not allowed from a new user namespace (see ns_user).
+    let mut mounts: Vec<Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] != "cgroup")
+        .cloned()
+        .collect();
+    mounts.push(json!({"destination": "/mnt/h", "type": "bind", "source": private.join("src"), "options": ["rbind", "ro"]}));
+    b.set("/mounts", json!(mounts));
+    let r = b.check(&["--read", "/mnt/h/f"])?;
+    eq("uid in the namespace", i(&r, "/uid"), 0)?;
+    eq("content", s(&r, "/files/~1mnt~1h~1f"), "behind 0700")
 }
 
 /// A destination that is an absolute symlink in the rootfs resolves inside the rootfs.
