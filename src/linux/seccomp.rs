@@ -648,6 +648,21 @@ mod tests {
     }
 
     #[test]
+    fn syscalls_newer_than_6_1_are_known() {
+        // fchmodat2 (452), mseal (462), file_setattr (469): numbers past the 6.1 table.
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["fchmodat2", "mseal", "file_setattr"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}]
+        }));
+        for nr in [452, 462, 469] {
+            assert_eq!(f.eval(nr, X64, [0; 6]), RET_ERRNO | 5, "x86_64 {nr}");
+            assert_eq!(f.eval(nr, I386, [0; 6]), RET_ERRNO | 5, "i386 {nr}");
+            assert_eq!(f.eval(X32_BIT + nr, X64, [0; 6]), RET_ERRNO | 5, "x32 {nr}");
+        }
+    }
+
+    #[test]
     fn x32_when_listed() {
         let f = filter(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
