@@ -195,7 +195,8 @@ fn ret_value(a: Action, errno: Option<u32>, default_errno: u32) -> u32 {
         Action::ScmpActKillProcess => RET_KILL_PROCESS,
         Action::ScmpActTrap => RET_TRAP,
         Action::ScmpActErrno => RET_ERRNO | (errno.unwrap_or(default_errno) & 0xffff),
-        Action::ScmpActTrace => RET_TRACE | (errno.unwrap_or(0) & 0xffff),
+        // runc's default for a trace rule's data is EPERM, as for errno.
+        Action::ScmpActTrace => RET_TRACE | (errno.unwrap_or(libc::EPERM as u32) & 0xffff),
         Action::ScmpActLog => RET_LOG,
         Action::ScmpActAllow => RET_ALLOW,
         Action::ScmpActNotify => RET_USER_NOTIF,
@@ -229,8 +230,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     let default_errno = s.default_errno_ret().unwrap_or(libc::EPERM as u32);
     let default = ret_value(s.default_action(), None, default_errno);
     let mut notify = s.default_action() == Action::ScmpActNotify;
-    // name -> rules, in config order.
+    // name -> rules, in config order; every name the profile mentions.
     let mut rules: BTreeMap<&str, Vec<Rule>> = BTreeMap::new();
+    let mut names: std::collections::BTreeSet<&str> = Default::default();
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let ret = ret_value(sc.action(), sc.errno_ret(), libc::EPERM as u32);
@@ -240,6 +242,14 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             if a.index() > 5 {
                 bail!("{field}.args[{j}].index {}: must be 0 to 5", a.index());
             }
+        }
+        for name in sc.names() {
+            names.insert(name.as_str());
+        }
+        // runc drops a rule whose action is the default (libseccomp refuses it), so such a
+        // rule does not shadow a later one.
+        if ret == default {
+            continue;
         }
         let split = runc_rules(&args);
         for name in sc.names() {
@@ -252,7 +262,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     }
     // As libseccomp (so runc and crun): the filter always has the native arch, and
     // `architectures` adds to it; a list without x86_64 must not SIGSYS every native syscall.
-    let mut arches: Vec<Arch> = s.architectures().clone().unwrap_or_default();
+    let listed: Vec<Arch> = s.architectures().clone().unwrap_or_default();
+    let mut arches = listed.clone();
     if !arches.contains(&Arch::ScmpArchX86_64) {
         arches.push(Arch::ScmpArchX86_64);
     }
@@ -267,6 +278,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             ));
         }
     }
+    warn_unknown(&names);
+    let enosys = Enosys::new(s, &listed, &names);
     let groups = group(rules);
     let mut asm = Asm {
         code: Vec::new(),
@@ -286,10 +299,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     asm.stmt(LD_W_ABS, OFF_NR);
     let bx32 = asm.label();
     asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
+    enosys.emit(&mut asm, Arch::ScmpArchX86_64);
     dispatch(&mut asm, syscall_table::X86_64, &groups, default)?;
     asm.bind(bx32);
     if has(Arch::ScmpArchX32) {
         asm.stmt(LD_W_ABS, OFF_NR);
+        enosys.emit(&mut asm, Arch::ScmpArchX32);
         dispatch(&mut asm, syscall_table::X32, &groups, default)?;
     } else {
         asm.ret(RET_KILL_PROCESS);
@@ -297,22 +312,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     asm.bind(b32);
     if has(Arch::ScmpArchX86) {
         asm.stmt(LD_W_ABS, OFF_NR);
+        enosys.emit(&mut asm, Arch::ScmpArchX86);
         dispatch(&mut asm, syscall_table::I386, &groups, default)?;
     } else {
         asm.ret(RET_KILL_PROCESS);
-    }
-
-    // runc skips names this kernel does not know, with a debug line.
-    let known: std::collections::HashSet<&str> = [
-        syscall_table::X86_64,
-        syscall_table::I386,
-        syscall_table::X32,
-    ]
-    .iter()
-    .flat_map(|t| t.iter().map(|(n, _)| *n))
-    .collect();
-    for name in groups.by_name.keys().filter(|n| !known.contains(*n)) {
-        crate::logging::debug(&format!("linux.seccomp: unknown syscall {name:?} skipped"));
     }
 
     let mut flags = 0;
@@ -340,6 +343,86 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         notify,
         listener: None,
     })
+}
+
+/// The syscall table of an arch this compiler builds blocks for.
+fn table(a: Arch) -> Option<&'static [(&'static str, u32)]> {
+    match a {
+        Arch::ScmpArchX86_64 => Some(syscall_table::X86_64),
+        Arch::ScmpArchX86 => Some(syscall_table::I386),
+        Arch::ScmpArchX32 => Some(syscall_table::X32),
+        _ => None,
+    }
+}
+
+/// runc skips names that libseccomp does not know, and says so: a profile that names a
+/// syscall newer than this table would otherwise silently get the default action for it.
+fn warn_unknown(names: &std::collections::BTreeSet<&str>) {
+    let tables = [
+        syscall_table::X86_64,
+        syscall_table::I386,
+        syscall_table::X32,
+        syscall_table::AARCH64,
+        syscall_table::ARM,
+        syscall_table::PPC64,
+        syscall_table::S390X,
+        syscall_table::RISCV64,
+    ];
+    let known: std::collections::HashSet<&str> = tables
+        .iter()
+        .flat_map(|t| t.iter().map(|(n, _)| *n))
+        .collect();
+    for name in names.iter().filter(|n| !known.contains(*n)) {
+        crate::logging::warn(&format!(
+            "linux.seccomp: unknown syscall {name:?} skipped: not in carrack's syscall table"
+        ));
+    }
+}
+
+/// runc's "patchbpf": a syscall numbered above every syscall the profile names gets ENOSYS
+/// instead of the default action, per listed arch, so that glibc and musl fall back to the
+/// older call (`fchmodat2` -> `fchmodat`) under a profile written before the new call
+/// existed. As runc 1.1: only when the default action refuses (not ALLOW, LOG or TRACE) and
+/// is not already ENOSYS; only for the arches in `architectures`; "highest" is the largest
+/// number, in that arch's table, of any name in the profile (whatever its rule's action).
+struct Enosys {
+    last: Vec<(Arch, u32)>,
+}
+
+impl Enosys {
+    fn new(s: &LinuxSeccomp, listed: &[Arch], names: &std::collections::BTreeSet<&str>) -> Self {
+        let permissive = matches!(
+            s.default_action(),
+            Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace
+        );
+        if permissive || s.default_errno_ret() == Some(libc::ENOSYS as u32) {
+            return Enosys { last: Vec::new() };
+        }
+        let last = listed
+            .iter()
+            .filter_map(|&a| {
+                let t = table(a)?;
+                let max = t
+                    .iter()
+                    .filter(|(n, _)| names.contains(n))
+                    .map(|(_, nr)| *nr)
+                    .max()?;
+                // As runc: an arch whose largest number is 0 (only `read`) gets no stub.
+                (max != 0).then_some((a, max))
+            })
+            .collect();
+        Enosys { last }
+    }
+
+    /// The accumulator holds nr: `if nr > last: return ENOSYS`.
+    fn emit(&self, asm: &mut Asm, a: Arch) {
+        if let Some((_, last)) = self.last.iter().find(|(x, _)| *x == a) {
+            let rest = asm.label();
+            asm.jump(JMP_JGT_K, *last, Label::Next, Label::At(rest));
+            asm.ret(RET_ERRNO | libc::ENOSYS as u32);
+            asm.bind(rest);
+        }
+    }
 }
 
 /// What runc sends to a seccomp agent with the listener fd (its ContainerProcessState).
@@ -434,10 +517,15 @@ fn tree(asm: &mut Asm, entries: &[(u32, usize)], default: u32) {
     tree(asm, &entries[mid..], default);
 }
 
-/// Conditional rules first (config order), then the unconditional one, else the default.
-/// Every path ends in a ret; the accumulator may be clobbered.
+/// As libseccomp (so runc): an unconditional rule wins over every conditional one of the same
+/// syscall, and the first unconditional one over later ones; else the conditional rules in
+/// config order, then the default. Every path ends in a ret; the accumulator may be clobbered.
 fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
-    for r in rs.iter().filter(|r| !r.args.is_empty()) {
+    if let Some(r) = rs.iter().find(|r| r.args.is_empty()) {
+        asm.ret(r.ret);
+        return;
+    }
+    for r in rs {
         let fail = asm.label();
         for a in &r.args {
             emit_cmp(asm, a, fail);
@@ -445,10 +533,7 @@ fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
         asm.ret(r.ret);
         asm.bind(fail);
     }
-    match rs.iter().find(|r| r.args.is_empty()) {
-        Some(r) => asm.ret(r.ret),
-        None => asm.ret(default),
-    }
+    asm.ret(default);
 }
 
 /// Falls through when `arg <op> value` holds, jumps to `fail` otherwise.
@@ -641,8 +726,8 @@ mod tests {
         }));
         assert_eq!(f.eval(0, X64, [0; 6]), RET_ALLOW); // read on x86_64
         assert_eq!(f.eval(3, I386, [0; 6]), RET_ALLOW); // read on i386
-        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 1); // mkdir: default EPERM
-        assert_eq!(f.eval(0, I386, [0; 6]), RET_ERRNO | 1); // i386 0 is restart_syscall
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 38); // mkdir: above write (1): ENOSYS
+        assert_eq!(f.eval(0, I386, [0; 6]), RET_ERRNO | 1); // i386 0 is restart_syscall: EPERM
         assert_eq!(f.eval(X32_BIT, X64, [0; 6]), RET_KILL_PROCESS); // x32 not listed
         assert_eq!(f.eval(0, 0xc000_00b7, [0; 6]), RET_KILL_PROCESS); // aarch64
     }
@@ -660,6 +745,73 @@ mod tests {
             assert_eq!(f.eval(nr, I386, [0; 6]), RET_ERRNO | 5, "i386 {nr}");
             assert_eq!(f.eval(X32_BIT + nr, X64, [0; 6]), RET_ERRNO | 5, "x32 {nr}");
         }
+    }
+
+    #[test]
+    fn syscalls_above_the_profile_get_enosys_per_listed_arch() {
+        let profile = |default: &str, errno: Option<u32>, arches: &[&str]| {
+            filter(json!({
+                "defaultAction": default, "defaultErrnoRet": errno, "architectures": arches,
+                "syscalls": [{"names": ["read", "openat", "kexec_load"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 3}]
+            }))
+        };
+        const ENOSYS: u32 = RET_ERRNO | 38;
+        let all = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+        let f = profile("SCMP_ACT_ERRNO", None, &all);
+        // x86_64: openat 257 is the highest named; kexec_load 246 is below it.
+        assert_eq!(f.eval(257, X64, [0; 6]), RET_ALLOW);
+        assert_eq!(f.eval(258, X64, [0; 6]), ENOSYS); // mkdirat
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS); // fchmodat2
+        assert_eq!(f.eval(90, X64, [0; 6]), RET_ERRNO | 1); // chmod: older, the default
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 3); // mkdir
+                                                            // i386: openat 295 is the highest named.
+        assert_eq!(f.eval(295, I386, [0; 6]), RET_ALLOW); // i386 openat
+        assert_eq!(f.eval(296, I386, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(294, I386, [0; 6]), RET_ERRNO | 1);
+        // x32: its own highest (kexec_load is x32's own 528, above openat = 257).
+        assert_eq!(f.eval(X32_BIT + 529, X64, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(X32_BIT + 258, X64, [0; 6]), RET_ERRNO | 1);
+        // Only the listed arches: x86_64 alone leaves x32 numbers to the arch check.
+        let f = profile("SCMP_ACT_KILL_PROCESS", None, &["SCMP_ARCH_X86_64"]);
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(X32_BIT + 452, X64, [0; 6]), RET_KILL_PROCESS);
+        // No architectures, a permissive default, or a default of ENOSYS: no stub, as runc.
+        let f = profile("SCMP_ACT_ERRNO", None, &[]);
+        assert_eq!(f.eval(452, X64, [0; 6]), RET_ERRNO | 1);
+        for d in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"] {
+            let f = profile(d, None, &all);
+            assert_ne!(f.eval(452, X64, [0; 6]), ENOSYS, "{d}");
+        }
+        let f = profile("SCMP_ACT_ERRNO", Some(38), &all);
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS);
+        let f = profile("SCMP_ACT_ERRNO", Some(13), &all);
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(90, X64, [0; 6]), RET_ERRNO | 13);
+    }
+
+    #[test]
+    fn rules_combine_as_libseccomp() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                // Same action as the default: dropped, so it does not shadow the next rule.
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["mkdir"], "action": "SCMP_ACT_LOG",
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_GE"}]},
+                // Conditional then unconditional: the unconditional one wins.
+                {"names": ["rmdir"], "action": "SCMP_ACT_TRAP",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["rmdir"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["rmdir"], "action": "SCMP_ACT_KILL"},
+                // Trace without errnoRet carries EPERM, as runc.
+                {"names": ["chdir"], "action": "SCMP_ACT_TRACE"}
+            ]
+        }));
+        assert_eq!(f.eval(83, X64, [1, 0, 0, 0, 0, 0]), RET_LOG);
+        assert_eq!(f.eval(84, X64, [1, 0, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(f.eval(80, X64, [0; 6]), RET_TRACE | 1);
     }
 
     #[test]
