@@ -227,8 +227,12 @@ fn runc_rules(args: &[LinuxSeccompArg]) -> Vec<Vec<LinuxSeccompArg>> {
 }
 
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
-    let default_errno = s.default_errno_ret().unwrap_or(libc::EPERM as u32);
-    let default = ret_value(s.default_action(), None, default_errno);
+    // defaultErrnoRet is the data of the default action, ERRNO or TRACE (as runc).
+    let default = ret_value(
+        s.default_action(),
+        s.default_errno_ret(),
+        libc::EPERM as u32,
+    );
     let mut notify = s.default_action() == Action::ScmpActNotify;
     // name -> rules, in config order; every name the profile mentions.
     let mut rules: BTreeMap<&str, Vec<Rule>> = BTreeMap::new();
@@ -298,14 +302,21 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     asm.bind(b64);
     asm.stmt(LD_W_ABS, OFF_NR);
     let bx32 = asm.label();
+    let rules64 = asm.label();
+    // nr -1 (a tracer's skipped syscall) has the x32 bit, but to libseccomp it is an x86_64
+    // number (no rule: the default action) unless x32 is in the filter.
+    if !has(Arch::ScmpArchX32) {
+        asm.jump_far(JMP_JEQ_K, u32::MAX, rules64);
+    }
     asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
     enosys.emit(&mut asm, Arch::ScmpArchX86_64);
-    dispatch(&mut asm, syscall_table::X86_64, &groups, default)?;
+    asm.bind(rules64);
+    dispatch(&mut asm, syscall_table::X86_64, &groups, default, true)?;
     asm.bind(bx32);
     if has(Arch::ScmpArchX32) {
         asm.stmt(LD_W_ABS, OFF_NR);
         enosys.emit(&mut asm, Arch::ScmpArchX32);
-        dispatch(&mut asm, syscall_table::X32, &groups, default)?;
+        dispatch(&mut asm, syscall_table::X32, &groups, default, false)?;
     } else {
         asm.ret(RET_KILL_PROCESS);
     }
@@ -313,7 +324,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     if has(Arch::ScmpArchX86) {
         asm.stmt(LD_W_ABS, OFF_NR);
         enosys.emit(&mut asm, Arch::ScmpArchX86);
-        dispatch(&mut asm, syscall_table::I386, &groups, default)?;
+        dispatch(&mut asm, syscall_table::I386, &groups, default, false)?;
     } else {
         asm.ret(RET_KILL_PROCESS);
     }
@@ -441,7 +452,15 @@ pub fn listener_message(pid: i64, metadata: &str, state_json: &str) -> String {
 /// The accumulator holds nr. A binary tree over the sorted syscall numbers (about log2(n)
 /// comparisons per syscall at run time), leaves jumping to shared bodies: syscalls with the
 /// same rules (most are plain ALLOW) share one body.
-fn dispatch(asm: &mut Asm, table: &[(&str, u32)], groups: &Groups, default: u32) -> Result<()> {
+/// `wide`: compare all 64 bits of an argument; else (32-bit ABIs) only the low half, as
+/// libseccomp does for i386 and x32.
+fn dispatch(
+    asm: &mut Asm,
+    table: &[(&str, u32)],
+    groups: &Groups,
+    default: u32,
+    wide: bool,
+) -> Result<()> {
     let mut labels: Vec<Option<usize>> = vec![None; groups.bodies.len()];
     let mut entries: Vec<(u32, usize)> = Vec::with_capacity(groups.by_name.len());
     for (name, nr) in table {
@@ -456,7 +475,7 @@ fn dispatch(asm: &mut Asm, table: &[(&str, u32)], groups: &Groups, default: u32)
     for (g, label) in labels.iter().enumerate() {
         if let Some(l) = label {
             asm.bind(*l);
-            emit_rules(asm, &groups.bodies[g], default);
+            emit_rules(asm, &groups.bodies[g], default, wide);
         }
     }
     Ok(())
@@ -520,7 +539,7 @@ fn tree(asm: &mut Asm, entries: &[(u32, usize)], default: u32) {
 /// As libseccomp (so runc): an unconditional rule wins over every conditional one of the same
 /// syscall, and the first unconditional one over later ones; else the conditional rules in
 /// config order, then the default. Every path ends in a ret; the accumulator may be clobbered.
-fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
+fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32, wide: bool) {
     if let Some(r) = rs.iter().find(|r| r.args.is_empty()) {
         asm.ret(r.ret);
         return;
@@ -528,7 +547,11 @@ fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
     for r in rs {
         let fail = asm.label();
         for a in &r.args {
-            emit_cmp(asm, a, fail);
+            if wide {
+                emit_cmp(asm, a, fail);
+            } else {
+                emit_cmp32(asm, a, fail);
+            }
         }
         asm.ret(r.ret);
         asm.bind(fail);
@@ -536,11 +559,38 @@ fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
     asm.ret(default);
 }
 
+/// MASKED_EQ's expected value, masked as libseccomp does: bits outside the mask never count.
+fn masked(a: &LinuxSeccompArg) -> u64 {
+    a.value_two().unwrap_or(0) & a.value()
+}
+
+/// A 32-bit ABI (i386, x32): libseccomp, so runc, compares only the low halves of the
+/// argument and of the values. Falls through when the comparison holds, else to `fail`.
+fn emit_cmp32(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
+    let (v, v2) = (a.value() as u32, masked(a) as u32);
+    let pass = asm.label();
+    let (p, f) = (Label::At(pass), Label::At(fail));
+    asm.stmt(LD_W_ABS, OFF_ARGS + 8 * a.index() as u32);
+    match a.op() {
+        Op::ScmpCmpEq => asm.jump(JMP_JEQ_K, v, p, f),
+        Op::ScmpCmpNe => asm.jump(JMP_JEQ_K, v, f, p),
+        Op::ScmpCmpGt => asm.jump(JMP_JGT_K, v, p, f),
+        Op::ScmpCmpGe => asm.jump(JMP_JGE_K, v, p, f),
+        Op::ScmpCmpLt => asm.jump(JMP_JGE_K, v, f, p),
+        Op::ScmpCmpLe => asm.jump(JMP_JGT_K, v, f, p),
+        Op::ScmpCmpMaskedEq => {
+            asm.stmt(ALU_AND_K, v);
+            asm.jump(JMP_JEQ_K, v2, p, f);
+        }
+    }
+    asm.bind(pass);
+}
+
 /// Falls through when `arg <op> value` holds, jumps to `fail` otherwise.
 fn emit_cmp(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
     let lo_off = OFF_ARGS + 8 * a.index() as u32;
     let hi_off = lo_off + 4;
-    let (v, v2) = (a.value(), a.value_two().unwrap_or(0));
+    let (v, v2) = (a.value(), masked(a));
     let (vhi, vlo) = ((v >> 32) as u32, v as u32);
     let pass = asm.label();
     let (p, f) = (Label::At(pass), Label::At(fail));
@@ -704,6 +754,10 @@ impl Filter {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "seccomp_diff.rs"]
+mod diff;
 
 #[cfg(test)]
 mod tests {
