@@ -7,10 +7,13 @@
 //!   ret KILL_PROCESS        (an arch the profile does not list)
 //! arch block:
 //!   load nr
-//!   [x86_64 block: nr has the x32 bit -> the x32 block, or KILL_PROCESS when x32 is not listed]
+//!   [x86_64 block: nr has the x32 bit -> the x32 block, or KILL_PROCESS when x32 is not listed
+//!    (nr -1 excepted, as libseccomp)]
+//!   [nr > the highest number the profile names -> ENOSYS: runc's patchbpf, see `Enosys`]
 //!   for each syscall:       jeq nr -> ja body                        (long jumps: any size)
 //!   ret defaultAction
-//! body: each rule with args, in order: its comparisons (64-bit, high half then low half),
+//! body: each rule with args, in order: its comparisons (64-bit, high half then low half;
+//!       on i386 and x32 the low half only, as libseccomp),
 //!       ret action; a failed comparison falls to the next rule; then the unconditional rule's
 //!       action, or defaultAction.
 //! ```

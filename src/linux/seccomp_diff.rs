@@ -19,6 +19,10 @@
 //! - overlapping conditional rules of one syscall with different actions: carrack takes the
 //!   first in config order, libseccomp its own tree order (unspecified). Inputs where two such
 //!   rules match with different actions are excluded.
+//! - inputs where libseccomp contradicts the profile read directly (`matching_actions`) and
+//!   carrack agrees with it: libseccomp 2.5.4 merges 64-bit GT/GE/LT/LE conditions on one
+//!   argument wrongly. Counted as `libseccomp_wrong`.
+//! - numbers of names libseccomp 2.5.4 does not know (it skips their rules). Counted.
 //! - i386 arguments have zero upper halves (the kernel zero-extends compat arguments).
 //!   Runs in `cargo test` (scripts/test installs python3-seccomp).
 
