@@ -184,3 +184,109 @@ fn a_profile_without_close_range_still_starts() {
     let out = b.rt_bundle("run", &id, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// A tiny static program (musl) that calls syscalls by number and prints `name ret errno`.
+const PROBE_C: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+static void probe(const char *name, long nr, long a, long b, long c, long d) {
+    errno = 0;
+    long r = syscall(nr, a, b, c, d);
+    printf("%s %ld %d\n", name, r, r < 0 ? errno : 0);
+}
+int main(void) {
+    probe("fchmodat2", 452, -100, (long)"/tmp", 01777, 0); /* Linux 6.6: newer than the profile */
+    probe("kexec_load", 246, 0, 0, 0, 0);                  /* in no allow rule: denied */
+    probe("fchmodat", 268, -100, (long)"/tmp", 01777, 0);  /* allowed */
+    return 0;
+}
+"#;
+
+/// runc's -ENOSYS patch: under Docker's profile (default SCMP_ACT_ERRNO = EPERM), a syscall
+/// newer than every syscall the profile names gets ENOSYS, so libcs fall back to the old call,
+/// while a syscall the profile denies by leaving it out still gets EPERM.
+#[test]
+fn docker_profile_gives_enosys_to_newer_syscalls_and_eperm_to_denied_ones() {
+    let Some(()) = can_run() else { return };
+    if !cfg!(target_arch = "x86_64") {
+        return skip("not-x86_64", "the probe uses x86_64 syscall numbers");
+    }
+    let Ok(musl) = which("musl-gcc") else {
+        return skip(
+            "no-musl-gcc",
+            "musl-gcc missing: apt-get install musl-tools",
+        );
+    };
+    let b = Bundle::new(&["/bin/probe"]);
+    let src = b.dir.join("probe.c");
+    std::fs::write(&src, PROBE_C).unwrap();
+    let out = std::process::Command::new(musl)
+        .args(["-static", "-O2", "-o"])
+        .arg(b.rootfs().join("bin/probe"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "musl-gcc: {}", text(&out.stderr));
+    for nnp in [true, false] {
+        let mut b2 = Bundle::new(&["/bin/probe"]);
+        std::fs::copy(b.rootfs().join("bin/probe"), b2.rootfs().join("bin/probe")).unwrap();
+        b2.config["linux"]["seccomp"] = docker_profile();
+        b2.config["process"]["noNewPrivileges"] = nnp.into();
+        b2.write_config();
+        let id = b2.id("enosys");
+        let out = b2.rt_bundle("run", &id, &[]);
+        assert!(out.status.success(), "nnp={nnp}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            "fchmodat2 -1 38\nkexec_load -1 1\nfchmodat 0 0\n",
+            "nnp={nnp}"
+        );
+    }
+}
+
+fn which(cmd: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(cmd))
+        .find(|p| p.exists())
+        .ok_or(())
+}
+
+/// A name carrack's table does not know is skipped with a warning in `--log`, not silently.
+#[test]
+fn unknown_syscall_name_is_a_warning_in_the_log() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "carrack_no_such_syscall"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    b.write_config();
+    let id = b.id("unknown-name");
+    let log = b.dir.join("log.json");
+    let bundle = b.bundle();
+    let out = b.rt(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&log).unwrap_or_default();
+    let warning = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| {
+            v["level"] == "warning"
+                && v["msg"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("\"carrack_no_such_syscall\""))
+        });
+    assert!(warning.is_some(), "no warning in the log: {lines}");
+}

@@ -7,10 +7,13 @@
 //!   ret KILL_PROCESS        (an arch the profile does not list)
 //! arch block:
 //!   load nr
-//!   [x86_64 block: nr has the x32 bit -> the x32 block, or KILL_PROCESS when x32 is not listed]
+//!   [x86_64 block: nr has the x32 bit -> the x32 block, or KILL_PROCESS when x32 is not listed
+//!    (nr -1 excepted, as libseccomp)]
+//!   [nr > the highest number the profile names -> ENOSYS: runc's patchbpf, see `Enosys`]
 //!   for each syscall:       jeq nr -> ja body                        (long jumps: any size)
 //!   ret defaultAction
-//! body: each rule with args, in order: its comparisons (64-bit, high half then low half),
+//! body: each rule with args, in order: its comparisons (64-bit, high half then low half;
+//!       on i386 and x32 the low half only, as libseccomp),
 //!       ret action; a failed comparison falls to the next rule; then the unconditional rule's
 //!       action, or defaultAction.
 //! ```
@@ -195,7 +198,8 @@ fn ret_value(a: Action, errno: Option<u32>, default_errno: u32) -> u32 {
         Action::ScmpActKillProcess => RET_KILL_PROCESS,
         Action::ScmpActTrap => RET_TRAP,
         Action::ScmpActErrno => RET_ERRNO | (errno.unwrap_or(default_errno) & 0xffff),
-        Action::ScmpActTrace => RET_TRACE | (errno.unwrap_or(0) & 0xffff),
+        // runc's default for a trace rule's data is EPERM, as for errno.
+        Action::ScmpActTrace => RET_TRACE | (errno.unwrap_or(libc::EPERM as u32) & 0xffff),
         Action::ScmpActLog => RET_LOG,
         Action::ScmpActAllow => RET_ALLOW,
         Action::ScmpActNotify => RET_USER_NOTIF,
@@ -226,11 +230,16 @@ fn runc_rules(args: &[LinuxSeccompArg]) -> Vec<Vec<LinuxSeccompArg>> {
 }
 
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
-    let default_errno = s.default_errno_ret().unwrap_or(libc::EPERM as u32);
-    let default = ret_value(s.default_action(), None, default_errno);
+    // defaultErrnoRet is the data of the default action, ERRNO or TRACE (as runc).
+    let default = ret_value(
+        s.default_action(),
+        s.default_errno_ret(),
+        libc::EPERM as u32,
+    );
     let mut notify = s.default_action() == Action::ScmpActNotify;
-    // name -> rules, in config order.
+    // name -> rules, in config order; every name the profile mentions.
     let mut rules: BTreeMap<&str, Vec<Rule>> = BTreeMap::new();
+    let mut names: std::collections::BTreeSet<&str> = Default::default();
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let ret = ret_value(sc.action(), sc.errno_ret(), libc::EPERM as u32);
@@ -240,6 +249,14 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             if a.index() > 5 {
                 bail!("{field}.args[{j}].index {}: must be 0 to 5", a.index());
             }
+        }
+        for name in sc.names() {
+            names.insert(name.as_str());
+        }
+        // runc drops a rule whose action is the default (libseccomp refuses it), so such a
+        // rule does not shadow a later one.
+        if ret == default {
+            continue;
         }
         let split = runc_rules(&args);
         for name in sc.names() {
@@ -252,7 +269,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     }
     // As libseccomp (so runc and crun): the filter always has the native arch, and
     // `architectures` adds to it; a list without x86_64 must not SIGSYS every native syscall.
-    let mut arches: Vec<Arch> = s.architectures().clone().unwrap_or_default();
+    let listed: Vec<Arch> = s.architectures().clone().unwrap_or_default();
+    let mut arches = listed.clone();
     if !arches.contains(&Arch::ScmpArchX86_64) {
         arches.push(Arch::ScmpArchX86_64);
     }
@@ -267,6 +285,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             ));
         }
     }
+    warn_unknown(&names);
+    let enosys = Enosys::new(s, &listed, &names);
     let groups = group(rules);
     let mut asm = Asm {
         code: Vec::new(),
@@ -285,34 +305,31 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     asm.bind(b64);
     asm.stmt(LD_W_ABS, OFF_NR);
     let bx32 = asm.label();
+    let rules64 = asm.label();
+    // nr -1 (a tracer's skipped syscall) has the x32 bit, but to libseccomp it is an x86_64
+    // number (no rule: the default action) unless x32 is in the filter.
+    if !has(Arch::ScmpArchX32) {
+        asm.jump_far(JMP_JEQ_K, u32::MAX, rules64);
+    }
     asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
-    dispatch(&mut asm, syscall_table::X86_64, &groups, default)?;
+    enosys.emit(&mut asm, Arch::ScmpArchX86_64);
+    asm.bind(rules64);
+    dispatch(&mut asm, syscall_table::X86_64, &groups, default, true)?;
     asm.bind(bx32);
     if has(Arch::ScmpArchX32) {
         asm.stmt(LD_W_ABS, OFF_NR);
-        dispatch(&mut asm, syscall_table::X32, &groups, default)?;
+        enosys.emit(&mut asm, Arch::ScmpArchX32);
+        dispatch(&mut asm, syscall_table::X32, &groups, default, false)?;
     } else {
         asm.ret(RET_KILL_PROCESS);
     }
     asm.bind(b32);
     if has(Arch::ScmpArchX86) {
         asm.stmt(LD_W_ABS, OFF_NR);
-        dispatch(&mut asm, syscall_table::I386, &groups, default)?;
+        enosys.emit(&mut asm, Arch::ScmpArchX86);
+        dispatch(&mut asm, syscall_table::I386, &groups, default, false)?;
     } else {
         asm.ret(RET_KILL_PROCESS);
-    }
-
-    // runc skips names this kernel does not know, with a debug line.
-    let known: std::collections::HashSet<&str> = [
-        syscall_table::X86_64,
-        syscall_table::I386,
-        syscall_table::X32,
-    ]
-    .iter()
-    .flat_map(|t| t.iter().map(|(n, _)| *n))
-    .collect();
-    for name in groups.by_name.keys().filter(|n| !known.contains(*n)) {
-        crate::logging::debug(&format!("linux.seccomp: unknown syscall {name:?} skipped"));
     }
 
     let mut flags = 0;
@@ -342,6 +359,86 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     })
 }
 
+/// The syscall table of an arch this compiler builds blocks for.
+fn table(a: Arch) -> Option<&'static [(&'static str, u32)]> {
+    match a {
+        Arch::ScmpArchX86_64 => Some(syscall_table::X86_64),
+        Arch::ScmpArchX86 => Some(syscall_table::I386),
+        Arch::ScmpArchX32 => Some(syscall_table::X32),
+        _ => None,
+    }
+}
+
+/// runc skips names that libseccomp does not know, and says so: a profile that names a
+/// syscall newer than this table would otherwise silently get the default action for it.
+fn warn_unknown(names: &std::collections::BTreeSet<&str>) {
+    let tables = [
+        syscall_table::X86_64,
+        syscall_table::I386,
+        syscall_table::X32,
+        syscall_table::AARCH64,
+        syscall_table::ARM,
+        syscall_table::PPC64,
+        syscall_table::S390X,
+        syscall_table::RISCV64,
+    ];
+    let known: std::collections::HashSet<&str> = tables
+        .iter()
+        .flat_map(|t| t.iter().map(|(n, _)| *n))
+        .collect();
+    for name in names.iter().filter(|n| !known.contains(*n)) {
+        crate::logging::warn(&format!(
+            "linux.seccomp: unknown syscall {name:?} skipped: not in carrack's syscall table"
+        ));
+    }
+}
+
+/// runc's "patchbpf": a syscall numbered above every syscall the profile names gets ENOSYS
+/// instead of the default action, per listed arch, so that glibc and musl fall back to the
+/// older call (`fchmodat2` -> `fchmodat`) under a profile written before the new call
+/// existed. As runc 1.1: only when the default action refuses (not ALLOW, LOG or TRACE) and
+/// is not already ENOSYS; only for the arches in `architectures`; "highest" is the largest
+/// number, in that arch's table, of any name in the profile (whatever its rule's action).
+struct Enosys {
+    last: Vec<(Arch, u32)>,
+}
+
+impl Enosys {
+    fn new(s: &LinuxSeccomp, listed: &[Arch], names: &std::collections::BTreeSet<&str>) -> Self {
+        let permissive = matches!(
+            s.default_action(),
+            Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace
+        );
+        if permissive || s.default_errno_ret() == Some(libc::ENOSYS as u32) {
+            return Enosys { last: Vec::new() };
+        }
+        let last = listed
+            .iter()
+            .filter_map(|&a| {
+                let t = table(a)?;
+                let max = t
+                    .iter()
+                    .filter(|(n, _)| names.contains(n))
+                    .map(|(_, nr)| *nr)
+                    .max()?;
+                // As runc: an arch whose largest number is 0 (only `read`) gets no stub.
+                (max != 0).then_some((a, max))
+            })
+            .collect();
+        Enosys { last }
+    }
+
+    /// The accumulator holds nr: `if nr > last: return ENOSYS`.
+    fn emit(&self, asm: &mut Asm, a: Arch) {
+        if let Some((_, last)) = self.last.iter().find(|(x, _)| *x == a) {
+            let rest = asm.label();
+            asm.jump(JMP_JGT_K, *last, Label::Next, Label::At(rest));
+            asm.ret(RET_ERRNO | libc::ENOSYS as u32);
+            asm.bind(rest);
+        }
+    }
+}
+
 /// What runc sends to a seccomp agent with the listener fd (its ContainerProcessState).
 pub fn listener_message(pid: i64, metadata: &str, state_json: &str) -> String {
     let state: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
@@ -358,7 +455,15 @@ pub fn listener_message(pid: i64, metadata: &str, state_json: &str) -> String {
 /// The accumulator holds nr. A binary tree over the sorted syscall numbers (about log2(n)
 /// comparisons per syscall at run time), leaves jumping to shared bodies: syscalls with the
 /// same rules (most are plain ALLOW) share one body.
-fn dispatch(asm: &mut Asm, table: &[(&str, u32)], groups: &Groups, default: u32) -> Result<()> {
+/// `wide`: compare all 64 bits of an argument; else (32-bit ABIs) only the low half, as
+/// libseccomp does for i386 and x32.
+fn dispatch(
+    asm: &mut Asm,
+    table: &[(&str, u32)],
+    groups: &Groups,
+    default: u32,
+    wide: bool,
+) -> Result<()> {
     let mut labels: Vec<Option<usize>> = vec![None; groups.bodies.len()];
     let mut entries: Vec<(u32, usize)> = Vec::with_capacity(groups.by_name.len());
     for (name, nr) in table {
@@ -373,7 +478,7 @@ fn dispatch(asm: &mut Asm, table: &[(&str, u32)], groups: &Groups, default: u32)
     for (g, label) in labels.iter().enumerate() {
         if let Some(l) = label {
             asm.bind(*l);
-            emit_rules(asm, &groups.bodies[g], default);
+            emit_rules(asm, &groups.bodies[g], default, wide);
         }
     }
     Ok(())
@@ -434,28 +539,61 @@ fn tree(asm: &mut Asm, entries: &[(u32, usize)], default: u32) {
     tree(asm, &entries[mid..], default);
 }
 
-/// Conditional rules first (config order), then the unconditional one, else the default.
-/// Every path ends in a ret; the accumulator may be clobbered.
-fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32) {
-    for r in rs.iter().filter(|r| !r.args.is_empty()) {
+/// As libseccomp (so runc): an unconditional rule wins over every conditional one of the same
+/// syscall, and the first unconditional one over later ones; else the conditional rules in
+/// config order, then the default. Every path ends in a ret; the accumulator may be clobbered.
+fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32, wide: bool) {
+    if let Some(r) = rs.iter().find(|r| r.args.is_empty()) {
+        asm.ret(r.ret);
+        return;
+    }
+    for r in rs {
         let fail = asm.label();
         for a in &r.args {
-            emit_cmp(asm, a, fail);
+            if wide {
+                emit_cmp(asm, a, fail);
+            } else {
+                emit_cmp32(asm, a, fail);
+            }
         }
         asm.ret(r.ret);
         asm.bind(fail);
     }
-    match rs.iter().find(|r| r.args.is_empty()) {
-        Some(r) => asm.ret(r.ret),
-        None => asm.ret(default),
+    asm.ret(default);
+}
+
+/// MASKED_EQ's expected value, masked as libseccomp does: bits outside the mask never count.
+fn masked(a: &LinuxSeccompArg) -> u64 {
+    a.value_two().unwrap_or(0) & a.value()
+}
+
+/// A 32-bit ABI (i386, x32): libseccomp, so runc, compares only the low halves of the
+/// argument and of the values. Falls through when the comparison holds, else to `fail`.
+fn emit_cmp32(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
+    let (v, v2) = (a.value() as u32, masked(a) as u32);
+    let pass = asm.label();
+    let (p, f) = (Label::At(pass), Label::At(fail));
+    asm.stmt(LD_W_ABS, OFF_ARGS + 8 * a.index() as u32);
+    match a.op() {
+        Op::ScmpCmpEq => asm.jump(JMP_JEQ_K, v, p, f),
+        Op::ScmpCmpNe => asm.jump(JMP_JEQ_K, v, f, p),
+        Op::ScmpCmpGt => asm.jump(JMP_JGT_K, v, p, f),
+        Op::ScmpCmpGe => asm.jump(JMP_JGE_K, v, p, f),
+        Op::ScmpCmpLt => asm.jump(JMP_JGE_K, v, f, p),
+        Op::ScmpCmpLe => asm.jump(JMP_JGT_K, v, f, p),
+        Op::ScmpCmpMaskedEq => {
+            asm.stmt(ALU_AND_K, v);
+            asm.jump(JMP_JEQ_K, v2, p, f);
+        }
     }
+    asm.bind(pass);
 }
 
 /// Falls through when `arg <op> value` holds, jumps to `fail` otherwise.
 fn emit_cmp(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
     let lo_off = OFF_ARGS + 8 * a.index() as u32;
     let hi_off = lo_off + 4;
-    let (v, v2) = (a.value(), a.value_two().unwrap_or(0));
+    let (v, v2) = (a.value(), masked(a));
     let (vhi, vlo) = ((v >> 32) as u32, v as u32);
     let pass = asm.label();
     let (p, f) = (Label::At(pass), Label::At(fail));
@@ -621,6 +759,10 @@ impl Filter {
 }
 
 #[cfg(test)]
+#[path = "seccomp_diff.rs"]
+mod diff;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -641,10 +783,92 @@ mod tests {
         }));
         assert_eq!(f.eval(0, X64, [0; 6]), RET_ALLOW); // read on x86_64
         assert_eq!(f.eval(3, I386, [0; 6]), RET_ALLOW); // read on i386
-        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 1); // mkdir: default EPERM
-        assert_eq!(f.eval(0, I386, [0; 6]), RET_ERRNO | 1); // i386 0 is restart_syscall
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 38); // mkdir: above write (1): ENOSYS
+        assert_eq!(f.eval(0, I386, [0; 6]), RET_ERRNO | 1); // i386 0 is restart_syscall: EPERM
         assert_eq!(f.eval(X32_BIT, X64, [0; 6]), RET_KILL_PROCESS); // x32 not listed
         assert_eq!(f.eval(0, 0xc000_00b7, [0; 6]), RET_KILL_PROCESS); // aarch64
+    }
+
+    #[test]
+    fn syscalls_newer_than_6_1_are_known() {
+        // fchmodat2 (452), mseal (462), file_setattr (469): numbers past the 6.1 table.
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["fchmodat2", "mseal", "file_setattr"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}]
+        }));
+        for nr in [452, 462, 469] {
+            assert_eq!(f.eval(nr, X64, [0; 6]), RET_ERRNO | 5, "x86_64 {nr}");
+            assert_eq!(f.eval(nr, I386, [0; 6]), RET_ERRNO | 5, "i386 {nr}");
+            assert_eq!(f.eval(X32_BIT + nr, X64, [0; 6]), RET_ERRNO | 5, "x32 {nr}");
+        }
+    }
+
+    #[test]
+    fn syscalls_above_the_profile_get_enosys_per_listed_arch() {
+        let profile = |default: &str, errno: Option<u32>, arches: &[&str]| {
+            filter(json!({
+                "defaultAction": default, "defaultErrnoRet": errno, "architectures": arches,
+                "syscalls": [{"names": ["read", "openat", "kexec_load"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 3}]
+            }))
+        };
+        const ENOSYS: u32 = RET_ERRNO | 38;
+        let all = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+        let f = profile("SCMP_ACT_ERRNO", None, &all);
+        // x86_64: openat 257 is the highest named; kexec_load 246 is below it.
+        assert_eq!(f.eval(257, X64, [0; 6]), RET_ALLOW);
+        assert_eq!(f.eval(258, X64, [0; 6]), ENOSYS); // mkdirat
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS); // fchmodat2
+        assert_eq!(f.eval(90, X64, [0; 6]), RET_ERRNO | 1); // chmod: older, the default
+        assert_eq!(f.eval(83, X64, [0; 6]), RET_ERRNO | 3); // mkdir
+                                                            // i386: openat 295 is the highest named.
+        assert_eq!(f.eval(295, I386, [0; 6]), RET_ALLOW); // i386 openat
+        assert_eq!(f.eval(296, I386, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(294, I386, [0; 6]), RET_ERRNO | 1);
+        // x32: its own highest (kexec_load is x32's own 528, above openat = 257).
+        assert_eq!(f.eval(X32_BIT + 529, X64, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(X32_BIT + 258, X64, [0; 6]), RET_ERRNO | 1);
+        // Only the listed arches: x86_64 alone leaves x32 numbers to the arch check.
+        let f = profile("SCMP_ACT_KILL_PROCESS", None, &["SCMP_ARCH_X86_64"]);
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(X32_BIT + 452, X64, [0; 6]), RET_KILL_PROCESS);
+        // No architectures, a permissive default, or a default of ENOSYS: no stub, as runc.
+        let f = profile("SCMP_ACT_ERRNO", None, &[]);
+        assert_eq!(f.eval(452, X64, [0; 6]), RET_ERRNO | 1);
+        for d in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"] {
+            let f = profile(d, None, &all);
+            assert_ne!(f.eval(452, X64, [0; 6]), ENOSYS, "{d}");
+        }
+        let f = profile("SCMP_ACT_ERRNO", Some(38), &all);
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS);
+        let f = profile("SCMP_ACT_ERRNO", Some(13), &all);
+        assert_eq!(f.eval(452, X64, [0; 6]), ENOSYS);
+        assert_eq!(f.eval(90, X64, [0; 6]), RET_ERRNO | 13);
+    }
+
+    #[test]
+    fn rules_combine_as_libseccomp() {
+        let f = filter(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                // Same action as the default: dropped, so it does not shadow the next rule.
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["mkdir"], "action": "SCMP_ACT_LOG",
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_GE"}]},
+                // Conditional then unconditional: the unconditional one wins.
+                {"names": ["rmdir"], "action": "SCMP_ACT_TRAP",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["rmdir"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["rmdir"], "action": "SCMP_ACT_KILL"},
+                // Trace without errnoRet carries EPERM, as runc.
+                {"names": ["chdir"], "action": "SCMP_ACT_TRACE"}
+            ]
+        }));
+        assert_eq!(f.eval(83, X64, [1, 0, 0, 0, 0, 0]), RET_LOG);
+        assert_eq!(f.eval(84, X64, [1, 0, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(f.eval(80, X64, [0; 6]), RET_TRACE | 1);
     }
 
     #[test]
