@@ -40,6 +40,8 @@ mod mutate;
 mod selfexe;
 mod state;
 mod sync;
+#[cfg(test)]
+mod testutil;
 
 use anyhow::{bail, Result};
 use clap::Parser;
