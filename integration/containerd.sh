@@ -9,7 +9,7 @@ ENGINE=containerd
 . "$here/lib.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 for c in containerd ctr containerd-shim-runc-v2 podman; do
-  command -v "$c" >/dev/null || { echo "skip containerd: $c is not installed"; exit 0; }
+  command -v "$c" >/dev/null || { skip "no-$c" containerd "$c is not installed"; exit; }
 done
 
 tmp=$(mktemp -d /tmp/carrack-containerd-test.XXXXXX)

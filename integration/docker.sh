@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 ENGINE=docker
 . "$here/lib.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
-command -v dockerd >/dev/null || { echo "skip docker: dockerd is not installed"; exit 0; }
+command -v dockerd >/dev/null || { skip no-dockerd docker "dockerd is not installed"; exit; }
 
 tmp=$(mktemp -d /tmp/carrack-docker-test.XXXXXX)
 # Our own cgroup parent (dockerd's default /docker would stay behind), removed at the end.
@@ -123,7 +123,7 @@ YML
   fi
   (cd "$tmp/app" && docker-compose -p carrack-compose down -t 1 >/dev/null 2>&1) && ok "compose down" || fail "compose down" failed
 else
-  echo "skip docker compose: docker-compose is not installed"
+  skip no-docker-compose "docker compose" "docker-compose is not installed"
 fi
 
 [ "$fails" = 0 ]

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 ENGINE=podman
 . "$here/lib.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
-command -v podman >/dev/null || { echo "skip podman: podman is not installed"; exit 0; }
+command -v podman >/dev/null || { skip no-podman podman "podman is not installed"; exit; }
 
 tmp=$(mktemp -d /tmp/carrack-podman-test.XXXXXX)
 conf=$tmp/containers.conf
@@ -82,7 +82,7 @@ if [ -f /sys/fs/cgroup/memory/cgroup.procs ]; then
   check "--pids-limit in pids.max" 50 "$(cg pids pids.max)"
   "${P[@]}" rm -f -t 0 carrack-p4 >/dev/null 2>&1
 else
-  echo "skip podman limits: no v1 memory hierarchy (pure v2 is covered by scripts/vm-test)"
+  skip no-v1-hierarchy "podman limits" "no v1 memory hierarchy (pure v2 is covered by scripts/vm-test)"
 fi
 
 # Errors reach the user: carrack's message, and the exit code engines give for it (127).

@@ -16,6 +16,14 @@
 compile_error!("insecure-no-readonly-exe is for tests only");
 #[cfg(all(not(debug_assertions), feature = "insecure-no-resolve-in-root"))]
 compile_error!("insecure-no-resolve-in-root is for tests only");
+#[cfg(all(not(debug_assertions), feature = "insecure-no-fd-isolation"))]
+compile_error!("insecure-no-fd-isolation is for tests only");
+#[cfg(all(not(debug_assertions), feature = "insecure-no-null-check"))]
+compile_error!("insecure-no-null-check is for tests only");
+#[cfg(all(not(debug_assertions), feature = "insecure-no-console-fd"))]
+compile_error!("insecure-no-console-fd is for tests only");
+#[cfg(all(not(debug_assertions), feature = "insecure-no-proc-checks"))]
+compile_error!("insecure-no-proc-checks is for tests only");
 
 mod cgroups;
 mod cli;
@@ -32,6 +40,8 @@ mod mutate;
 mod selfexe;
 mod state;
 mod sync;
+#[cfg(test)]
+mod testutil;
 
 use anyhow::{bail, Result};
 use clap::Parser;

@@ -199,3 +199,43 @@ fn the_pty_belongs_to_process_user_for_create_and_exec() {
     let got = read_until(&master, "size 20 70");
     assert!(got.contains("owner 1000:5 size 20 70"), "exec: {got}");
 }
+
+/// An image whose /dev/console is a symlink to a host path (no tmpfs on /dev: the image's
+/// entry is what the runtime meets). The console is bound after pivot_root, with the target
+/// resolved in the container's root, so nothing may appear at the host path; refusing the
+/// container is safe too (carrack accepts it: the link resolves in the root).
+#[test]
+fn dev_console_symlink_cannot_reach_the_host() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["sh", "-c", "stat -L -c %t:%T /dev/console > /tmp/r"]);
+    b.config["process"]["terminal"] = true.into();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
+    b.write_config();
+    let target = b.dir.join("console-target");
+    let _ = std::fs::remove_file(b.rootfs().join("dev/console"));
+    std::os::unix::fs::symlink(&target, b.rootfs().join("dev/console")).unwrap();
+    let (sock, rx) = console_socket(&b, "link.sock");
+    let id = b.id("consolelink");
+    let out = b.rt_bundle("create", &id, &["--console-socket", &sock]);
+    // Joined only when create succeeded: otherwise nothing connects and the accept blocks.
+    let ran = out.status.success() && {
+        let _master = rx.join().unwrap();
+        assert!(b.rt(&["start", &id]).status.success());
+        assert!(b.wait_status(&id, "stopped"));
+        true
+    };
+    assert!(
+        !target.exists(),
+        "the runtime followed the image's /dev/console symlink onto the host"
+    );
+    if ran {
+        let seen = std::fs::read_to_string(b.rootfs().join("tmp/r")).unwrap_or_default();
+        assert!(
+            seen.starts_with("88:"),
+            "/dev/console is not the pty: {seen}"
+        );
+    }
+}

@@ -265,20 +265,21 @@ fn unique_name() -> String {
     )
 }
 
-fn skip_reason() -> Option<&'static str> {
+/// (fact, reason) when this host cannot run the root tests.
+pub(super) fn skip_reason() -> Option<(&'static str, &'static str)> {
     if !nix::unistd::geteuid().is_root() {
-        return Some("not root");
+        return Some(("not-root", "not root"));
     }
     if detect_layout().is_err() {
-        return Some("no cgroup filesystem mounted");
+        return Some(("no-cgroups", "no cgroup filesystem mounted"));
     }
     None
 }
 
 macro_rules! require_root {
     () => {
-        if let Some(r) = skip_reason() {
-            eprintln!("skip: {r}");
+        if let Some((fact, r)) = skip_reason() {
+            crate::testutil::skip(fact, r);
             return;
         }
     };

@@ -733,20 +733,12 @@ fn unique() -> String {
     )
 }
 
-fn skip() -> Option<&'static str> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("not root");
-    }
-    if detect_layout().is_err() {
-        return Some("no cgroup filesystem mounted");
-    }
-    None
-}
+use crate::testutil::skip;
 
 macro_rules! root_only {
     () => {
-        if let Some(r) = skip() {
-            eprintln!("skip: {r}");
+        if let Some((fact, r)) = super::tests::skip_reason() {
+            skip(fact, r);
             return;
         }
     };
@@ -886,7 +878,7 @@ fn root_memory_cpu_pids_values_land_in_the_files() {
     let mut checked = 0;
     let mut check = |ctrl: &str, f: &str, want: &str| {
         let Some(d) = v1dir(&g.cg, ctrl) else {
-            eprintln!("skip: no {ctrl} hierarchy");
+            skip("no-v1-hierarchy", &format!("no {ctrl} hierarchy"));
             return;
         };
         assert_eq!(first_line(&d, f), want, "{}", d.join(f).display());
@@ -944,7 +936,7 @@ fn root_refused_values_name_field_and_file() {
         return;
     }
     let Some(cpu) = v1dir(&g.cg, "cpu") else {
-        eprintln!("skip: no cpu hierarchy");
+        skip("no-v1-hierarchy", "no cpu hierarchy");
         return;
     };
     let e = g.cg.apply(&quota).unwrap_err().to_string();
@@ -983,8 +975,16 @@ fn root_refused_values_name_field_and_file() {
                 mem.display()
             )
         );
+    } else if swap {
+        skip(
+            "swap-on",
+            "the memory EBUSY check needs a host without swap",
+        );
     } else {
-        eprintln!("skip: memory EBUSY check needs a v1 memory hierarchy and no swap");
+        skip(
+            "no-v1-hierarchy",
+            "the memory EBUSY check needs a v1 memory hierarchy",
+        );
     }
 }
 
@@ -1093,10 +1093,11 @@ fn root_blkio_throttle_and_unified_key() {
                 );
             }
         }
-        _ => eprintln!("skip: no blkio/io controller or no block device"),
+        (None, _) => skip("no-v1-hierarchy", "no blkio or io controller"),
+        (_, None) => skip("no-block-device", "no block device"),
     }
     let Some(u) = unified_dir(&g.cg) else {
-        eprintln!("skip: no unified dir (pure v1)");
+        skip("no-cgroup2", "no unified dir");
         return;
     };
     g.cg.apply(&res(
@@ -1143,7 +1144,7 @@ fn root_devices_policy_is_enforced() {
         );
     } else {
         let Some(d) = v1dir(&g.cg, "devices") else {
-            eprintln!("skip: no devices hierarchy");
+            skip("no-v1-hierarchy", "no devices hierarchy");
             return;
         };
         g.cg.apply(&r).unwrap();
@@ -1176,7 +1177,7 @@ fn root_bpf_device_program_on_the_unified_dir() {
     root_only!();
     let mut g = made();
     let Some(u) = unified_dir(&g.cg) else {
-        eprintln!("skip: no cgroup2 dir to attach to");
+        skip("no-cgroup2", "no cgroup2 dir to attach to");
         return;
     };
     let deny = devices::rules(&[]).unwrap();
@@ -1205,7 +1206,7 @@ fn root_freeze_stops_and_thaw_resumes() {
     root_only!();
     let mut g = made();
     if g.cg.freezer().is_err() {
-        eprintln!("skip: no freezer");
+        skip("no-v1-hierarchy", "no freezer hierarchy and no cgroup2");
         return;
     }
     let sleeper = spawn_in(&mut g, "exec sleep 60");
@@ -1280,7 +1281,7 @@ fn root_sigkill_reaches_a_frozen_cgroup() {
     root_only!();
     let mut g = made();
     if g.cg.freezer().is_err() {
-        eprintln!("skip: no freezer");
+        skip("no-v1-hierarchy", "no freezer hierarchy and no cgroup2");
         return;
     }
     spawn_in(&mut g, "exec sleep 60");
@@ -1308,11 +1309,11 @@ fn root_v2_freezer_on_the_unified_dir() {
     root_only!();
     let mut g = made();
     let Some(u) = unified_dir(&g.cg) else {
-        eprintln!("skip: no cgroup2 dir");
+        skip("no-cgroup2", "no cgroup2 dir");
         return;
     };
     if !u.join("cgroup.freeze").exists() {
-        eprintln!("skip: kernel without cgroup.freeze");
+        skip("no-cgroup-freeze", "kernel without cgroup.freeze");
         return;
     }
     let spinner = spawn_in(&mut g, "while :; do :; done");

@@ -75,7 +75,7 @@ mod tests {
     fn same_as_runc_spec_but_the_version_and_hostname() {
         for rootless in [false, true] {
             let Some(mut theirs) = runc_spec(rootless) else {
-                println!("skip: runc is not installed");
+                crate::testutil::skip("no-runc", "runc is not installed");
                 return;
             };
             theirs["ociVersion"] = "1.3.0".into();

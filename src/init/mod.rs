@@ -161,6 +161,18 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
             linux.and_then(|l| l.rootfs_propagation().as_deref()),
         )?)?;
     }
+    // /dev/console is bound only in a mount namespace of the container's own.
+    let console = || match ctx.console {
+        Some(sock) => {
+            console::setup_pty(sock, console::size_of(proc_), own_mnt, proc_.user().uid())
+        }
+        None => Ok(()),
+    };
+    // Test-only insecure-no-console-fd (Cargo.toml): before the masks, as runc < 1.2.8.
+    let console_first = cfg!(feature = "insecure-no-console-fd");
+    if console_first {
+        console()?;
+    }
     if let Some(l) = linux.filter(|_| own_mnt) {
         write_sysctls(l.sysctl().as_ref())?;
         mounts::mask_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
@@ -174,9 +186,8 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     {
         rootfs::make_readonly()?;
     }
-    if let Some(sock) = ctx.console {
-        // /dev/console is bound only in a mount namespace of the container's own.
-        console::setup_pty(sock, console::size_of(proc_), own_mnt, proc_.user().uid())?;
+    if !console_first {
+        console()?;
     }
     mounts::make_readonly(&deferred_ro, spec.mounts().as_deref().unwrap_or(&[]))?;
     drop(deferred_ro);

@@ -45,8 +45,14 @@ pub fn setup_pty(
     }
     let name = format!("/dev/pts/{n}");
     if bind_console {
-        // From the fd: a name could be swapped under us (CVE-2025-52565).
-        bind_dev_console(&super::fs::fd_path(&slave))?;
+        // From the fd: a name could be swapped under us (CVE-2025-52565). By name only in
+        // the test-only insecure-no-console-fd build (Cargo.toml), as runc < 1.2.8.
+        let by_name = cfg!(feature = "insecure-no-console-fd");
+        bind_dev_console(&if by_name {
+            name.clone()
+        } else {
+            super::fs::fd_path(&slave)
+        })?;
     }
     send_fd(socket, &name, master.as_raw_fd()).context("--console-socket: send the pty master")?;
     drop(master);

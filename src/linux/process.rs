@@ -127,6 +127,10 @@ fn check_executable(p: &Path) -> Result<()> {
 /// `process.cwd` opened in the container's root without magic links (a cwd of
 /// /proc/self/fd/N must not reach a host directory through an inherited fd: CVE-2024-21626).
 pub fn open_cwd(cwd: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    // Test-only insecure-no-fd-isolation (Cargo.toml): by path, magic links followed (runc < 1.1.12).
+    if cfg!(feature = "insecure-no-fd-isolation") {
+        return std::fs::File::open(cwd).map(Into::into);
+    }
     let root = std::fs::File::open("/")?;
     super::fs::open_dir_in_root(std::os::fd::AsRawFd::as_raw_fd(&root), cwd)
 }
@@ -158,6 +162,10 @@ pub fn enter_cwd_as_user(cwd: &Path) -> Result<()> {
 /// Mark every fd from `first` up close-on-exec: nothing the runtime opened reaches the
 /// container; fds 0..first (stdio and --preserve-fds) stay.
 pub fn cloexec_from(first: u32) -> Result<()> {
+    // Test-only insecure-no-fd-isolation (Cargo.toml): the runtime's fds reach the process.
+    if cfg!(feature = "insecure-no-fd-isolation") {
+        return Ok(());
+    }
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if r != 0 {

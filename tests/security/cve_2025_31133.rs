@@ -75,15 +75,24 @@ fn masking_is_not_skipped_when_dev_null_is_missing() {
     );
 }
 
-/// Variant: /dev/null replaced by a directory (so a naive "is it a file?" check would pick
-/// the tmpfs branch or bind a directory).
+/// Variant: /dev/null a hard link to a host file. No symlink is on the way, so opening it
+/// with O_NOFOLLOW or in the root changes nothing: only checking that it is the null device
+/// (char 1:3) stops the bind. (A directory there cannot be bound over a file at all.)
 #[test]
-fn masking_with_a_directory_at_dev_null_fails_closed() {
+fn masking_with_a_hard_link_at_dev_null_does_not_expose_the_host_file() {
     let Some(()) = can_run() else { return };
-    let b = bundle("cat /etc/secret");
-    std::fs::create_dir_all(b.dir.join("devvol/null")).unwrap();
-    let id = b.id("31133-dir");
+    let b = bundle("cat /etc/secret; echo pwned > /etc/secret");
+    std::fs::hard_link(b.dir.join("hostvol/f"), b.dir.join("devvol/null")).unwrap();
+    let id = b.id("31133-hardlink");
     let out = b.rt_bundle("run", &id, &[]);
+    let host = std::fs::read_to_string(b.dir.join("hostvol/f")).unwrap();
+    assert_eq!(
+        host,
+        "original",
+        "a masked path was bound from the host file linked at the container's /dev/null and \
+         the container wrote through it; it read: {}",
+        text(&out.stdout)
+    );
     assert!(
         !text(&out.stdout).contains("SECRET"),
         "the container read a masked file"

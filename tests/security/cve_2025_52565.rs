@@ -1,9 +1,8 @@
 //! CVE-2025-52565: with `process.terminal`, the runtime bind-mounts the pty (/dev/pts/N) over
 //! /dev/console. runc did it by path and *before* applying maskedPaths and readonlyPaths, so a
 //! racing container that swapped /dev/pts/N for a symlink to, say,
-//! /proc/sys/kernel/core_pattern got a read-write bind of it at /dev/console. Related: a
-//! /dev/console that is itself a symlink must not lead the runtime to create or mount
-//! anything outside the container's root.
+//! /proc/sys/kernel/core_pattern got a read-write bind of it at /dev/console. (A /dev/console
+//! that is itself a symlink is tests/console.rs.)
 //!
 //! carrack binds the console after pivot_root and after maskedPaths, readonlyPaths and
 //! root.readonly (src/init/mod.rs `setup`), with the target resolved in the root
@@ -25,37 +24,57 @@ fn create_with_console(b: &Bundle, id: &str, n: usize) -> (Output, Option<OwnedF
     (out, rx.join().unwrap())
 }
 
+/// The advisory without the race: devpts is mounted at /dev/realpts and /dev/ptmx leads
+/// there, while /dev/pts is the attacker's directory whose entries 0..15 are symlinks to
+/// /proc/sys/kernel/domainname. A runtime that binds the console by its name /dev/pts/N gets
+/// the procfs file at /dev/console; bound before readonlyPaths, writing /dev/console changes
+/// it. The pty opened from the master (TIOCGPTPEER) never goes through the name.
 #[test]
-fn dev_console_symlink_cannot_reach_the_host() {
+fn console_is_the_pty_not_what_its_name_leads_to() {
     let Some(()) = can_run() else { return };
-    let mut b = new_bundle(&["sh", "-c", "stat -L -c %t:%T /dev/console > /tmp/r"]);
+    let mut b = new_bundle(&[
+        "sh",
+        "-c",
+        "stat -L -c '%F %t:%T' /dev/console > /tmp/r; echo pwned > /dev/console; \
+         cat /proc/sys/kernel/domainname >> /tmp/r",
+    ]);
     b.config["process"]["terminal"] = true.into();
-    // No tmpfs on /dev: the image's /dev/console is what the runtime meets.
-    remove_mounts(&mut b.config, &["/dev"]);
-    b.write_config();
-    let target = b.dir.join("console-target");
-    symlink(&target, &b.rootfs().join("dev/console"));
-    let id = b.id("52565-link");
-    let (out, master) = create_with_console(&b, &id, 0);
-    // Refusing the container is safe too; carrack accepts it (the link resolves in the root).
-    let ran = out.status.success() && {
-        let out = b.rt(&["start", &id]);
-        assert!(out.status.success(), "start: {}", text(&out.stderr));
-        assert!(b.wait_status(&id, "stopped"));
-        true
-    };
-    drop(master);
-    assert!(
-        !target.exists(),
-        "the runtime followed the image's /dev/console symlink onto the host"
-    );
-    if ran {
-        let seen = read_or_empty(&b.rootfs().join("tmp/r"));
-        assert!(
-            seen.starts_with("88:"),
-            "/dev/console is not the pty: {seen}"
+    b.config["domainname"] = "orig".into();
+    let devvol = b.dir.join("devvol");
+    for n in 0..16 {
+        symlink(
+            "/proc/sys/kernel/domainname",
+            &devvol.join(format!("pts/{n}")),
         );
     }
+    std::fs::create_dir_all(devvol.join("realpts")).unwrap();
+    symlink("realpts/ptmx", &devvol.join("ptmx"));
+    mknod_char(&devvol.join("null"), 1, 3);
+    put(&devvol.join("console"), "", 0o644);
+    replace_mount(&mut b.config, "/dev", bind("/dev", &devvol));
+    let mut devpts = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == "/dev/pts")
+        .expect("the default config mounts devpts")
+        .clone();
+    devpts["destination"] = "/dev/realpts".into();
+    replace_mount(&mut b.config, "/dev/pts", devpts);
+    remove_mounts(&mut b.config, &["/dev/shm", "/dev/mqueue"]);
+    b.write_config();
+    let id = b.id("52565-name");
+    let (out, master) = create_with_console(&b, &id, 0);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    assert!(b.rt(&["start", &id]).status.success());
+    assert!(b.wait_status(&id, "stopped"));
+    drop(master);
+    let seen = read_or_empty(&b.rootfs().join("tmp/r"));
+    assert!(
+        seen.starts_with("character special file 88:") && seen.ends_with("\norig\n"),
+        "/dev/console is not the pty, or the container changed a read-only /proc file \
+         through it:\n{seen}"
+    );
 }
 
 /// The race of the advisory: a second party flips which of two directories is /dev/pts (the
