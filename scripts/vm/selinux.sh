@@ -3,7 +3,7 @@
 # The container's labels are those of the `selinux` config (scripts/vm/configs); busybox
 # cannot show file or keyring labels, /bin/selabel (scripts/vm/selabel.c) does.
 # shellcheck shell=sh disable=SC3043,SC2086
-SELINUX_TESTS="selinux_run selinux_process_label selinux_exec_label"
+SELINUX_TESTS="selinux_run selinux_process_label selinux_exec_label selinux_bad_labels"
 
 # The label under KEY in /vm/configs/selinux.json (jq writes one key per line).
 config_label() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" /vm/configs/selinux.json; }
@@ -81,5 +81,20 @@ t_selinux_exec_label() {
   got=$(cr exec --process-label "$el" "$ID" cat /proc/self/attr/current </dev/null | tr -d '\0') \
     || fail "exec --process-label failed"
   [ "$got" = "$el" ] || fail "exec --process-label: the process runs as '$got', want '$el'"
+  ok
+}
+
+# A label the policy does not know fails the container, naming the field, and leaves nothing.
+t_selinux_bad_labels() {
+  need_selinux
+  for field in mountLabel selinuxLabel; do
+    bundle selinux 'true'
+    sed -i "s/\"$field\": *\"[^\"]*\"/\"$field\": \"carrack_u:carrack_r:carrack_t:s0\"/" "$B/config.json"
+    grep -q carrack_t "$B/config.json" || fail "setup: $field not replaced"
+    : > "$ERR"
+    if cr run -b "$B" "$ID" </dev/null >/dev/null; then fail "run with an unknown $field succeeded"; fi
+    grep -q "$field" "$ERR" || fail "the error does not name $field: $(cat "$ERR")"
+    [ -z "$(cr list -q)" ] || fail "left behind after the failed run: $(cr list -q)"
+  done
   ok
 }
