@@ -485,3 +485,26 @@ fn without_a_mount_namespace_nothing_is_mounted_on_the_host() {
     let ours = std::fs::read_to_string(&out_path).unwrap();
     assert_eq!(ours, "in-the-rootfs\n");
 }
+
+/// `linux.mountLabel` on a host without SELinux is ignored, as runc does (go-selinux's
+/// FormatMountLabel adds nothing then): the container runs and no mount carries `context=`.
+/// With SELinux, scripts/vm/selinux.sh checks the labels.
+#[test]
+fn mount_label_is_ignored_without_selinux() {
+    let Some(()) = can_run() else { return };
+    if Path::new("/sys/fs/selinux").exists() {
+        skip(
+            "lsm-host",
+            "SELinux is enabled here: scripts/vm/selinux.sh covers it",
+        );
+        return;
+    }
+    let mut b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    b.config["linux"]["mountLabel"] = "system_u:object_r:svirt_tmpfs_t:s0:c1,c2".into();
+    b.write_config();
+    let out = b.rt_bundle("run", &b.id("mountlabel"), &[]);
+    let info = text(&out.stdout);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(mount_options(&info, "/dev").is_some(), "{info}");
+    assert!(!info.contains("context="), "{info}");
+}

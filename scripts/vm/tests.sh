@@ -407,6 +407,10 @@ t_cgroup_born_inside() {
   ok
 }
 
+# SELinux labels (scripts/vm/selinux.sh; `scripts/vm-test --selinux` runs them).
+# shellcheck source=scripts/vm/selinux.sh
+[ ! -f /vm/selinux.sh ] || . /vm/selinux.sh
+
 # --- runner -------------------------------------------------------------------------------------
 
 run_one() {

@@ -88,6 +88,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         process::become_userns_root()?;
     }
     if !ctx.no_new_keyring {
+        crate::linux::lsm::set_key_label(proc_)?;
         join_session_keyring()?;
     }
     if ctx.ns.new_cgroup {
@@ -108,8 +109,10 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     }
 
     let own_mnt = ctx.ns.own_mount_ns();
+    // Here, while the host's selinuxfs is in sight.
+    let mount_label = crate::linux::lsm::mount_label(linux);
     let (root, deferred_ro) = match own_mnt {
-        true => setup_rootfs(ctx, proc_.cwd(), sources.as_ref())?,
+        true => setup_rootfs(ctx, proc_.cwd(), sources.as_ref(), mount_label.as_deref())?,
         false => {
             // Nothing is mounted: the runtime's mount namespace is the host's.
             let root = std::fs::File::open(ctx.rootfs).context("open rootfs")?;
@@ -175,7 +178,8 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     }
     if let Some(l) = linux.filter(|_| own_mnt) {
         write_sysctls(l.sysctl().as_ref())?;
-        mounts::mask_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        let masked = l.masked_paths().as_deref().unwrap_or(&[]);
+        mounts::mask_paths(masked, mount_label.as_deref())?;
         mounts::readonly_paths(l.readonly_paths().as_deref().unwrap_or(&[]))?;
     }
     if spec
@@ -284,6 +288,7 @@ fn setup_rootfs(
     ctx: &InitCtx,
     cwd: &Path,
     sources: Option<&Sources>,
+    mount_label: Option<&str>,
 ) -> Result<(std::fs::File, Vec<(usize, OwnedFd)>)> {
     let linux = ctx.spec.linux().as_ref();
     let prop = rootfs::propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
@@ -296,6 +301,7 @@ fn setup_rootfs(
         new_cgroupns: ctx.ns.new_cgroup,
         idmapped: ctx.idmapped,
         sources: sources.map_or(&[], |s| &s.binds),
+        mount_label,
     };
     let all = ctx.spec.mounts().as_deref().unwrap_or(&[]);
     let mut dev_from_host = false;

@@ -151,6 +151,15 @@ pub struct Ctx<'a> {
     /// Bind sources the parent opened, by index in `mounts` (only under a new user
     /// namespace: linux/mount_sources.rs).
     pub sources: &'a [(usize, OwnedFd)],
+    /// `linux.mountLabel`, only when SELinux is enabled (`lsm::mount_label`).
+    pub mount_label: Option<&'a str>,
+}
+
+/// Whether a filesystem mount of `typ` gets runc's `context=` label option: all but procfs,
+/// sysfs and mqueue (runc labels /dev/mqueue's root instead) and cgroups (their own path).
+/// Bind mounts take no data at all.
+fn takes_mount_label(typ: &str) -> bool {
+    !["proc", "sysfs", "mqueue", "cgroup", "cgroup2"].contains(&typ)
 }
 
 /// Files of /proc that lxcfs-style bind mounts may cover (runc's list); nothing else may be
@@ -406,6 +415,9 @@ fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
         .unwrap_or_else(|| typ.to_string());
     let data = opts.data.join(",");
     let data = (!data.is_empty()).then_some(data);
+    let label = ctx.mount_label.filter(|_| takes_mount_label(typ));
+    // The remount after tmpcopyup keeps `data`: the kernel keeps the label it was given.
+    let first_data = super::lsm::with_mount_label(data.clone(), label);
     if opts.tmpcopyup && typ != "tmpfs" {
         bail!("options: tmpcopyup is only for tmpfs, not {typ}");
     }
@@ -428,12 +440,21 @@ fn mount_fs(ctx: &Ctx, m: &Mount, typ: &str, opts: &Options) -> Result<()> {
         fd_path(&target).as_str(),
         Some(typ),
         first,
-        data.as_deref(),
+        first_data.as_deref(),
     )
-    .with_context(|| match &data {
-        Some(d) => format!("mount {typ} with options {d:?}"),
-        None => format!("mount {typ}"),
+    .with_context(|| match (&first_data, label) {
+        (Some(d), Some(_)) => format!("mount {typ} with options {d:?} (linux.mountLabel)"),
+        (Some(d), None) => format!("mount {typ} with options {d:?}"),
+        (None, _) => format!("mount {typ}"),
     })?;
+    if let Some(l) = ctx.mount_label.filter(|_| typ == "mqueue") {
+        let root = open_in_root(
+            ctx.rootfs,
+            m.destination(),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )?;
+        super::lsm::set_file_label(&root, l)?;
+    }
     if let Some(covered) = covered {
         let fresh = open_in_root(ctx.rootfs, m.destination(), libc::O_DIRECTORY)?;
         super::copyup::copy_tree(&covered, &fresh)?;
@@ -494,7 +515,7 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
         fd_path(&target).as_str(),
         Some("tmpfs"),
         tmpfs_flags,
-        Some("mode=755"),
+        super::lsm::with_mount_label(Some("mode=755".into()), ctx.mount_label).as_deref(),
     )
     .context("mount tmpfs for cgroup hierarchies")?;
     // The tmpfs was just mounted and only we write to it: its subdirectories are made and
@@ -555,7 +576,8 @@ fn bind_ro(
 }
 
 /// `linux.maskedPaths`, after pivot_root: paths are resolved in the new root (cwd is `/`).
-pub fn mask_paths(paths: &[String]) -> Result<()> {
+/// A masking tmpfs carries `mount_label` as runc's does.
+pub fn mask_paths(paths: &[String], mount_label: Option<&str>) -> Result<()> {
     let root = std::fs::File::open("/").context("open /")?;
     if paths.is_empty() {
         return Ok(());
@@ -565,6 +587,7 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
         Err(_) if cfg!(feature = "insecure-no-null-check") => return Ok(()),
         r => r.context("linux.maskedPaths")?,
     };
+    let tmpfs_data = super::lsm::with_mount_label(None, mount_label);
     for (i, p) in paths.iter().enumerate() {
         let field = || format!("linux.maskedPaths[{i}] {p:?}");
         let Some(fd) = open_existing(root.as_raw_fd(), p).with_context(field)? else {
@@ -579,7 +602,7 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
                 fd_path(&fd).as_str(),
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
-                None::<&str>,
+                tmpfs_data.as_deref(),
             )
         } else {
             mount(
@@ -692,6 +715,16 @@ mod tests {
         );
         assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
         assert_eq!(o.data, s(&["mode=755", "size=65536k"]));
+    }
+
+    #[test]
+    fn mount_label_goes_on_filesystems_but_proc_sysfs_mqueue_cgroup() {
+        for t in ["tmpfs", "devpts", "ramfs", "overlay", "shm"] {
+            assert!(takes_mount_label(t), "{t}");
+        }
+        for t in ["proc", "sysfs", "mqueue", "cgroup", "cgroup2"] {
+            assert!(!takes_mount_label(t), "{t}");
+        }
     }
 
     #[test]
