@@ -101,8 +101,19 @@ impl User {
 
 impl Drop for User {
     fn drop(&mut self) {
-        // Its processes are gone by now (the bundles are dropped first); userdel removes the
-        // /etc/subuid and /etc/subgid entries too.
+        // Its containers are gone by now (the bundles are dropped first); what remains of
+        // this test's own user (rootless podman's pause process) is ours to end. userdel
+        // removes the /etc/subuid and /etc/subgid entries too.
+        for pid in processes_of(self.uid..self.uid + 1) {
+            // SAFETY: kill(2); the uid is unique to this test, so these are its processes.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for _ in 0..100 {
+            if processes_of(self.uid..self.uid + 1).is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let _ = Command::new("userdel").arg(&self.name).output();
         for f in ["/etc/subuid", "/etc/subgid"] {
             if sub_range(f, &self.name).is_some() {
@@ -830,4 +841,92 @@ fn a_delegated_cgroup2_directory_is_used() {
     r.ok(&u, &["delete", "--force", &id]);
     assert!(!deleg.join(&id).exists(), "cgroup left");
     nothing_left(&r, &u, "after delete");
+}
+
+/// Rootless podman as the test user with `--runtime carrack`, an image imported from a
+/// busybox rootfs tarball: run, exec, logs, stop, rm, with runc giving the same output. No
+/// network (`--network none`): slirp4netns needs /dev/net/tun, which only root may open here.
+#[test]
+fn rootless_podman_with_carrack() {
+    let Some(u) = User::new() else { return };
+    if which("podman").is_none() {
+        common::skip("no-podman", "podman is not installed");
+        return;
+    }
+    let r = Rootless::new(&u, &["true"]);
+    let tar = r.b.dir.join("bb.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(r.b.rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    chown_r(&r.b.dir, &u);
+    let podman = |args: &[&str]| {
+        let mut c = u.command(&r.xdg(), &which("podman").unwrap());
+        c.args(args);
+        run_to_files(&r.b.dir, c)
+    };
+    let ok = |args: &[&str]| {
+        let out = podman(args);
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    ok(&[
+        "import",
+        tar.to_str().unwrap(),
+        "localhost/carrack-test-bb:1",
+    ]);
+    let mut seen = Vec::new();
+    for runtime in [r.bin.to_str().unwrap(), "runc"] {
+        if runtime == "runc" && which("runc").is_none() {
+            break;
+        }
+        let name = format!("carrack-test-pod-{}", seen.len());
+        let rt = ["--runtime", runtime];
+        let run = |extra: &[&str]| {
+            let mut a = rt.to_vec();
+            a.extend_from_slice(extra);
+            ok(&a)
+        };
+        let id = run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "localhost/carrack-test-bb:1",
+            "id",
+        ]);
+        run(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "localhost/carrack-test-bb:1",
+            "sh",
+            "-c",
+            "echo hello; sleep 100",
+        ]);
+        let exec = run(&["exec", &name, "sh", "-c", "echo from exec; id -u"]);
+        let logs = run(&["logs", &name]);
+        run(&["stop", "-t", "1", &name]);
+        run(&["rm", &name]);
+        seen.push((id, exec, logs));
+    }
+    assert_eq!(seen[0].0.trim(), "uid=0 gid=0", "{:?}", seen[0]);
+    assert_eq!(seen[0].1, "from exec\n0\n");
+    assert_eq!(seen[0].2, "hello\n");
+    if let Some(runc) = seen.get(1) {
+        assert_eq!(&seen[0], runc, "carrack and runc differ");
+    }
+    let _ = podman(&["rmi", "-f", "localhost/carrack-test-bb:1"]);
 }

@@ -308,7 +308,10 @@ fn setup_rootfs(
     }
     if !dev_from_host {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-        devices::create_all(root.as_raw_fd(), devs, ctx.ns.new_user)?;
+        // As runc: bound from the host in a new user namespace, or when carrack itself runs
+        // in one (rootless podman runs us inside its own, where mknod is refused too).
+        let bind = ctx.ns.new_user || crate::rootless::in_user_namespace();
+        devices::create_all(root.as_raw_fd(), devs, bind)?;
         devices::create_links(root.as_raw_fd(), has_devpts)?;
     }
     // runc creates a missing cwd; do it inside the root, before it can become read-only.
