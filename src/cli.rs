@@ -32,9 +32,10 @@ pub struct Cli {
 /// invocation.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Directory for the state of containers
-    #[arg(long, default_value = "/run/carrack")]
-    pub root: PathBuf,
+    /// Directory for the state of containers [default: /run/carrack, or
+    /// $XDG_RUNTIME_DIR/carrack for a rootless user]
+    #[arg(long)]
+    pub root: Option<PathBuf>,
     /// Append errors (and debug lines with --debug) to this file
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -53,6 +54,15 @@ pub struct Global {
     /// Ignored, accepted for compatibility with runc's --criu
     #[arg(long, hide = true)]
     pub criu: Option<String>,
+}
+
+impl Global {
+    /// --root, or runc's default for this user (rootless.rs).
+    pub fn root(&self) -> PathBuf {
+        self.root
+            .clone()
+            .unwrap_or_else(crate::rootless::default_root)
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,7 +374,7 @@ mod tests {
             "x",
         ])
         .unwrap();
-        assert_eq!(cli.global.root, PathBuf::from("/r"));
+        assert_eq!(cli.global.root(), PathBuf::from("/r"));
         assert_eq!(cli.global.log, Some(PathBuf::from("/l")));
         assert_eq!(cli.global.log_format, LogFormat::Json);
         assert!(cli.global.debug);

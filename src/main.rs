@@ -37,6 +37,7 @@ mod linux;
 mod logging;
 #[cfg(test)]
 mod mutate;
+mod rootless;
 mod selfexe;
 mod state;
 mod sync;
@@ -193,7 +194,7 @@ fn describe(cli: &Cli) -> String {
         "carrack {} {verb} {id:?}: pid {}, --root {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
-        cli.global.root.display()
+        cli.global.root().display()
     )
 }
 
@@ -238,12 +239,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
     if g.systemd_cgroup {
         cgroups::systemd::enable()?;
     }
-    match g.rootless.as_str() {
-        "false" | "auto" => {}
-        "true" => bail!("--rootless true: rootless containers are not supported yet"),
-        other => bail!("--rootless {other:?}: must be true, false or auto"),
-    }
-    let root = g.root.as_path();
+    rootless::init(&g.rootless)?;
+    let root = &g.root();
     if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
         selfexe::protect()?;
     }

@@ -202,6 +202,12 @@ impl Store {
             .with_context(|| format!("--root {}: cannot list", self.root.display()))?
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            // A rootless user does not see other users' containers in a shared --root.
+            .filter(|e| {
+                use std::os::unix::fs::MetadataExt;
+                let me = nix::unistd::geteuid().as_raw();
+                me == 0 || e.metadata().is_ok_and(|m| m.uid() == me)
+            })
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| !n.starts_with('.'))
             .collect();
@@ -271,13 +277,24 @@ impl Locked {
 }
 
 fn open_existing_dir(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| {
+    let dir = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!("container does not exist")
         } else {
             anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
         }
-    })
+    })?;
+    // A rootless user acts on their own containers only, whatever a shared --root lets
+    // them open (the permissions of the state directory are the first line).
+    let me = nix::unistd::geteuid().as_raw();
+    let owner = nix::sys::stat::fstat(&dir)?.st_uid;
+    if me != 0 && owner != me {
+        bail!(
+            "{}: the container belongs to uid {owner}, not to you (uid {me})",
+            path.display()
+        );
+    }
+    Ok(dir)
 }
 
 /// The config this process saved, by path: `run` creates, starts and deletes in one process

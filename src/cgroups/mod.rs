@@ -238,6 +238,38 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Rootless without linux.cgroupsPath (rootless.rs): as `create`, but a hierarchy that
+    /// refuses us (mkdir or joining: EACCES, EPERM, EROFS) is dropped, as runc's rootless
+    /// managers do, after removing what was made there. Returns the dropped hierarchies.
+    /// Any other error leaves every dir listed, for the caller's cleanup.
+    pub fn create_or_drop(&mut self) -> Result<Vec<String>> {
+        let mut refused = Vec::new();
+        for (i, d) in self.dirs.iter_mut().enumerate() {
+            match d.create().and_then(|()| joinable(d)) {
+                Ok(()) => {}
+                Err(e) if is_refusal(&e) => {
+                    d.remove(Instant::now())?;
+                    refused.push(i);
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("cgroup {} on {}", d.path.display(), d.hierarchy))
+                }
+            }
+        }
+        let mut i = 0;
+        let mut dropped = Vec::new();
+        self.dirs.retain(|d| {
+            let keep = !refused.contains(&i);
+            i += 1;
+            if !keep {
+                dropped.push(d.hierarchy.clone());
+            }
+            keep
+        });
+        Ok(dropped)
+    }
+
     /// exec `--cgroup`: the existing sub-cgroup `path` ("path" for every hierarchy, or
     /// "controller:path" for the v1 hierarchies serving that controller), as runc. Nothing
     /// is created, and nothing is marked for removal.
@@ -491,6 +523,31 @@ fn plan_from(
         bail!("no mounted cgroup hierarchy matches /proc/self/cgroup");
     }
     Ok(Cgroup { dirs })
+}
+
+/// Can we move a process into `d` (the file `entry` opens)?
+fn joinable(d: &CgroupDir) -> Result<()> {
+    let file = match d.kind() {
+        Kind::Unified => "cgroup.procs",
+        Kind::V1 { .. } => "tasks",
+    };
+    let p = d.path.join(file);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .map(drop)
+        .with_context(|| format!("open {}", p.display()))
+}
+
+fn is_refusal(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS)
+            )
+        })
 }
 
 /// The configured path and whether it is absolute; no path means "<id>", relative (runc).

@@ -100,7 +100,16 @@ fn run(serve: Serve, writes: &[Write]) -> Result<()> {
 }
 
 pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
-    apply_sites(&Sites::of(cg, true), r, true)
+    let s = Sites::of(cg, true);
+    if crate::rootless::cgroups() {
+        // As runc: a rootless container's device rules are tried and their errors ignored
+        // (a non-root user may not restrict devices); everything else must apply.
+        if let Err(e) = devices(&s, r) {
+            crate::logging::debug(&format!("rootless: device rules not applied: {e:#}"));
+        }
+        return apply_sites(&s, r, false);
+    }
+    apply_sites(&s, r, true)
 }
 
 /// `with_devices` false lets unit tests run everything else on a fake directory tree (a

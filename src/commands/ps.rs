@@ -9,7 +9,7 @@ use std::path::Path;
 pub fn run(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
     crate::config::validate_id(id)?;
     let (state, status) = Store::new(root)?.load(id)?;
-    let pids = match state.cgroup.pids() {
+    let pids = match crate::container::processes(&state) {
         Ok(pids) => pids,
         // Its cgroup may be gone with the last process: nothing runs.
         Err(_) if status == Status::Stopped => Vec::new(),

@@ -42,6 +42,7 @@ pub fn create_held(
         .with_context(|| format!("--bundle {}", o.bundle.display()))?;
     let spec = config::load(&bundle)?;
     config::validate(&spec, &bundle)?;
+    crate::rootless::check(&spec)?;
     crate::linux::netdev::check_present(&spec)?;
     let console = console_socket(&spec, o, console)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?;
@@ -110,7 +111,18 @@ fn build(
         .iter()
         .map(|d| d.created.clone())
         .collect();
-    let created = c.state.cgroup.create();
+    let rootless_cgroups = crate::rootless::cgroups() && no_cgroups_path(spec);
+    let created = match rootless_cgroups {
+        true => c.state.cgroup.create_or_drop().map(|dropped| {
+            if !dropped.is_empty() {
+                crate::logging::debug(&format!(
+                    "rootless: no cgroup on {} (not delegated to us)",
+                    dropped.join(", ")
+                ));
+            }
+        }),
+        false => c.state.cgroup.create(),
+    };
     // The state already lists the dirs we meant to make; save again only when that changed
     // (a dir another creator made first is theirs) or create failed half-way.
     let changed = c
@@ -134,7 +146,14 @@ fn build(
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    c.state.cgroup.apply(&resources)?;
+    if rootless_cgroups && c.state.cgroup.dirs.is_empty() {
+        // runc: "cannot set ... limit: container could not join or create cgroup".
+        if crate::rootless::needs_controllers(&resources) {
+            bail!("linux.resources: cannot set limits: this rootless container could not join or create a cgroup (none is delegated to the user); remove the limits or delegate a cgroup");
+        }
+    } else {
+        c.state.cgroup.apply(&resources)?;
+    }
     crate::fault::point("create:after-cgroup");
     // 0622 whatever the umask: init opens it for writing after it became process.user.
     nix::unistd::mkfifo(&c.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -202,6 +221,14 @@ fn build(
         super::write_pid_file(p, child.pid)?;
     }
     Ok(child.pid)
+}
+
+/// linux.cgroupsPath absent or empty: runc's rootless managers may then go without a cgroup.
+fn no_cgroups_path(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .is_none_or(|p| p.as_os_str().is_empty())
 }
 
 /// (name under the container's cgroup mount, host dir) per hierarchy.

@@ -28,7 +28,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
     let spec = c.config()?;
     let process = build_process(spec.process().as_ref(), a)?;
-    let ns = namespaces::plan_exec(
+    let mut ns = namespaces::plan_exec(
         c.state.pid,
         c.state.pid_start,
         spec.linux()
@@ -36,6 +36,9 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
             .and_then(|l| l.namespaces().as_deref())
             .unwrap_or(&[]),
     )?;
+    if ns.join_pid.is_some() && crate::rootless::euid() {
+        enter_user_ns(&mut ns)?;
+    }
     if let Some(pidns) = &ns.join_pid {
         nix::sched::setns(pidns.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
             .context("join the container's pid namespace")?;
@@ -142,6 +145,20 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
 }
 
+/// A rootless caller may join a pid namespace only from inside its user namespace (setns
+/// needs CAP_SYS_ADMIN in our own namespace too): join the container's user namespace
+/// here, where we are single-threaded, as runc's nsexec joins it first. The child is then
+/// born in it and joins the rest. Our uid stays the same host uid, so the state, pid file
+/// and sockets are reached as before.
+fn enter_user_ns(ns: &mut namespaces::Plan) -> Result<()> {
+    let user = nix::sched::CloneFlags::CLONE_NEWUSER;
+    if let Some(i) = ns.join.iter().position(|(_, f, _)| *f == user) {
+        let (fd, _, field) = ns.join.remove(i);
+        nix::sched::setns(fd.as_fd(), user).with_context(|| format!("{field}: setns"))?;
+    }
+    Ok(())
+}
+
 /// `--pidfd-socket`: a pidfd of the new process, sent with SCM_RIGHTS (runc 1.2).
 fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32) -> Result<()> {
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -239,6 +256,12 @@ fn check(p: &Process) -> Result<()> {
     }
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
+    }
+    let extra_gids = p.user().additional_gids().as_ref();
+    if crate::rootless::euid() && extra_gids.is_some_and(|g| !g.is_empty()) {
+        bail!(
+            "process.user.additionalGids: cannot set any additional groups in a rootless container"
+        );
     }
     crate::linux::lsm::check(p)?;
     crate::config::check_process_scheduling(p)

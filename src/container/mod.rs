@@ -114,10 +114,64 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         Status::Created | Status::Running | Status::Paused => {}
         _ => bail!("container not running"),
     }
+    if all && c.state.cgroup.dirs.is_empty() {
+        // A rootless container without a cgroup: its processes are init's descendants.
+        for pid in processes(&c.state)? {
+            // SAFETY: kill(2) with plain integers; ESRCH (already gone) is fine.
+            unsafe { libc::kill(pid, sig) };
+        }
+        return Ok(());
+    }
     if all {
         return c.state.cgroup.signal_all(sig);
     }
     crate::linux::pidfd::PidFd::open(c.state.pid, c.state.pid_start)?.signal(sig)
+}
+
+/// The container's processes, sorted: its cgroup's, or, for a rootless container that has
+/// no cgroup, the processes of init's pid namespace when it is not ours (exec'd ones are
+/// not init's children) and the descendants of all of those. Empty once init is gone.
+pub fn processes(s: &crate::state::State) -> Result<Vec<i32>> {
+    if !s.cgroup.dirs.is_empty() {
+        return s.cgroup.pids();
+    }
+    if !process_alive(s.pid, s.pid_start) {
+        return Ok(Vec::new());
+    }
+    let ns = |pid: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let theirs = ns(&s.pid.to_string()).filter(|n| Some(*n) != ns("self"));
+    let mut found = std::collections::BTreeSet::from([s.pid]);
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if theirs.is_some() && ns(&pid.to_string()) == theirs {
+            found.insert(pid);
+        }
+        if let Some(ppid) = crate::linux::fs::read_text(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| t[t.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    loop {
+        let before = found.len();
+        for (pid, ppid) in &parent_of {
+            if found.contains(ppid) {
+                found.insert(*pid);
+            }
+        }
+        if found.len() == before {
+            return Ok(found.into_iter().collect());
+        }
+    }
 }
 
 /// pause: freeze every process of the container.

@@ -75,6 +75,11 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Die with the parent until we are ready: a create killed half-way leaves no orphan.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let (state_json, sources) = wait_for_go(ctx.chan)?;
+    // A rootless parent left us dumpable for its id-map writes (launcher::clone_child).
+    #[cfg(not(feature = "insecure-no-readonly-exe"))]
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0)
+    };
     crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")?;
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
@@ -320,7 +325,10 @@ fn setup_rootfs(
     }
     if !dev_from_host {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-        devices::create_all(root.as_raw_fd(), devs, ctx.ns.new_user)?;
+        // As runc: bound from the host in a new user namespace, or when carrack itself runs
+        // in one (rootless podman runs us inside its own, where mknod is refused too).
+        let bind = ctx.ns.new_user || crate::rootless::in_user_namespace();
+        devices::create_all(root.as_raw_fd(), devs, bind)?;
         devices::create_links(root.as_raw_fd(), has_devpts)?;
     }
     // runc creates a missing cwd; do it inside the root, before it can become read-only.

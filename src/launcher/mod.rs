@@ -5,7 +5,7 @@ use crate::init::{self, InitCtx};
 use crate::linux::namespaces::Plan;
 use crate::sync::{self, Channel, Msg};
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{LinuxIdMapping, Spec};
+use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -133,10 +133,14 @@ pub fn clone_child(
         // Child. carrack is single-threaded, so this copy of memory is consistent.
         // Non-dumpable until it execs: no container process may open its /proc files
         // (its exe is carrack's: CVE-2019-5736, see selfexe.rs).
+        // Except a rootless create's init: /proc/<pid> of a non-dumpable process belongs to
+        // the host's root, so its (non-root) parent could not write its id maps or open its
+        // root for the mount sources; init turns non-dumpable on Go (init::setup), before
+        // anything of the container exists, as runc's nsexec does.
         #[cfg(not(feature = "insecure-no-readonly-exe"))]
-        unsafe {
-            libc::prctl(libc::PR_SET_DUMPABLE, 0)
-        };
+        if flags & libc::CLONE_NEWUSER as u64 == 0 || !crate::rootless::euid() {
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+        }
         drop(parent_end);
         for fd in parent_only {
             unsafe { libc::close(*fd) };
@@ -152,25 +156,17 @@ pub fn clone_child(
 }
 
 impl Child {
-    /// Write the id maps of a new user namespace (before init does anything as "root").
+    /// Write the id maps of a new user namespace (before init does anything as "root"):
+    /// linux/idmap.rs `write_maps`, runc's way for a rootless caller.
     pub fn write_id_maps(&self, spec: &Spec) -> Result<()> {
         let Some(linux) = spec.linux() else {
             return Ok(());
         };
-        let fmt = |maps: &[LinuxIdMapping]| -> String {
-            maps.iter()
-                .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-                .collect()
-        };
-        if let Some(m) = linux.uid_mappings() {
-            std::fs::write(format!("/proc/{}/uid_map", self.pid), fmt(m))
-                .context("linux.uidMappings: write uid_map")?;
-        }
-        if let Some(m) = linux.gid_mappings() {
-            std::fs::write(format!("/proc/{}/gid_map", self.pid), fmt(m))
-                .context("linux.gidMappings: write gid_map")?;
-        }
-        Ok(())
+        crate::linux::idmap::write_maps(
+            self.pid,
+            linux.uid_mappings().as_deref(),
+            linux.gid_mappings().as_deref(),
+        )
     }
 
     /// The outcome of an exec: EOF means execve succeeded (the channel is close-on-exec).

@@ -133,3 +133,91 @@ fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<Owned
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     result
 }
+
+/// Write the id maps of the new user namespace of `pid`, as runc (nsexec.c) does: for a
+/// rootless caller, `setgroups` is denied first when the gid map is the caller's own gid
+/// alone (an unprivileged write of gid_map needs that); each map is written directly, and
+/// when the kernel refuses (EPERM: more than the caller's own id) a rootless caller retries
+/// through newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
+pub fn write_maps(
+    pid: i32,
+    uids: Option<&[LinuxIdMapping]>,
+    gids: Option<&[LinuxIdMapping]>,
+) -> Result<()> {
+    let rootless = crate::rootless::euid();
+    if rootless && gids.is_some_and(own_gid_only) {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+            .context("linux.gidMappings: write setgroups")?;
+    }
+    if let Some(m) = uids.filter(|m| !m.is_empty()) {
+        write_one(pid, "uid_map", "newuidmap", m, rootless).context("linux.uidMappings")?;
+    }
+    if let Some(m) = gids.filter(|m| !m.is_empty()) {
+        write_one(pid, "gid_map", "newgidmap", m, rootless).context("linux.gidMappings")?;
+    }
+    Ok(())
+}
+
+/// runc's requiresRootOrMappingTool, negated: the gid map is exactly [0 -> egid, size 1].
+fn own_gid_only(maps: &[LinuxIdMapping]) -> bool {
+    let egid = nix::unistd::getegid().as_raw();
+    matches!(maps, [m] if m.container_id() == 0 && m.host_id() == egid && m.size() == 1)
+}
+
+fn write_one(
+    pid: i32,
+    file: &str,
+    tool: &str,
+    maps: &[LinuxIdMapping],
+    rootless: bool,
+) -> Result<()> {
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect();
+    match std::fs::write(format!("/proc/{pid}/{file}"), &text) {
+        Ok(()) => Ok(()),
+        Err(e) if rootless && e.raw_os_error() == Some(libc::EPERM) => run_tool(tool, pid, maps),
+        Err(e) => Err(e).with_context(|| format!("write {file}")),
+    }
+}
+
+/// `newuidmap <pid> <inside> <outside> <count>...`, found on PATH (runc's exec.LookPath).
+fn run_tool(tool: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
+    let path = find_on_path(tool).with_context(|| {
+        format!(
+            "the map needs ids other than your own, and {tool} (package uidmap) is not installed"
+        )
+    })?;
+    let mut cmd = std::process::Command::new(&path);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([m.container_id(), m.host_id(), m.size()].map(|n| n.to_string()));
+    }
+    let out = cmd
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("run {}", path.display()))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().last().unwrap_or("").trim();
+        bail!(
+            "{tool} refused the map ({}): {why} (are these ids in your /etc/sub{}id ranges?)",
+            out.status,
+            if tool == "newuidmap" { "u" } else { "g" }
+        );
+    }
+    Ok(())
+}
+
+fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
