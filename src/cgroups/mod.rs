@@ -7,6 +7,7 @@
 //! freezer.rs and stats.rs work on the same dirs.
 
 mod bpf;
+pub mod dbus;
 mod devices;
 mod freezer;
 mod oom;
