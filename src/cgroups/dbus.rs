@@ -53,7 +53,9 @@ impl Value {
             Value::Path(_) => "o".into(),
             Value::Sig(_) => "g".into(),
             Value::Array(elem, _) => format!("a{elem}"),
-            Value::Struct(v) => format!("({})", v.iter().map(|x| x.signature()).collect::<String>()),
+            Value::Struct(v) => {
+                format!("({})", v.iter().map(|x| x.signature()).collect::<String>())
+            }
             Value::Variant(_) => "v".into(),
         }
     }
@@ -88,7 +90,7 @@ pub struct Writer {
 
 impl Writer {
     fn pad(&mut self, a: usize) {
-        while self.buf.len() % a != 0 {
+        while !self.buf.len().is_multiple_of(a) {
             self.buf.push(0);
         }
     }
@@ -500,7 +502,8 @@ impl Conn {
             pending: Vec::new(),
             name: format!("D-Bus {name}"),
         };
-        c.auth().with_context(|| format!("{}: authentication", c.name))?;
+        c.auth()
+            .with_context(|| format!("{}: authentication", c.name))?;
         if !direct {
             c.call(Message::call(
                 Some("org.freedesktop.DBus"),

@@ -130,7 +130,10 @@ fn nested_and_truncated() {
         "(sa(sv))".into(),
         vec![Value::Struct(vec![
             Value::str("x"),
-            Value::Array("(sv)".into(), vec![prop("A", Value::Array("y".into(), vec![Value::Byte(3)]))]),
+            Value::Array(
+                "(sv)".into(),
+                vec![prop("A", Value::Array("y".into(), vec![Value::Byte(3)]))],
+            ),
         ])],
     );
     let mut w = Writer::default();
@@ -180,7 +183,10 @@ fn private_dbus_daemon() {
         let Some(Value::Array(_, names)) = names.first() else {
             panic!("{names:?}")
         };
-        assert!(names.contains(&Value::str("org.freedesktop.DBus")), "{names:?}");
+        assert!(
+            names.contains(&Value::str("org.freedesktop.DBus")),
+            "{names:?}"
+        );
         let e = c
             .call(Message::call(
                 Some("org.freedesktop.DBus"),
