@@ -12,6 +12,10 @@
 //!   parent                                   init (cloned with the new namespaces)
 //!   clone3 (into the v2 cgroup) ──────────▶  PDEATHSIG=SIGKILL; wait for Go
 //!   record pid + start time in state.json
+//!   --systemd-cgroup: StartTransientUnit with
+//!   init's pid (systemd moves init into the
+//!   scope; clone3 put it in our own cgroup),
+//!   wait for JobRemoved, write the cgroup files
 //!   write uid_map/gid_map (new userns)
 //!   move devices (linux.netDevices)
 //!   Go(state JSON for hooks) ─────────────▶  write "0" to each v1 `tasks` fd (joins the
