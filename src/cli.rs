@@ -45,7 +45,7 @@ pub struct Global {
     /// Write debug lines to the log
     #[arg(long)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported yet: refused with an error)
+    /// Manage cgroups through systemd (a transient unit per container, over D-Bus)
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (before the verb: `spec` has its own --rootless)

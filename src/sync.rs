@@ -13,6 +13,10 @@
 //!   parent                                   init (cloned with the new namespaces)
 //!   clone3 (into the v2 cgroup) ──────────▶  PDEATHSIG=SIGKILL; wait for Go
 //!   record pid + start time in state.json
+//!   --systemd-cgroup: StartTransientUnit with
+//!   init's pid (systemd moves init into the
+//!   scope; clone3 put it in our own cgroup),
+//!   wait for JobRemoved, write the cgroup files
 //!   write uid_map/gid_map (new userns)
 //!   Sources(names) + fds ─────────────────▶  kept for the mounts (only with a new user and
 //!     (new user + mount namespace only;      mount namespace: see below)

@@ -7,6 +7,7 @@
 //! freezer.rs and stats.rs work on the same dirs.
 
 mod bpf;
+pub mod dbus;
 mod devices;
 mod freezer;
 mod oom;
@@ -191,6 +192,9 @@ pub fn enter_self(tasks: &[(OwnedFd, PathBuf)]) -> Result<()> {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Cgroup {
     pub dirs: Vec<CgroupDir>,
+    /// --systemd-cgroup: the unit systemd makes (after clone, with init's pid) and owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<systemd::Unit>,
 }
 
 impl Cgroup {
@@ -202,25 +206,74 @@ impl Cgroup {
     /// With --systemd-cgroup the "slice:prefix:name" form is first mapped to its path
     /// (systemd.rs).
     pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
-        let mapped = match systemd::enabled() {
-            true => Some(systemd::path_for(
+        let unit = match systemd::enabled() {
+            true => Some(systemd::unit_for(
                 cgroups_path.and_then(|p| p.to_str()),
                 id,
             )?),
             false => None,
         };
-        plan_from(
+        let mapped = unit.as_ref().map(systemd::path_of).transpose()?;
+        let mut cg = plan_from(
             detect_layout()?,
             &host_mounts()?,
             &own_cgroups()?,
             mapped.as_deref().or(cgroups_path),
             id,
-        )
+        )?;
+        cg.unit = unit;
+        Ok(cg)
+    }
+
+    /// --systemd-cgroup, after clone: have systemd make the unit with `pid` in it and the
+    /// properties of `r` and the annotations, then (as runc) create and join what systemd
+    /// did not: a slice's own dir, v1 hierarchies it does not manage. The files are written
+    /// by `apply` next.
+    pub fn start_unit(
+        &mut self,
+        pid: i32,
+        r: &oci_spec::runtime::LinuxResources,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<()> {
+        let Some(unit) = &self.unit else {
+            return Ok(());
+        };
+        let unified = detect_layout()? == Layout::Unified;
+        let props = systemd::properties(r, annotations, unified, true)?;
+        systemd::start(unit, pid, props)?;
+        for d in &mut self.dirs {
+            d.created = missing_ancestors(&d.path)?;
+        }
+        self.create()?;
+        for d in &self.dirs {
+            let procs = d.path.join("cgroup.procs");
+            let text =
+                fs::read_to_string(&procs).with_context(|| format!("read {}", procs.display()))?;
+            if !parse_procs(&text).any(|p| p == pid) {
+                write_file(&procs, &pid.to_string())
+                    .with_context(|| format!("add pid {pid} to {}", procs.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// update with --systemd-cgroup: the properties first (systemd would otherwise restore
+    /// its own values on a daemon-reload), then the files (`apply`).
+    pub fn update_unit(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let Some(unit) = &self.unit else {
+            return Ok(());
+        };
+        let unified = detect_layout()? == Layout::Unified;
+        systemd::set_properties(unit, systemd::update_properties(r, unified)?)
     }
 
     /// Record the directories `create` is about to make before it makes them: state.json is
     /// saved in between, so a runtime killed half-way still names them for `delete --force`.
     pub fn intend(&mut self) -> Result<()> {
+        // systemd makes (and removes) the unit's dirs: see start_unit.
+        if self.unit.is_some() {
+            return Ok(());
+        }
         for d in &mut self.dirs {
             d.created = missing_ancestors(&d.path)?;
         }
@@ -380,6 +433,9 @@ impl Cgroup {
     pub fn remove(&self) -> Result<()> {
         // One budget for all hierarchies: once the tasks are gone every rmdir succeeds.
         let deadline = Instant::now() + REMOVE_BUSY_WAIT;
+        if let Some(unit) = &self.unit {
+            systemd::stop(unit, || self.dirs.iter().all(|d| !d.path.exists()))?;
+        }
         let errors: Vec<String> = self
             .dirs
             .iter()
@@ -522,7 +578,7 @@ fn plan_from(
     if dirs.is_empty() {
         bail!("no mounted cgroup hierarchy matches /proc/self/cgroup");
     }
-    Ok(Cgroup { dirs })
+    Ok(Cgroup { dirs, unit: None })
 }
 
 /// Can we move a process into `d` (the file `entry` opens)?

@@ -1,11 +1,19 @@
-//! `--systemd-cgroup`: linux.cgroupsPath in systemd's "slice:prefix:name" form, mapped to the
-//! cgroupfs path systemd would give the unit (prefix-name.scope under the expanded slice), as
-//! runc's mapping does. Creating the unit over D-Bus is not done yet, so the flag needs a
-//! running systemd to own that tree, and is refused with a clear error without one.
+//! `--systemd-cgroup`, runc's systemd cgroup driver: linux.cgroupsPath is "slice:prefix:name";
+//! the container gets the transient unit `prefix-name.scope` in that slice (or the slice
+//! `name` when it ends in ".slice"), made over D-Bus by StartTransientUnit with init's pid,
+//! Delegate=yes and the resource properties systemd knows (props.rs). The unit's cgroupfs
+//! path is the one systemd gives it, so every file-based operation (the resources systemd
+//! cannot express, freeze, stats, kill) works on it as with the cgroupfs driver.
 
-use anyhow::{bail, Result};
+mod props;
+
+use super::dbus::{self, Conn, Message, Value};
+use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use props::{properties, update_properties};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -22,10 +30,27 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// The unit of a container, kept in state.json: delete stops it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Unit {
+    /// "prefix-name.scope", or a "*.slice".
+    pub name: String,
+    /// The slice it lives in.
+    pub slice: String,
+}
+
+impl Unit {
+    fn is_slice(&self) -> bool {
+        self.name.ends_with(".slice")
+    }
+}
+
+const FIELD: &str = "linux.cgroupsPath";
+
 /// "a-b.slice" -> "/a.slice/a-b.slice"; "-.slice" (the root slice) -> "/".
 pub fn expand_slice(slice: &str) -> Result<PathBuf> {
     let Some(stem) = slice.strip_suffix(".slice") else {
-        bail!("linux.cgroupsPath: {slice:?} is not a slice name (*.slice)");
+        bail!("{FIELD}: {slice:?} is not a slice name (*.slice)");
     };
     if stem == "-" {
         return Ok(PathBuf::from("/"));
@@ -36,7 +61,7 @@ pub fn expand_slice(slice: &str) -> Result<PathBuf> {
         || stem.ends_with('-')
         || stem.contains("--")
     {
-        bail!("linux.cgroupsPath: {slice:?} is not a valid slice name");
+        bail!("{FIELD}: {slice:?} is not a valid slice name");
     }
     let mut path = PathBuf::from("/");
     let mut prefix = String::new();
@@ -50,41 +75,198 @@ pub fn expand_slice(slice: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The cgroupfs path for `cgroups_path` ("slice:prefix:name", or empty for the default
-/// "system.slice:carrack:<id>").
-pub fn path_for(cgroups_path: Option<&str>, id: &str) -> Result<PathBuf> {
+/// The unit for `cgroups_path` ("slice:prefix:name", or empty for runc's default
+/// "system.slice" with prefix "carrack" and the container id as the name), as runc names it.
+pub fn unit_for(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
     let spec = cgroups_path.filter(|p| !p.is_empty());
     let (slice, prefix, name) = match spec {
         None => ("system.slice", "carrack", id),
         Some(p) => {
             let parts: Vec<&str> = p.split(':').collect();
             let [slice, prefix, name] = parts[..] else {
-                bail!(
-                    "linux.cgroupsPath {p:?}: with --systemd-cgroup it must be slice:prefix:name"
-                );
+                bail!("{FIELD} {p:?}: with --systemd-cgroup it must be slice:prefix:name");
             };
-            (
-                if slice.is_empty() {
-                    "system.slice"
-                } else {
-                    slice
-                },
-                prefix,
-                name,
-            )
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
+            (slice, prefix, name)
         }
     };
-    let mut path = expand_slice(slice)?;
-    if name.ends_with(".slice") {
-        // A slice as the unit: it nests under the parent by its own expansion.
-        let own = expand_slice(name)?;
-        path.push(own.file_name().unwrap_or_default());
-    } else if prefix.is_empty() {
-        path.push(format!("{name}.scope"));
-    } else {
-        path.push(format!("{prefix}-{name}.scope"));
+    expand_slice(slice)?;
+    let bad = |s: &str| s.contains('/') || s.chars().any(|c| c.is_control() || c == ' ');
+    if name.is_empty() || bad(name) || bad(prefix) {
+        bail!(
+            "{FIELD} {:?}: the prefix and name must be non-empty unit name parts without '/'",
+            cgroups_path.unwrap_or("")
+        );
     }
+    let name = if name.ends_with(".slice") {
+        expand_slice(name)?;
+        name.to_string()
+    } else {
+        // runc: a scope unless a slice is asked for, "-name.scope" with an empty prefix.
+        format!("{prefix}-{name}.scope")
+    };
+    Ok(Unit {
+        name,
+        slice: slice.to_string(),
+    })
+}
+
+/// The cgroupfs path systemd gives the unit, relative to the hierarchy's root.
+pub fn path_of(unit: &Unit) -> Result<PathBuf> {
+    // A slice's place follows from its own name, whatever the parent.
+    if unit.is_slice() {
+        return expand_slice(&unit.name);
+    }
+    let mut path = expand_slice(&unit.slice)?;
+    path.push(&unit.name);
     Ok(path)
+}
+
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
+/// As runc: how long systemd may take for a job.
+const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn manager_call(member: &str, body: Vec<Value>) -> Message {
+    Message::call(Some(SYSTEMD), SYSTEMD_PATH, MANAGER, member).with_body(body)
+}
+
+/// A connection with JobRemoved routed to us.
+fn connect() -> Result<Conn> {
+    let mut c = Conn::system().context("--systemd-cgroup")?;
+    c.add_match(&format!(
+        "type='signal',sender='{SYSTEMD}',path='{SYSTEMD_PATH}',interface='{MANAGER}',member='JobRemoved'"
+    ))?;
+    Ok(c)
+}
+
+/// Run a job-returning Manager call and wait for its JobRemoved; returns the job's result
+/// ("done", "failed", …).
+fn run_job(c: &mut Conn, member: &str, body: Vec<Value>) -> Result<String> {
+    let reply = c.call(manager_call(member, body))?;
+    let Some(Value::Path(job)) = reply.first() else {
+        bail!("{member}: systemd returned no job");
+    };
+    let job = job.clone();
+    let sig = c
+        .wait_signal(JOB_TIMEOUT, |m| {
+            m.member.as_deref() == Some("JobRemoved")
+                && m.body.get(1).and_then(|v| v.as_str()) == Some(&job)
+        })
+        .with_context(|| format!("{member}: waiting for systemd's job {job}"))?;
+    Ok(sig
+        .body
+        .get(3)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string())
+}
+
+fn is_error(e: &anyhow::Error, name: &str) -> bool {
+    e.to_string().contains(name)
+}
+
+/// StartTransientUnit(mode "replace") with `pid` and `props`, waiting for the job as runc
+/// does. A leftover failed unit of that name is reset and the start retried once; an
+/// existing slice is fine.
+pub fn start(unit: &Unit, pid: i32, mut props: Vec<Value>) -> Result<()> {
+    let mut base = vec![dbus::prop(
+        "Description",
+        Value::Str(format!("carrack container {}", unit.name)),
+    )];
+    if unit.is_slice() {
+        // A slice's parent is named with Wants= (runc).
+        base.push(dbus::prop(
+            "Wants",
+            Value::Array("s".into(), vec![Value::str(&unit.slice)]),
+        ));
+    } else {
+        base.push(dbus::prop("Slice", Value::str(&unit.slice)));
+        base.push(dbus::prop("Delegate", Value::Bool(true)));
+        base.push(dbus::prop(
+            "PIDs",
+            Value::Array("u".into(), vec![Value::U32(pid as u32)]),
+        ));
+    }
+    base.push(dbus::prop("DefaultDependencies", Value::Bool(false)));
+    base.append(&mut props);
+    let mut c = connect()?;
+    let body = || {
+        vec![
+            Value::str(&unit.name),
+            Value::str("replace"),
+            Value::Array("(sv)".into(), base.clone()),
+            Value::Array("(sa(sv))".into(), vec![]),
+        ]
+    };
+    let what = || format!("--systemd-cgroup: systemd: start unit {}", unit.name);
+    let result = match run_job(&mut c, "StartTransientUnit", body()) {
+        Err(e) if is_error(&e, "org.freedesktop.systemd1.UnitExists") => {
+            if unit.is_slice() {
+                return Ok(());
+            }
+            let _ = c.call(manager_call(
+                "ResetFailedUnit",
+                vec![Value::str(&unit.name)],
+            ));
+            run_job(&mut c, "StartTransientUnit", body()).with_context(what)?
+        }
+        r => r.with_context(what)?,
+    };
+    if result != "done" {
+        bail!("{}: job result {result:?}", what());
+    }
+    Ok(())
+}
+
+/// SetUnitProperties(runtime): update's properties.
+pub fn set_properties(unit: &Unit, props: Vec<Value>) -> Result<()> {
+    if props.is_empty() {
+        return Ok(());
+    }
+    let mut c = Conn::system().context("--systemd-cgroup")?;
+    c.call(manager_call(
+        "SetUnitProperties",
+        vec![
+            Value::str(&unit.name),
+            Value::Bool(true),
+            Value::Array("(sv)".into(), props),
+        ],
+    ))
+    .with_context(|| format!("--systemd-cgroup: systemd: set properties of {}", unit.name))?;
+    Ok(())
+}
+
+/// StopUnit, then ResetFailedUnit (a failed unit would stay loaded), as runc. A unit that
+/// is already gone is fine. Without a bus, a unit whose cgroup `gone` says is gone too (a
+/// create that failed before systemd was reached) needs nothing.
+pub fn stop(unit: &Unit, gone: impl Fn() -> bool) -> Result<()> {
+    let mut c = match connect() {
+        Ok(c) => c,
+        Err(_) if gone() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match run_job(
+        &mut c,
+        "StopUnit",
+        vec![Value::str(&unit.name), Value::str("replace")],
+    ) {
+        Ok(_) => {}
+        Err(e) if is_error(&e, "org.freedesktop.systemd1.NoSuchUnit") => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("--systemd-cgroup: systemd: stop {}", unit.name))
+        }
+    }
+    let _ = c.call(manager_call(
+        "ResetFailedUnit",
+        vec![Value::str(&unit.name)],
+    ));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,19 +285,40 @@ mod tests {
         );
         assert_eq!(expand_slice("-.slice").unwrap(), PathBuf::from("/"));
         assert!(expand_slice("a--b.slice").is_err() && expand_slice("x.scope").is_err());
+        let path = |p, id| path_of(&unit_for(p, id).unwrap()).unwrap();
         assert_eq!(
-            path_for(Some("machine.slice:libpod:abc"), "x").unwrap(),
+            path(Some("machine.slice:libpod:abc"), "x"),
             PathBuf::from("/machine.slice/libpod-abc.scope")
         );
         assert_eq!(
-            path_for(None, "c1").unwrap(),
+            path(None, "c1"),
             PathBuf::from("/system.slice/carrack-c1.scope")
         );
         assert_eq!(
-            path_for(Some(":pre:n"), "x").unwrap(),
+            path(Some(":pre:n"), "x"),
             PathBuf::from("/system.slice/pre-n.scope")
         );
-        let e = path_for(Some("/plain/path"), "x").unwrap_err();
+        // runc: the empty prefix still joins with '-'.
+        assert_eq!(unit_for(Some("a.slice::n"), "x").unwrap().name, "-n.scope");
+        // A slice as the name: that slice, under its parent.
+        let u = unit_for(Some("a.slice::a-b.slice"), "x").unwrap();
+        assert_eq!(
+            (u.name.as_str(), u.slice.as_str()),
+            ("a-b.slice", "a.slice")
+        );
+        assert_eq!(path_of(&u).unwrap(), PathBuf::from("/a.slice/a-b.slice"));
+        for bad in [
+            "/plain/path",
+            "a:b",
+            "x.scope:p:n",
+            "a.slice:p:",
+            "a.slice:p:n/m",
+            "a.slice:p:x--.slice",
+        ] {
+            let e = unit_for(Some(bad), "x").unwrap_err().to_string();
+            assert!(e.starts_with("linux.cgroupsPath"), "{bad}: {e}");
+        }
+        let e = unit_for(Some("/plain/path"), "x").unwrap_err();
         assert!(e.to_string().contains("slice:prefix:name"), "{e}");
     }
 }

@@ -198,12 +198,14 @@ fn entry_clones_into_v2_and_opens_v1_tasks_files() {
     };
     let v2 = Cgroup {
         dirs: vec![dir("unified")],
+        unit: None,
     }
     .entry()
     .unwrap();
     assert!(v2.clone_into.is_some() && v2.tasks.is_empty());
     let hybrid = Cgroup {
         dirs: vec![dir("memory"), dir("name=systemd"), dir("unified")],
+        unit: None,
     }
     .entry()
     .unwrap();
@@ -232,6 +234,7 @@ fn remove_refuses_tampered_state() {
             path: "/sys/fs/cgroup/memory/x".into(),
             created: vec![tmp.clone()],
         }],
+        unit: None,
     };
     assert!(
         outside.remove().is_err(),
@@ -243,6 +246,7 @@ fn remove_refuses_tampered_state() {
             path: tmp.clone(),
             created: vec![tmp.clone()],
         }],
+        unit: None,
     };
     let err = not_cgroupfs.remove().unwrap_err();
     let still_there = tmp.is_dir();

@@ -402,6 +402,7 @@ fn fake_pure_v2_apply_writes_converted_values_and_enables_controllers() {
     let (top, mid, leaf) = fake_v2(t.path());
     let cg = Cgroup {
         dirs: vec![dir("unified", &leaf, vec![leaf.clone()])],
+        unit: None,
     };
     let r = res(serde_json::json!({
         "memory": {"limit": 1048576, "swap": 2097152, "reservation": 4096, "kernel": 1},
@@ -469,6 +470,7 @@ fn fake_hybrid_routes_v1_controllers_and_leaves_foreign_v2_parents() {
             dir("pids", &pids, vec![]),
             dir("unified", &leaf, vec![leaf.clone()]),
         ],
+        unit: None,
     };
     let r = res(
         serde_json::json!({"memory": {"limit": 1000000}, "pids": {"limit": -1},
@@ -679,6 +681,7 @@ fn fake_v2_stats_shape() {
     );
     let cg = Cgroup {
         dirs: vec![dir("unified", &d, vec![])],
+        unit: None,
     };
     let v = cg.stats().unwrap();
     assert_eq!(v["cpu"]["usage"]["total"], 7000);

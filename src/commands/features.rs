@@ -113,7 +113,8 @@ pub fn document() -> serde_json::Value {
             "cgroup": {
                 "v1": matches!(layout, Some(Layout::V1 | Layout::Hybrid)),
                 "v2": matches!(layout, Some(Layout::Unified | Layout::Hybrid)),
-                "systemd": false,
+                // The driver talks to the system bus; a user bus (rootless) is not supported.
+                "systemd": true,
                 "systemdUser": false,
                 "rdma": false
             },

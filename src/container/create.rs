@@ -104,6 +104,27 @@ fn build(
     console: Option<std::os::fd::RawFd>,
 ) -> Result<i32> {
     c.save_config(spec)?;
+    // Always: device rules start from deny-all plus runc's defaults even without resources.
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    // --systemd-cgroup: systemd makes the cgroup, after clone (it needs init's pid).
+    let systemd = c.state.cgroup.unit.is_some();
+    if !systemd {
+        make_cgroup(c, spec, &resources)?;
+    }
+    launch(c, spec, bundle, rootfs, ns, o, console, &resources, systemd)
+}
+
+/// cgroupfs driver: make the dirs (saving the state when that differed from the intent) and
+/// write the resources, before clone.
+fn make_cgroup(
+    c: &mut Locked,
+    spec: &Spec,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<()> {
     let intended: Vec<_> = c
         .state
         .cgroup
@@ -140,21 +161,31 @@ fn build(
     if c.state.cgroup.is_frozen_or_freezing() {
         bail!("linux.cgroupsPath: cannot create a container in a frozen cgroup (it, or a parent, is paused): thaw it first");
     }
-    // Always: device rules start from deny-all plus runc's defaults even without resources.
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
     if rootless_cgroups && c.state.cgroup.dirs.is_empty() {
         // runc: "cannot set ... limit: container could not join or create cgroup".
-        if crate::rootless::needs_controllers(&resources) {
+        if crate::rootless::needs_controllers(resources) {
             bail!("linux.resources: cannot set limits: this rootless container could not join or create a cgroup (none is delegated to the user); remove the limits or delegate a cgroup");
         }
     } else {
-        c.state.cgroup.apply(&resources)?;
+        c.state.cgroup.apply(resources)?;
     }
     crate::fault::point("create:after-cgroup");
+    Ok(())
+}
+
+/// The second half of `build`, from the fifo on.
+#[allow(clippy::too_many_arguments)]
+fn launch(
+    c: &mut Locked,
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    ns: &namespaces::Plan,
+    o: &CreateOpts,
+    console: Option<std::os::fd::RawFd>,
+    resources: &oci_spec::runtime::LinuxResources,
+    systemd: bool,
+) -> Result<i32> {
     // 0622 whatever the umask: init opens it for writing after it became process.user.
     nix::unistd::mkfifo(&c.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
         .and_then(|_| {
@@ -170,7 +201,11 @@ fn build(
     let seccomp = compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let idmapped = crate::linux::idmap::prepare(spec, bundle)?;
     let cgroup_dirs = mount_view(&c.state.cgroup);
-    let cgroup = c.state.cgroup.entry().context("linux.cgroupsPath: join")?;
+    let cgroup = match systemd {
+        // Cloned into our own cgroup: systemd moves init into the scope before Go.
+        true => crate::cgroups::Entry::default(),
+        false => c.state.cgroup.entry().context("linux.cgroupsPath: join")?,
+    };
     let child = launcher::spawn(&Launch {
         spec,
         rootfs,
@@ -193,6 +228,9 @@ fn build(
     c.state.pid_start = state::proc_stat(child.pid).map_or(0, |s| s.1);
     c.save()?;
     crate::fault::point("create:after-pid-recorded");
+    if systemd {
+        join_unit(c, spec, resources, child.pid)?;
+    }
     child.write_id_maps(spec)?;
     if crate::linux::mount_sources::needed(ns) {
         let sources =
@@ -229,6 +267,23 @@ fn no_cgroups_path(spec: &Spec) -> bool {
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref())
         .is_none_or(|p| p.as_os_str().is_empty())
+}
+
+/// --systemd-cgroup, between clone and Go: systemd makes the scope with init in it; the
+/// state is saved with any dir we made ourselves; then the files systemd does not cover.
+fn join_unit(
+    c: &mut Locked,
+    spec: &Spec,
+    resources: &oci_spec::runtime::LinuxResources,
+    pid: i32,
+) -> Result<()> {
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let started = c.state.cgroup.start_unit(pid, resources, &annotations);
+    c.save()?;
+    started?;
+    c.state.cgroup.apply(resources)?;
+    crate::fault::point("create:after-cgroup");
+    Ok(())
 }
 
 /// (name under the container's cgroup mount, host dir) per hierarchy.

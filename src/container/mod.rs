@@ -206,6 +206,7 @@ pub fn update(root: &Path, id: &str, changes: serde_json::Value) -> Result<()> {
     merge(&mut merged, changes);
     let resources: oci_spec::runtime::LinuxResources =
         crate::config::from_json_value(&merged).context("update: resources")?;
+    c.state.cgroup.update_unit(&resources)?;
     c.state.cgroup.apply(&resources)?;
     linux.set_resources(Some(resources));
     spec.set_linux(Some(linux));
