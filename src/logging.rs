@@ -1,8 +1,8 @@
 //! The `--log` file and stderr. Engines parse the log: containerd reads the last
 //! `{"level":"error",...}` line and podman parses the whole file as one JSON object on failure
 //! (it passes --debug only when debugging itself), so an error is written exactly once, by
-//! `main`, and nothing else writes error lines. Warnings go to stderr and the log; debug lines
-//! (--debug) to the log, or to stderr without --log, as runc does.
+//! `main`, and nothing else writes error lines. Warnings go to the log, or to stderr without
+//! one; debug lines (--debug) likewise, as runc does.
 
 use crate::cli::{Global, LogFormat};
 use std::io::Write;
@@ -47,12 +47,16 @@ pub fn error(msg: &str) {
     }
 }
 
-/// A warning reaches stderr, where a user sees it (runc prints it there without --log), and the
-/// log. Only what the user should act on: in init, stderr is already the container's.
+/// A warning goes to the log, or to stderr without --log, as runc's logrus does. Never to both:
+/// engines pass --log, and the stderr they give create, run and exec is the container's own
+/// (podman's `logs` and `exec` output showed carrack's warning lines when it did both).
 pub fn warn(msg: &str) {
     if let Some(sink) = SINK.get() {
-        sink.to_stderr("warning", msg);
-        sink.to_log("warning", msg);
+        if sink.path.is_some() {
+            sink.to_log("warning", msg);
+        } else {
+            sink.to_stderr("warning", msg);
+        }
     }
 }
 
