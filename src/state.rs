@@ -48,6 +48,9 @@ pub struct State {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub cgroup: Cgroup,
+    /// `create --no-new-keyring`: exec then keeps the caller's session keyring too (runc).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_keyring: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,6 +428,7 @@ mod tests {
             phase: Phase::Created,
             annotations: BTreeMap::new(),
             cgroup: Cgroup::default(),
+            no_new_keyring: false,
         }
     }
 

@@ -404,3 +404,70 @@ fn time_offsets_apply_with_a_user_namespace_for_run_and_exec() {
         assert!(got.contains("boottime 172800 0"), "{got}");
     }
 }
+
+const KEYRING_C: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) {
+    /* KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), without creating one. */
+    long id = syscall(SYS_keyctl, 0, -3, 0);
+    printf("%ld\n", id);
+    return id < 0;
+}
+"#;
+
+/// The caller's session keyring id, as the probe reads it.
+fn own_session_keyring() -> i64 {
+    // SAFETY: keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) reads an id only.
+    unsafe { libc::syscall(libc::SYS_keyctl, 0, -3i64, 0) }
+}
+
+/// runc's exec joins a new session keyring (labelled with the process label) unless the
+/// container was created with --no-new-keyring; carrack's exec kept the caller's, so a process
+/// run by exec could read the keys of whoever ran `carrack exec`.
+#[test]
+fn exec_gets_a_session_keyring_of_its_own() {
+    let Some(()) = can_run() else { return };
+    let musl = match std::process::Command::new("musl-gcc")
+        .arg("--version")
+        .output()
+    {
+        Ok(o) if o.status.success() => "musl-gcc",
+        _ => {
+            return skip(
+                "no-musl-gcc",
+                "musl-gcc missing: apt-get install musl-tools",
+            )
+        }
+    };
+    let b = Bundle::new(&["sleep", "60"]);
+    let src = b.dir.join("keyring.c");
+    std::fs::write(&src, KEYRING_C).unwrap();
+    let out = std::process::Command::new(musl)
+        .args(["-static", "-O2", "-o"])
+        .arg(b.rootfs().join("bin/keyring"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "musl-gcc: {}", text(&out.stderr));
+    let ours = own_session_keyring();
+    assert!(ours > 0, "the test's own session keyring: {ours}");
+    let probe = |id: &str| {
+        let out = b.rt(&["exec", id, "/bin/keyring"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().parse::<i64>().unwrap()
+    };
+    let id = running(&b, "keyring");
+    let (first, second) = (probe(&id), probe(&id));
+    assert_ne!(first, ours, "exec kept the caller's session keyring");
+    assert_ne!(first, second, "two execs shared one session keyring");
+    let kept = b.id("nonewkeyring");
+    let out = b.rt_bundle("run", &kept, &["--detach", "--no-new-keyring"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        probe(&kept),
+        ours,
+        "--no-new-keyring: exec must keep the caller's"
+    );
+}

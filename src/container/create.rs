@@ -73,6 +73,7 @@ pub fn create_held(
             .into_iter()
             .collect(),
         cgroup,
+        no_new_keyring: o.no_new_keyring,
     })?;
     let console_fd = console.as_ref().map(|s| s.as_raw_fd());
     crate::fault::point("create:after-state-dir");

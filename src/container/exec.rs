@@ -79,6 +79,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         seccomp: seccomp.as_ref(),
         linux: spec.linux().as_ref(),
         cgroup_tasks: &entry.tasks,
+        new_keyring: !c.state.no_new_keyring,
     };
     // Before the child exists: it inherits this affinity until it reaches the cgroup.
     if let Some(list) = process

@@ -17,6 +17,8 @@ pub struct ExecCtx<'a> {
     pub linux: Option<&'a oci_spec::runtime::Linux>,
     /// v1 `tasks` files to move ourselves into (`cgroups::enter_self`).
     pub cgroup_tasks: &'a [(std::os::fd::OwnedFd, std::path::PathBuf)],
+    /// A session keyring of its own, as init got (not after `create --no-new-keyring`).
+    pub new_keyring: bool,
 }
 
 pub fn run(ctx: &ExecCtx, chan: &Channel) {
@@ -43,6 +45,11 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
         process::become_userns_root()?;
     }
     let p = ctx.process;
+    // runc's exec too: not the caller's keyring, labelled with the process's label.
+    if ctx.new_keyring {
+        crate::linux::lsm::set_key_label(p)?;
+        super::join_session_keyring()?;
+    }
     if let Some(sock) = ctx.console {
         console::setup_pty(sock, console::size_of(p), false, p.user().uid())?;
     }

@@ -355,7 +355,7 @@ fn new_time_ns(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
 
 /// A fresh session keyring, so the container cannot reach the host's keys (runc does the same;
 /// `--no-new-keyring` keeps the caller's).
-fn join_session_keyring() -> Result<()> {
+pub(crate) fn join_session_keyring() -> Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = c"_ses.carrack";
     let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
