@@ -607,7 +607,9 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
                         "profile {pi} {arch} nr {nr:#x} args {args:x?}: carrack {got:#x}, libseccomp {want:#x}"
                     ));
                     if failures.len() == 1 {
-                        let dump = std::env::temp_dir().join("carrack-test-seccomp-diff.json");
+                        // Kept for the developer to read: a name of its own per run.
+                        let dump = std::env::temp_dir()
+                            .join(format!("carrack-seccomp-diff-{}.json", std::process::id()));
                         std::fs::write(&dump, serde_json::to_vec_pretty(p).unwrap()).unwrap();
                         println!("first mismatching profile: {}", dump.display());
                     }

@@ -62,6 +62,18 @@ enum Vector {
     Shebang,
 }
 
+struct DeleteWithRealBinary(std::path::PathBuf, String);
+
+impl Drop for DeleteWithRealBinary {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(BIN)
+            .arg("--root")
+            .arg(&self.0)
+            .args(["delete", "--force", &self.1])
+            .output();
+    }
+}
+
 /// Create, (attack,) start, (exec,) then leave the binary idle for the attackers; the copy's
 /// bytes must be unchanged.
 fn attack_runtime_binary(vector: Vector, name: &str) {
@@ -74,6 +86,9 @@ fn attack_runtime_binary(vector: Vector, name: &str) {
     put(&b.rootfs().join("evil"), "#!/proc/self/exe\n", 0o755);
     let log = b.rootfs().join("tmp/attack.log");
     let id = b.id(name);
+    // Dropped before `b`: the real binary cleans up, since a successful attack (the positive
+    // control's insecure build) leaves the copy that `b` would use corrupt.
+    let _cleanup = DeleteWithRealBinary(b.root.clone(), id.clone());
 
     let out = b.rt_bundle("create", &id, &[]);
     assert!(out.status.success(), "create: {}", text(&out.stderr));
