@@ -930,3 +930,37 @@ fn rootless_podman_with_carrack() {
     }
     let _ = podman(&["rmi", "-f", "localhost/carrack-test-bb:1"]);
 }
+
+/// `process.oomScoreAdj` with a user namespace: init is non-dumpable there, so its /proc files
+/// belong to the host's root, unmapped in the namespace; the runtime writes the value (as
+/// runc). As the rootless user, and as root with a mapped user namespace.
+#[test]
+fn oom_score_adj_is_set_in_a_user_namespace() {
+    let Some(u) = User::new() else { return };
+    let args = ["cat", "/proc/self/oom_score_adj"];
+    let mut r = Rootless::new(&u, &args);
+    r.b.config["process"]["oomScoreAdj"] = json!(423);
+    r.b.write_config();
+    let id = r.b.id("oom");
+    let out = r.rt_bundle(&u, "run", &id, &[]);
+    assert!(out.status.success(), "rootless run: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "423\n");
+    nothing_left(&r, &u, "after run");
+
+    let mut b = Bundle::new(&args);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    for m in ["uidMappings", "gidMappings"] {
+        b.config["linux"][m] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["type"] != "cgroup");
+    b.config["process"]["oomScoreAdj"] = json!(423);
+    b.write_config();
+    let id = b.id("oom-userns");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "run as root: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "423\n");
+}
