@@ -964,3 +964,83 @@ fn oom_score_adj_is_set_in_a_user_namespace() {
     assert!(out.status.success(), "run as root: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "423\n");
 }
+
+/// `features` answers for its caller: as the rootless user the systemd driver (system bus),
+/// idmapped mounts and moving host network devices are not offered, and the rest is root's
+/// answer. What it does offer works: each namespace in a rootless container, and an idmapped
+/// bind is indeed refused. runc 1.1.5 gives every caller root's answer.
+#[test]
+fn features_answer_for_the_rootless_caller() {
+    let Some(u) = User::new() else { return };
+    let r = Rootless::new(&u, &["true"]);
+    let features = |as_user: bool| -> Value {
+        let out = if as_user {
+            run_to_files(&r.b.dir, {
+                let mut c = u.command(&r.xdg(), &r.bin);
+                c.arg("features");
+                c
+            })
+        } else {
+            Command::new(common::BIN).arg("features").output().unwrap()
+        };
+        assert!(out.status.success(), "features: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (mut root, mut user) = (features(false), features(true));
+    for (f, want) in [(&mut root, true), (&mut user, false)] {
+        for p in [
+            "/linux/cgroup/systemd",
+            "/linux/netDevices/enabled",
+            "/linux/mountExtensions/idmap/enabled",
+        ] {
+            let v = f.pointer_mut(p).unwrap();
+            assert_eq!(*v, json!(want), "{p} (rootless: {})", !want);
+            *v = Value::Null;
+        }
+    }
+    assert_eq!(root, user, "the rest differs");
+
+    for ns in user["linux"]["namespaces"].as_array().unwrap() {
+        let ns = ns.as_str().unwrap();
+        let file = match ns {
+            "network" => "net",
+            "mount" => "mnt",
+            n => n,
+        };
+        let link = format!("/proc/self/ns/{file}");
+        let mut r = Rootless::new(&u, &["readlink", &link]);
+        let list = r.b.config["linux"]["namespaces"].as_array_mut().unwrap();
+        if !list.iter().any(|n| n["type"] == ns) {
+            list.push(json!({"type": ns}));
+        }
+        r.b.write_config();
+        let id = r.b.id(&format!("ns-{ns}"));
+        let out = r.rt_bundle(&u, "run", &id, &[]);
+        assert!(out.status.success(), "{ns}: {}", text(&out.stderr));
+        let host = std::fs::read_link(&link).unwrap();
+        let inside = text(&out.stdout);
+        assert!(inside.starts_with(&format!("{file}:[")), "{ns}: {inside}");
+        assert_ne!(inside.trim(), host.to_str().unwrap(), "{ns}: the host's");
+    }
+
+    // Not offered, and indeed refused: an idmapped bind of the user's own directory.
+    let mut r = Rootless::new(&u, &["true"]);
+    let src = r.b.dir.join("idmap-src");
+    std::fs::create_dir(&src).unwrap();
+    chown_r(&src, &u);
+    let map = json!([{"containerID": 0, "hostID": u.subuid.0, "size": 1}]);
+    r.b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": src, "options": ["rbind", "idmap"],
+        "uidMappings": map, "gidMappings": map
+    }));
+    r.b.write_config();
+    let id = r.b.id("idmap");
+    let out = r.rt_bundle(&u, "run", &id, &[]);
+    assert!(!out.status.success(), "an idmapped bind worked rootless");
+    assert!(
+        text(&out.stderr).contains("mounts["),
+        "{}",
+        text(&out.stderr)
+    );
+    nothing_left(&r, &u, "after the idmap refusal");
+}
