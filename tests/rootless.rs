@@ -1044,3 +1044,102 @@ fn features_answer_for_the_rootless_caller() {
     );
     nothing_left(&r, &u, "after the idmap refusal");
 }
+
+/// Rootless podman publishes a port (`-p 127.0.0.1:PORT:8080`) to busybox httpd in the
+/// container, reached from the host on loopback, with carrack and with runc. Podman 4.3
+/// (bookworm) has slirp4netns only (pasta came in 4.4), which needs /dev/net/tun: on a host
+/// where only root may open it, this is the host fact `no-rootless-net`.
+#[test]
+fn rootless_podman_publishes_a_port() {
+    use std::io::{Read, Write};
+    let Some(u) = User::new() else { return };
+    let Some(podman) = which("podman") else {
+        common::skip("no-podman", "podman is not installed");
+        return;
+    };
+    let r = Rootless::new(&u, &["true"]);
+    let mut probe = u.command(&r.xdg(), Path::new("/bin/sh"));
+    probe.args(["-c", "exec 3<>/dev/net/tun"]);
+    if !run_to_files(&r.b.dir, probe).status.success() {
+        common::skip(
+            "no-rootless-net",
+            "/dev/net/tun is not usable by unprivileged users (slirp4netns needs it)",
+        );
+        return;
+    }
+    let tar = r.b.dir.join("bb.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(r.b.rootfs())
+        .args(["-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    chown_r(&r.b.dir, &u);
+    let ok = |args: &[&str]| {
+        let mut c = u.command(&r.xdg(), &podman);
+        c.args(args);
+        let out = run_to_files(&r.b.dir, c);
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let image = "localhost/carrack-test-bb-net:1";
+    ok(&["import", tar.to_str().unwrap(), image]);
+    let mut seen = Vec::new();
+    for runtime in [r.bin.to_str().unwrap(), "runc"] {
+        if runtime == "runc" && which("runc").is_none() {
+            break;
+        }
+        // A port free now; podman's port forwarder binds it as the user.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let name = format!("carrack-test-net-{}", seen.len());
+        let publish = format!("127.0.0.1:{port}:8080");
+        ok(&[
+            "--runtime",
+            runtime,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-p",
+            &publish,
+            image,
+            "sh",
+            "-c",
+            "echo hello over the port > /tmp/index.html; exec busybox httpd -f -p 8080 -h /tmp",
+        ]);
+        let mut got = String::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+                got.clear();
+                let _ = s.read_to_string(&mut got);
+                if got.contains("hello") {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        ok(&["--runtime", runtime, "stop", "-t", "1", &name]);
+        ok(&["--runtime", runtime, "rm", &name]);
+        let body = got.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        seen.push((runtime.to_string(), body));
+    }
+    assert_eq!(seen[0].1, "hello over the port\n", "carrack: {:?}", seen[0]);
+    if let Some(runc) = seen.get(1) {
+        assert_eq!(seen[0].1, runc.1, "carrack and runc differ");
+    }
+    ok(&["rmi", "-f", image]);
+}
