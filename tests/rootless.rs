@@ -484,6 +484,8 @@ fn default_root_is_xdg_runtime_dir_carrack() {
     assert!(!state.exists());
 }
 
+/// Another user neither lists nor touches the owner's container, even in a shared
+/// world-writable --root; runc 1.1.5 refuses the same verbs (EACCES on its state.json).
 #[test]
 fn another_user_can_neither_see_nor_touch_the_container() {
     let Some(owner) = User::new() else { return };
@@ -521,6 +523,32 @@ fn another_user_can_neither_see_nor_touch_the_container() {
     assert_eq!(r.init_pid(&owner, &id), pid);
     r.ok(&owner, &["delete", "--force", &id]);
     nothing_left(&r, &owner, "after the owner's delete");
+    if which("runc").is_some() {
+        let rr = Rootless::with_runtime(&owner, "runc", &["sleep", "100"]);
+        let id = rr.b.id("mine-runc");
+        let out = rr.rt_bundle(&owner, "run", &id, &["--detach"]);
+        assert!(out.status.success(), "runc run -d: {}", text(&out.stderr));
+        std::fs::set_permissions(&rr.b.root, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        // runc 1.1.5 refuses the same way: its list skips the container (with a line on
+        // stderr), and every verb fails reading the owner's state.json (EACCES).
+        let list = rr.rt(&other, &["list", "--quiet"]);
+        assert!(!text(&list.stdout).contains(&id), "runc lists it");
+        for args in [
+            vec!["state", id.as_str()],
+            vec!["kill", id.as_str(), "KILL"],
+            vec!["exec", id.as_str(), "true"],
+            vec!["ps", id.as_str()],
+            vec!["delete", "--force", id.as_str()],
+        ] {
+            let out = rr.rt(&other, &args);
+            assert!(!out.status.success(), "runc {args:?} by another user");
+            let err = text(&out.stderr);
+            assert!(err.contains("state.json: permission denied"), "{err}");
+        }
+        assert_eq!(rr.status(&owner, &id), "running");
+        rr.ok(&owner, &["delete", "--force", &id]);
+        nothing_left(&rr, &owner, "after the owner's runc delete");
+    }
 }
 
 #[test]
@@ -666,8 +694,9 @@ fn seccomp_and_a_bind_mount_of_the_users_own_dir() {
     nothing_left(&r, &u, "after run");
 }
 
-/// Each refusal: non-zero exit, one line naming the field, nothing left behind; runc 1.1.5
-/// refuses the same configs.
+/// Each refusal: non-zero exit, one line naming the field, nothing left behind; runc 1.1.5,
+/// run the same way as the same user, refuses each config too (its message is checked), and
+/// accepts device rules alone as carrack does.
 #[test]
 fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
     let Some(u) = User::new() else { return };
@@ -679,40 +708,48 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         m
     };
     type Edit = Box<dyn Fn(&mut Value)>;
-    let cases: Vec<(&str, &str, Edit)> = vec![
+    // (what, the field our error names, what runc 1.1.5 says refusing it, the change)
+    let cases: Vec<(&str, &str, &str, Edit)> = vec![
         (
             "non-namespaced sysctl",
             "linux.sysctl \"vm.swappiness\"",
+            "is not in a separate kernel namespace",
             Box::new(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "10"})),
         ),
         (
             "net sysctl without a network namespace",
             "linux.sysctl \"net.ipv4.ip_forward\"",
+            "not allowed in host network namespace",
             Box::new(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"})),
         ),
         (
             "uid mapping outside the subordinate ids",
             "linux.uidMappings",
+            "newuidmap: uid range [1-11) -> [5000-5010) not allowed",
             Box::new(move |c| c["linux"]["uidMappings"] = outside(c, "uidMappings")),
         ),
         (
             "gid mapping outside the subordinate ids",
             "linux.gidMappings",
+            "newgidmap: gid range [1-11) -> [5000-5010) not allowed",
             Box::new(move |c| c["linux"]["gidMappings"] = outside(c, "gidMappings")),
         ),
         (
             "a memory limit with no cgroup delegated",
             "linux.resources",
+            "cannot set memory limit: container could not join or create cgroup",
             Box::new(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}})),
         ),
         (
             "additional groups",
             "process.user.additionalGids",
+            "cannot set any additional groups in a rootless container",
             Box::new(|c| c["process"]["user"]["additionalGids"] = json!([0])),
         ),
         (
             "no user namespace",
             "linux.namespaces",
+            "rootless container requires user namespaces",
             Box::new(|c| {
                 let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
                 ns.retain(|n| n["type"] != "user");
@@ -721,6 +758,7 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         (
             "a device the host lacks",
             "linux.devices[0]",
+            "error creating device nodes: mount /dev/carrack-test-none",
             Box::new(|c| {
                 c["linux"]["devices"] = json!([{"path": "/dev/carrack-test-none", "type": "c",
                                                 "major": 1, "minor": 3}])
@@ -728,8 +766,9 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         ),
     ];
     let mut r = Rootless::new(&u, &["true"]);
+    let mut rr = which("runc").map(|_| Rootless::with_runtime(&u, "runc", &["true"]));
     let base = r.b.config.clone();
-    for (what, field, edit) in &cases {
+    for (what, field, runc_says, edit) in &cases {
         r.b.config = base.clone();
         edit(&mut r.b.config);
         r.b.write_config();
@@ -741,6 +780,18 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         assert!(err.contains(field), "{what}: {err:?} does not name {field}");
         println!("{what}: {}", err.trim());
         nothing_left(&r, &u, what);
+        // runc 1.1.5 as the same user with the same config refuses it too.
+        if let Some(rr) = rr.as_mut() {
+            rr.b.config = r.b.config.clone();
+            rr.b.write_config();
+            let id = rr.b.id("refused-runc");
+            let out = rr.rt_bundle(&u, "run", &id, &[]);
+            let _ = rr.rt(&u, &["delete", "--force", &id]);
+            let theirs = text(&out.stderr);
+            assert!(!out.status.success(), "{what}: runc accepts it");
+            assert!(theirs.contains(runc_says), "{what}: runc says {theirs:?}");
+            nothing_left(rr, &u, what);
+        }
     }
     // Device rules alone, and zero limits, are not limits: runc ignores them rootless.
     r.b.config = base.clone();
@@ -753,6 +804,18 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
     let out = r.rt_bundle(&u, "run", &id, &[]);
     assert!(out.status.success(), "device rules: {}", text(&out.stderr));
     nothing_left(&r, &u, "device rules");
+    if let Some(rr) = rr.as_mut() {
+        rr.b.config = r.b.config.clone();
+        rr.b.write_config();
+        let id = rr.b.id("devrules-runc");
+        let out = rr.rt_bundle(&u, "run", &id, &[]);
+        assert!(
+            out.status.success(),
+            "runc, device rules: {}",
+            text(&out.stderr)
+        );
+        nothing_left(rr, &u, "runc, device rules");
+    }
 }
 
 /// A cgroup v2 directory delegated to the user (chowned, as systemd delegates): the
