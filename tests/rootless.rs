@@ -484,6 +484,8 @@ fn default_root_is_xdg_runtime_dir_carrack() {
     assert!(!state.exists());
 }
 
+/// Another user neither lists nor touches the owner's container, even in a shared
+/// world-writable --root; runc 1.1.5 refuses the same verbs (EACCES on its state.json).
 #[test]
 fn another_user_can_neither_see_nor_touch_the_container() {
     let Some(owner) = User::new() else { return };
@@ -521,6 +523,32 @@ fn another_user_can_neither_see_nor_touch_the_container() {
     assert_eq!(r.init_pid(&owner, &id), pid);
     r.ok(&owner, &["delete", "--force", &id]);
     nothing_left(&r, &owner, "after the owner's delete");
+    if which("runc").is_some() {
+        let rr = Rootless::with_runtime(&owner, "runc", &["sleep", "100"]);
+        let id = rr.b.id("mine-runc");
+        let out = rr.rt_bundle(&owner, "run", &id, &["--detach"]);
+        assert!(out.status.success(), "runc run -d: {}", text(&out.stderr));
+        std::fs::set_permissions(&rr.b.root, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        // runc 1.1.5 refuses the same way: its list skips the container (with a line on
+        // stderr), and every verb fails reading the owner's state.json (EACCES).
+        let list = rr.rt(&other, &["list", "--quiet"]);
+        assert!(!text(&list.stdout).contains(&id), "runc lists it");
+        for args in [
+            vec!["state", id.as_str()],
+            vec!["kill", id.as_str(), "KILL"],
+            vec!["exec", id.as_str(), "true"],
+            vec!["ps", id.as_str()],
+            vec!["delete", "--force", id.as_str()],
+        ] {
+            let out = rr.rt(&other, &args);
+            assert!(!out.status.success(), "runc {args:?} by another user");
+            let err = text(&out.stderr);
+            assert!(err.contains("state.json: permission denied"), "{err}");
+        }
+        assert_eq!(rr.status(&owner, &id), "running");
+        rr.ok(&owner, &["delete", "--force", &id]);
+        nothing_left(&rr, &owner, "after the owner's runc delete");
+    }
 }
 
 #[test]
@@ -666,8 +694,9 @@ fn seccomp_and_a_bind_mount_of_the_users_own_dir() {
     nothing_left(&r, &u, "after run");
 }
 
-/// Each refusal: non-zero exit, one line naming the field, nothing left behind; runc 1.1.5
-/// refuses the same configs.
+/// Each refusal: non-zero exit, one line naming the field, nothing left behind; runc 1.1.5,
+/// run the same way as the same user, refuses each config too (its message is checked), and
+/// accepts device rules alone as carrack does.
 #[test]
 fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
     let Some(u) = User::new() else { return };
@@ -679,40 +708,48 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         m
     };
     type Edit = Box<dyn Fn(&mut Value)>;
-    let cases: Vec<(&str, &str, Edit)> = vec![
+    // (what, the field our error names, what runc 1.1.5 says refusing it, the change)
+    let cases: Vec<(&str, &str, &str, Edit)> = vec![
         (
             "non-namespaced sysctl",
             "linux.sysctl \"vm.swappiness\"",
+            "is not in a separate kernel namespace",
             Box::new(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "10"})),
         ),
         (
             "net sysctl without a network namespace",
             "linux.sysctl \"net.ipv4.ip_forward\"",
+            "not allowed in host network namespace",
             Box::new(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"})),
         ),
         (
             "uid mapping outside the subordinate ids",
             "linux.uidMappings",
+            "newuidmap: uid range [1-11) -> [5000-5010) not allowed",
             Box::new(move |c| c["linux"]["uidMappings"] = outside(c, "uidMappings")),
         ),
         (
             "gid mapping outside the subordinate ids",
             "linux.gidMappings",
+            "newgidmap: gid range [1-11) -> [5000-5010) not allowed",
             Box::new(move |c| c["linux"]["gidMappings"] = outside(c, "gidMappings")),
         ),
         (
             "a memory limit with no cgroup delegated",
             "linux.resources",
+            "cannot set memory limit: container could not join or create cgroup",
             Box::new(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}})),
         ),
         (
             "additional groups",
             "process.user.additionalGids",
+            "cannot set any additional groups in a rootless container",
             Box::new(|c| c["process"]["user"]["additionalGids"] = json!([0])),
         ),
         (
             "no user namespace",
             "linux.namespaces",
+            "rootless container requires user namespaces",
             Box::new(|c| {
                 let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
                 ns.retain(|n| n["type"] != "user");
@@ -721,6 +758,7 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         (
             "a device the host lacks",
             "linux.devices[0]",
+            "error creating device nodes: mount /dev/carrack-test-none",
             Box::new(|c| {
                 c["linux"]["devices"] = json!([{"path": "/dev/carrack-test-none", "type": "c",
                                                 "major": 1, "minor": 3}])
@@ -728,8 +766,9 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         ),
     ];
     let mut r = Rootless::new(&u, &["true"]);
+    let mut rr = which("runc").map(|_| Rootless::with_runtime(&u, "runc", &["true"]));
     let base = r.b.config.clone();
-    for (what, field, edit) in &cases {
+    for (what, field, runc_says, edit) in &cases {
         r.b.config = base.clone();
         edit(&mut r.b.config);
         r.b.write_config();
@@ -741,6 +780,18 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
         assert!(err.contains(field), "{what}: {err:?} does not name {field}");
         println!("{what}: {}", err.trim());
         nothing_left(&r, &u, what);
+        // runc 1.1.5 as the same user with the same config refuses it too.
+        if let Some(rr) = rr.as_mut() {
+            rr.b.config = r.b.config.clone();
+            rr.b.write_config();
+            let id = rr.b.id("refused-runc");
+            let out = rr.rt_bundle(&u, "run", &id, &[]);
+            let _ = rr.rt(&u, &["delete", "--force", &id]);
+            let theirs = text(&out.stderr);
+            assert!(!out.status.success(), "{what}: runc accepts it");
+            assert!(theirs.contains(runc_says), "{what}: runc says {theirs:?}");
+            nothing_left(rr, &u, what);
+        }
     }
     // Device rules alone, and zero limits, are not limits: runc ignores them rootless.
     r.b.config = base.clone();
@@ -753,6 +804,18 @@ fn what_a_rootless_user_cannot_do_is_refused_naming_the_field() {
     let out = r.rt_bundle(&u, "run", &id, &[]);
     assert!(out.status.success(), "device rules: {}", text(&out.stderr));
     nothing_left(&r, &u, "device rules");
+    if let Some(rr) = rr.as_mut() {
+        rr.b.config = r.b.config.clone();
+        rr.b.write_config();
+        let id = rr.b.id("devrules-runc");
+        let out = rr.rt_bundle(&u, "run", &id, &[]);
+        assert!(
+            out.status.success(),
+            "runc, device rules: {}",
+            text(&out.stderr)
+        );
+        nothing_left(rr, &u, "runc, device rules");
+    }
 }
 
 /// A cgroup v2 directory delegated to the user (chowned, as systemd delegates): the
@@ -929,4 +992,217 @@ fn rootless_podman_with_carrack() {
         assert_eq!(&seen[0], runc, "carrack and runc differ");
     }
     let _ = podman(&["rmi", "-f", "localhost/carrack-test-bb:1"]);
+}
+
+/// `process.oomScoreAdj` with a user namespace: init is non-dumpable there, so its /proc files
+/// belong to the host's root, unmapped in the namespace; the runtime writes the value (as
+/// runc). As the rootless user, and as root with a mapped user namespace.
+#[test]
+fn oom_score_adj_is_set_in_a_user_namespace() {
+    let Some(u) = User::new() else { return };
+    let args = ["cat", "/proc/self/oom_score_adj"];
+    let mut r = Rootless::new(&u, &args);
+    r.b.config["process"]["oomScoreAdj"] = json!(423);
+    r.b.write_config();
+    let id = r.b.id("oom");
+    let out = r.rt_bundle(&u, "run", &id, &[]);
+    assert!(out.status.success(), "rootless run: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "423\n");
+    nothing_left(&r, &u, "after run");
+
+    let mut b = Bundle::new(&args);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    for m in ["uidMappings", "gidMappings"] {
+        b.config["linux"][m] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["type"] != "cgroup");
+    b.config["process"]["oomScoreAdj"] = json!(423);
+    b.write_config();
+    let id = b.id("oom-userns");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "run as root: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "423\n");
+}
+
+/// `features` answers for its caller: as the rootless user the systemd driver (system bus),
+/// idmapped mounts and moving host network devices are not offered, and the rest is root's
+/// answer. What it does offer works: each namespace in a rootless container, and an idmapped
+/// bind is indeed refused. runc 1.1.5 gives every caller root's answer.
+#[test]
+fn features_answer_for_the_rootless_caller() {
+    let Some(u) = User::new() else { return };
+    let r = Rootless::new(&u, &["true"]);
+    let features = |as_user: bool| -> Value {
+        let out = if as_user {
+            run_to_files(&r.b.dir, {
+                let mut c = u.command(&r.xdg(), &r.bin);
+                c.arg("features");
+                c
+            })
+        } else {
+            Command::new(common::BIN).arg("features").output().unwrap()
+        };
+        assert!(out.status.success(), "features: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (mut root, mut user) = (features(false), features(true));
+    for (f, want) in [(&mut root, true), (&mut user, false)] {
+        for p in [
+            "/linux/cgroup/systemd",
+            "/linux/netDevices/enabled",
+            "/linux/mountExtensions/idmap/enabled",
+        ] {
+            let v = f.pointer_mut(p).unwrap();
+            assert_eq!(*v, json!(want), "{p} (rootless: {})", !want);
+            *v = Value::Null;
+        }
+    }
+    assert_eq!(root, user, "the rest differs");
+
+    for ns in user["linux"]["namespaces"].as_array().unwrap() {
+        let ns = ns.as_str().unwrap();
+        let file = match ns {
+            "network" => "net",
+            "mount" => "mnt",
+            n => n,
+        };
+        let link = format!("/proc/self/ns/{file}");
+        let mut r = Rootless::new(&u, &["readlink", &link]);
+        let list = r.b.config["linux"]["namespaces"].as_array_mut().unwrap();
+        if !list.iter().any(|n| n["type"] == ns) {
+            list.push(json!({"type": ns}));
+        }
+        r.b.write_config();
+        let id = r.b.id(&format!("ns-{ns}"));
+        let out = r.rt_bundle(&u, "run", &id, &[]);
+        assert!(out.status.success(), "{ns}: {}", text(&out.stderr));
+        let host = std::fs::read_link(&link).unwrap();
+        let inside = text(&out.stdout);
+        assert!(inside.starts_with(&format!("{file}:[")), "{ns}: {inside}");
+        assert_ne!(inside.trim(), host.to_str().unwrap(), "{ns}: the host's");
+    }
+
+    // Not offered, and indeed refused: an idmapped bind of the user's own directory.
+    let mut r = Rootless::new(&u, &["true"]);
+    let src = r.b.dir.join("idmap-src");
+    std::fs::create_dir(&src).unwrap();
+    chown_r(&src, &u);
+    let map = json!([{"containerID": 0, "hostID": u.subuid.0, "size": 1}]);
+    r.b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": src, "options": ["rbind", "idmap"],
+        "uidMappings": map, "gidMappings": map
+    }));
+    r.b.write_config();
+    let id = r.b.id("idmap");
+    let out = r.rt_bundle(&u, "run", &id, &[]);
+    assert!(!out.status.success(), "an idmapped bind worked rootless");
+    assert!(
+        text(&out.stderr).contains("mounts["),
+        "{}",
+        text(&out.stderr)
+    );
+    nothing_left(&r, &u, "after the idmap refusal");
+}
+
+/// Rootless podman publishes a port (`-p 127.0.0.1:PORT:8080`) to busybox httpd in the
+/// container, reached from the host on loopback, with carrack and with runc. Podman 4.3
+/// (bookworm) has slirp4netns only (pasta came in 4.4), which needs /dev/net/tun: on a host
+/// where only root may open it, this is the host fact `no-rootless-net`.
+#[test]
+fn rootless_podman_publishes_a_port() {
+    use std::io::{Read, Write};
+    let Some(u) = User::new() else { return };
+    let Some(podman) = which("podman") else {
+        common::skip("no-podman", "podman is not installed");
+        return;
+    };
+    let r = Rootless::new(&u, &["true"]);
+    let mut probe = u.command(&r.xdg(), Path::new("/bin/sh"));
+    probe.args(["-c", "exec 3<>/dev/net/tun"]);
+    if !run_to_files(&r.b.dir, probe).status.success() {
+        common::skip(
+            "no-rootless-net",
+            "/dev/net/tun is not usable by unprivileged users (slirp4netns needs it)",
+        );
+        return;
+    }
+    let tar = r.b.dir.join("bb.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(r.b.rootfs())
+        .args(["-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    chown_r(&r.b.dir, &u);
+    let ok = |args: &[&str]| {
+        let mut c = u.command(&r.xdg(), &podman);
+        c.args(args);
+        let out = run_to_files(&r.b.dir, c);
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let image = "localhost/carrack-test-bb-net:1";
+    ok(&["import", tar.to_str().unwrap(), image]);
+    let mut seen = Vec::new();
+    for runtime in [r.bin.to_str().unwrap(), "runc"] {
+        if runtime == "runc" && which("runc").is_none() {
+            break;
+        }
+        // A port free now; podman's port forwarder binds it as the user.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let name = format!("carrack-test-net-{}", seen.len());
+        let publish = format!("127.0.0.1:{port}:8080");
+        ok(&[
+            "--runtime",
+            runtime,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-p",
+            &publish,
+            image,
+            "sh",
+            "-c",
+            "echo hello over the port > /tmp/index.html; exec busybox httpd -f -p 8080 -h /tmp",
+        ]);
+        let mut got = String::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+                got.clear();
+                let _ = s.read_to_string(&mut got);
+                if got.contains("hello") {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        ok(&["--runtime", runtime, "stop", "-t", "1", &name]);
+        ok(&["--runtime", runtime, "rm", &name]);
+        let body = got.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        seen.push((runtime.to_string(), body));
+    }
+    assert_eq!(seen[0].1, "hello over the port\n", "carrack: {:?}", seen[0]);
+    if let Some(runc) = seen.get(1) {
+        assert_eq!(seen[0].1, runc.1, "carrack and runc differ");
+    }
+    ok(&["rmi", "-f", image]);
 }

@@ -49,6 +49,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub config: Value,
     runtime: PathBuf,
+    /// The user every runtime command runs as (`--rootless`).
+    user: Option<&'static crate::rootless::User>,
     ids: Vec<String>,
     n: usize,
 }
@@ -74,10 +76,15 @@ impl Bundle {
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
         let mut config: Value = serde_json::from_str(BASE).expect("base config");
         config["root"]["path"] = json!(rootfs);
+        if let Some(u) = ctx.rootless {
+            crate::rootless::to_rootless(&mut config, u.uid, u.gid);
+            crate::rootless::chown_root_owned(&dir, u.uid, u.gid);
+        }
         Bundle {
             dir,
             config,
             runtime: ctx.runtime.clone(),
+            user: ctx.rootless,
             ids: Vec::new(),
             n,
         }
@@ -121,6 +128,10 @@ impl Bundle {
 
     /// Append to the array at a JSON pointer (created when missing).
     pub fn push(&mut self, pointer: &str, v: Value) {
+        // A rootless bundle has its user namespace already: a case asking for one keeps it.
+        if self.user.is_some() && pointer == "/linux/namespaces" && v == json!({"type": "user"}) {
+            return;
+        }
         if self.config.pointer(pointer).map(Value::is_array) != Some(true) {
             self.set(pointer, json!([]));
         }
@@ -142,6 +153,9 @@ impl Bundle {
             serde_json::to_vec_pretty(&self.config).unwrap(),
         )
         .expect("write config.json");
+        if let Some(u) = self.user {
+            crate::rootless::chown_root_owned(&self.dir, u.uid, u.gid);
+        }
     }
 
     /// The runtime with this bundle's `--root` and `args`; stdin is /dev/null. Output goes
@@ -156,7 +170,10 @@ impl Bundle {
             self.dir.join(format!("out.{k}")),
             self.dir.join(format!("err.{k}")),
         );
-        let mut cmd = Command::new(&self.runtime);
+        let mut cmd = match self.user {
+            Some(u) => u.command(&self.runtime, &self.dir),
+            None => Command::new(&self.runtime),
+        };
         cmd.arg("--root")
             .arg(self.state_root())
             .args(args)

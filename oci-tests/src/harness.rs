@@ -80,6 +80,8 @@ pub struct Ctx {
     pub runtime: PathBuf,
     pub busybox: PathBuf,
     pub host: crate::host::Host,
+    /// `--rootless`: the unprivileged user every runtime command runs as.
+    pub rootless: Option<&'static crate::rootless::User>,
 }
 
 /// Runs `cases` on `jobs` threads; prints as they finish; returns (passed, failed, skipped).

@@ -1,6 +1,9 @@
 //! oci-tests: a runtime-agnostic conformance suite for OCI runtimes with runc's CLI.
 //!
-//!   oci-tests --runtime PATH [--filter PATTERN] [--jobs N] [--list] [--table]
+//!   oci-tests --runtime PATH [--rootless] [--filter PATTERN] [--jobs N] [--list] [--table]
+//!
+//! With `--rootless` every runtime command runs as a throwaway unprivileged user and each
+//! bundle starts from runc's rootless config (rootless.rs).
 //!
 //! Each case builds a bundle (static busybox and our static checker, see checker/checker.c),
 //! runs it with the runtime under test, and compares what the container reports with its
@@ -11,6 +14,7 @@ mod cases;
 mod fields;
 mod harness;
 mod host;
+mod rootless;
 mod unix;
 
 use std::path::PathBuf;
@@ -19,14 +23,16 @@ use std::path::PathBuf;
 pub const CHECKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/checker"));
 
 fn usage() -> ! {
-    eprintln!("usage: oci-tests --runtime PATH [--filter PATTERN] [--jobs N] [--list] [--table]");
+    eprintln!(
+        "usage: oci-tests --runtime PATH [--rootless] [--filter PATTERN] [--jobs N] [--list] [--table]"
+    );
     std::process::exit(2)
 }
 
 fn main() {
     let mut runtime = None;
     let (mut filter, mut jobs) = (String::new(), 2usize);
-    let (mut list, mut table) = (false, false);
+    let (mut list, mut table, mut rootless) = (false, false, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -40,6 +46,7 @@ fn main() {
             }
             "--list" => list = true,
             "--table" => table = true,
+            "--rootless" => rootless = true,
             _ => usage(),
         }
     }
@@ -72,14 +79,45 @@ fn main() {
         eprintln!("oci-tests: must run as root");
         std::process::exit(2)
     }
+    let (runtime, user) = if rootless {
+        rootless_setup(&runtime)
+    } else {
+        (runtime, None)
+    };
     let ctx = harness::Ctx {
         runtime,
         busybox,
         host: host::Host::detect(),
+        rootless: user,
     };
     let (p, f, s) = harness::run_all(&ctx, &selected, jobs);
+    if let Some(u) = user {
+        u.remove();
+        let _ = std::fs::remove_dir_all(runtime_copy_dir());
+    }
     println!("{p} passed, {f} failed, {s} skipped");
     std::process::exit(if f == 0 { 0 } else { 1 });
+}
+
+/// The throwaway user, and the runtime where that user can execute it.
+fn rootless_setup(runtime: &std::path::Path) -> (PathBuf, Option<&'static rootless::User>) {
+    let user = rootless::User::create().unwrap_or_else(|e| {
+        eprintln!("oci-tests: --rootless: {e}");
+        std::process::exit(2)
+    });
+    let user: &'static rootless::User = Box::leak(Box::new(user));
+    match rootless::reachable_runtime(runtime, &runtime_copy_dir()) {
+        Ok(rt) => (rt, Some(user)),
+        Err(e) => {
+            user.remove();
+            eprintln!("oci-tests: --rootless: copy the runtime: {e}");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn runtime_copy_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("oci-test-{}-runtime", std::process::id()))
 }
 
 fn is_root() -> bool {

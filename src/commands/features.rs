@@ -102,6 +102,11 @@ pub fn document() -> serde_json::Value {
     caps.sort();
     let layout = crate::cgroups::detect_layout().ok();
     use crate::cgroups::Layout;
+    // A rootless caller (runc's test: not root, or in a user namespace) cannot use what needs
+    // the host's privileges: the systemd driver's system bus, idmapped mounts of host
+    // filesystems, moving the host's network devices. runc 1.1.5 answers the same for every
+    // caller; we answer for the one asking.
+    let privileged = !crate::rootless::euid() && !crate::rootless::in_user_namespace();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::config::OCI_VERSION,
@@ -114,7 +119,7 @@ pub fn document() -> serde_json::Value {
                 "v1": matches!(layout, Some(Layout::V1 | Layout::Hybrid)),
                 "v2": matches!(layout, Some(Layout::Unified | Layout::Hybrid)),
                 // The driver talks to the system bus; a user bus (rootless) is not supported.
-                "systemd": true,
+                "systemd": privileged,
                 "systemdUser": false,
                 "rdma": false
             },
@@ -129,8 +134,8 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": crate::linux::lsm::apparmor_enabled()},
             "selinux": {"enabled": crate::linux::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
-            "netDevices": {"enabled": true},
-            "mountExtensions": {"idmap": {"enabled": true}}
+            "netDevices": {"enabled": privileged},
+            "mountExtensions": {"idmap": {"enabled": privileged}}
         },
         "annotations": {
             "io.github.carrack.version": env!("CARGO_PKG_VERSION"),

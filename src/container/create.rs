@@ -233,6 +233,7 @@ fn launch(
         join_unit(c, spec, resources, child.pid)?;
     }
     child.write_id_maps(spec)?;
+    child.set_oom_score_adj(spec)?;
     if crate::linux::mount_sources::needed(ns) {
         let sources =
             crate::linux::mount_sources::open(child.pid, spec, rootfs, bundle, &idmapped)?;

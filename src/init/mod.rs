@@ -103,9 +103,6 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     if ctx.ns.new_net {
         network::loopback_up()?;
     }
-    if let Some(adj) = proc_.oom_score_adj() {
-        process::set_oom_score_adj(adj)?;
-    }
 
     // A procfs fd from before pivot_root, to reopen exec.fifo later whatever the container mounts.
     let host_proc = std::fs::File::open("/proc").context("open /proc")?;

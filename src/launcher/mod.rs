@@ -169,6 +169,17 @@ impl Child {
         )
     }
 
+    /// `process.oomScoreAdj`, written by us before Go rather than by init: once init is
+    /// non-dumpable its /proc files belong to the host's root, which a user namespace does
+    /// not map, so init could not write it there (EACCES). runc's nsexec writes it before
+    /// it makes any namespace, for the same reason.
+    pub fn set_oom_score_adj(&self, spec: &Spec) -> Result<()> {
+        match spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+            Some(v) => crate::linux::process::set_oom_score_adj(self.pid, v),
+            None => Ok(()),
+        }
+    }
+
     /// The outcome of an exec: EOF means execve succeeded (the channel is close-on-exec).
     pub fn wait_exec(&self) -> Result<()> {
         match self.chan.recv()? {

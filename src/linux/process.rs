@@ -227,10 +227,12 @@ impl Exec {
     }
 }
 
-/// `process.oomScoreAdj`, written before the identity change (lowering needs privilege).
-pub fn set_oom_score_adj(v: i32) -> Result<()> {
-    std::fs::write("/proc/self/oom_score_adj", v.to_string())
-        .with_context(|| format!("process.oomScoreAdj {v}: write /proc/self/oom_score_adj"))
+/// `process.oomScoreAdj` of our child `pid` (not reaped, so the pid is still its), written by
+/// the runtime (lowering needs CAP_SYS_RESOURCE).
+pub fn set_oom_score_adj(pid: i32, v: i32) -> Result<()> {
+    let path = format!("/proc/{pid}/oom_score_adj");
+    std::fs::write(&path, v.to_string())
+        .with_context(|| format!("process.oomScoreAdj {v}: write {path}"))
 }
 
 /// After entering a user namespace (new or joined) we are still the host's root, unmapped

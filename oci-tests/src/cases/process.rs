@@ -463,9 +463,10 @@ fn terminal(ctx: &Ctx) -> Res {
     b.set("/process/terminal", json!(true));
     b.set("/process/consoleSize", json!({"height": 33, "width": 101}));
     b.args(&["/checker", "--stat", "/dev/console"]);
-    b.write();
     let sock = b.dir.join("console.sock");
     let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // After the bind: with --rootless, write() gives the socket to the user too.
+    b.write();
     let id = b.new_id();
     let dir = b.dir.to_str().unwrap().to_string();
     let sock_s = sock.to_str().unwrap().to_string();
