@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
 ENGINE=containerd
 . "$here/lib.sh"
+. "$here/registry.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 for c in containerd ctr containerd-shim-runc-v2 podman; do
   command -v "$c" >/dev/null || { skip "no-$c" containerd "$c is not installed"; exit; }
@@ -32,6 +33,7 @@ cpid=$!
 ns=carrack-test-ctr-$$
 CTR=(ctr --address "$sock" --namespace "$ns")
 cleanup() {
+  registry_down
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" >/dev/null 2>&1; done
   sleep 0.2
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks rm -f "$t" >/dev/null 2>&1; done
@@ -94,5 +96,31 @@ for _ in $(seq 50); do [ "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $
 check "kill" "STOPPED" "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c2"{print $3}')"
 "${CTR[@]}" tasks rm carrack-c2 >/dev/null 2>&1 && ok "tasks rm" || fail "tasks rm" "failed"
 "${CTR[@]}" containers rm carrack-c2 >/dev/null 2>&1
+
+# The image swarm.sh built (RUN, COPY, ENV, CMD), pulled from a private plain-HTTP registry
+# (ctr fetches in the client: it runs in the registry's namespace, containerd need not).
+t_reg=$SECONDS
+if registry_have_image && registry_up "$tmp"; then
+  out=$(in_registry_net "${CTR[@]}" images pull --plain-http "$REG_IMAGE" 2>&1) \
+    && ok "registry image: pull --plain-http" || fail "registry image: pull --plain-http" "$(tail -2 <<<"$out")"
+  registry_down
+  check "registry image: its ENV and the files of its RUN and COPY steps" "$REG_WANT" \
+    "$("${RUN[@]}" --rm "$REG_IMAGE" carrack-c3 sh -c "$REG_SCRIPT" 2>&1 | xargs)"
+  # Its CMD: prints a line (to a log file), then serves /www on 8080 on the task's loopback.
+  "${RUN[@]}" -d --log-uri "file://$tmp/c4.log" "$REG_IMAGE" carrack-c4 >/dev/null 2>&1 \
+    || fail "registry image: run its CMD" "could not start"
+  # served WHAT: WHAT from the task's httpd, asked from inside the task.
+  served() { "${CTR[@]}" tasks exec --exec-id "w$RANDOM" carrack-c4 timeout 5 wget -q -O - "http://127.0.0.1:8080/${1:-}" 2>&1; }
+  for _ in $(seq 25); do [ "$(served)" = "hello-from-swarm v1" ] && break; sleep 0.2; done
+  check "registry image: its CMD serves the page" "hello-from-swarm v1" "$(served)"
+  # ctr sets no hostname: the CMD wrote the one it saw to /www/name and printed it.
+  name=$(served name)
+  check "registry image: its CMD's output" "started ${name:-(no /www/name)}" "$(cat "$tmp/c4.log" 2>&1)"
+  "${CTR[@]}" tasks kill -s KILL carrack-c4 >/dev/null 2>&1
+  for _ in $(seq 50); do [ "$("${CTR[@]}" tasks ls | awk '$1=="carrack-c4"{print $3}')" = STOPPED ] && break; sleep 0.1; done
+  "${CTR[@]}" tasks rm carrack-c4 >/dev/null 2>&1
+  "${CTR[@]}" containers rm carrack-c4 >/dev/null 2>&1
+fi
+echo "time containerd[$RT_NAME] registry image $((SECONDS - t_reg)) s"
 
 [ "$fails" = 0 ]

@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
 ENGINE=docker
 . "$here/lib.sh"
+. "$here/registry.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v dockerd >/dev/null || { skip no-dockerd docker "dockerd is not installed"; exit; }
 
@@ -17,11 +18,12 @@ cgparent=carrack-test-docker-$$
 sock=$tmp/docker.sock
 unshare --net --fork sh -c "ip link set lo up; exec dockerd --data-root $tmp/data --exec-root $tmp/exec \
   -H unix://$sock --pidfile $tmp/docker.pid --add-runtime carrack=$BIN --default-runtime carrack \
-  --cgroup-parent /$cgparent" \
+  --cgroup-parent /$cgparent --insecure-registry $REG" \
   >"$tmp/dockerd.log" 2>&1 &
 upid=$!
 export DOCKER_HOST=unix://$sock
 cleanup() {
+  registry_down
   docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
   [ -f "$tmp/docker.pid" ] && kill "$(cat "$tmp/docker.pid")" 2>/dev/null
   for _ in $(seq 100); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
@@ -122,6 +124,41 @@ YML
     check "compose: client reaches web" "0" "$(docker inspect -f '{{.State.ExitCode}}' "$cid")"
   fi
   (cd "$tmp/app" && docker-compose -p carrack-compose down -t 1 >/dev/null 2>&1) && ok "compose down" || fail "compose down" failed
+
+  # The same story with the image swarm.sh built (RUN, COPY, ENV, CMD), pulled by compose from
+  # a private plain-HTTP registry in dockerd's network namespace: web is that image's CMD.
+  t_reg=$SECONDS
+  if registry_have_image && registry_up "$tmp" "/proc/$upid/ns/net"; then
+    mkdir -p "$tmp/regapp"
+    cat > "$tmp/regapp/docker-compose.yml" <<YML
+version: "2.4"
+services:
+  web:
+    image: $REG_IMAGE
+    hostname: carrack-reg
+    ulimits: {nofile: {soft: 20000, hard: 20000}}
+  client:
+    image: carrack-busybox
+    command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://web:8080/index.html && wget -q -O - http://web:8080/page.txt && wget -q -O - http://web:8080/name && exit 0; sleep 0.5; done; exit 1"]
+    ulimits: {nofile: {soft: 20000, hard: 20000}}
+    depends_on: [web]
+YML
+    dc() { (cd "$tmp/regapp" && timeout 120 docker-compose -p carrack-regapp "$@"); }
+    # One compose call per step (each costs seconds): up pulls web; docker reads the rest.
+    out=$(dc up -d 2>&1) && ok "compose, registry image: up pulls it" || fail "compose, registry image: up pulls it" "$(tail -2 <<<"$out")"
+    registry_down
+    svc() { docker ps -aq -f label=com.docker.compose.project=carrack-regapp -f "label=com.docker.compose.service=$1"; }
+    cid=$(svc client)
+    [ -n "$cid" ] && timeout 30 docker wait "$cid" >/dev/null 2>&1
+    check "compose, registry image: client gets its CMD's page, COPY'd file and hostname" \
+      "hello-from-swarm v1 copied carrack-reg" "$( [ -n "$cid" ] && docker logs "$cid" 2>&1 | xargs)"
+    wid=$(svc web)
+    check "compose, registry image: its CMD's output" "started carrack-reg" "$( [ -n "$wid" ] && docker logs "$wid" 2>&1)"
+    check "compose, registry image: its ENV" "hello-from-swarm 1" \
+      "$( [ -n "$wid" ] && docker exec "$wid" sh -c 'echo $GREETING $VERSION' 2>&1)"
+    dc down -t 1 >/dev/null 2>&1 && ok "compose, registry image: down" || fail "compose, registry image: down" failed
+  fi
+  echo "time docker[$RT_NAME] registry image $((SECONDS - t_reg)) s"
 else
   skip no-docker-compose "docker compose" "docker-compose is not installed"
 fi

@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
 ENGINE=podman
 . "$here/lib.sh"
+. "$here/registry.sh"
 BIN=$(readlink -f "${CARRACK:-$here/../target/debug/carrack}")
 command -v podman >/dev/null || { skip no-podman podman "podman is not installed"; exit; }
 
@@ -29,6 +30,7 @@ P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs --cgro
 cgparent=carrack-test-podman-$$
 O=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096 --cgroup-parent "/$cgparent")
 cleanup() {
+  registry_down
   "${P[@]}" rm -fa -t 0 >/dev/null 2>&1
   "${P[@]}" rmi -fa >/dev/null 2>&1
   # conmon runs in <parent>/conmon; both go once empty (rmdir never removes a busy cgroup).
@@ -95,6 +97,25 @@ check "exit code of a missing binary" 127 "$rc"
 "${P[@]}" commit carrack-p3 localhost/carrack-layered >/dev/null 2>&1 || fail commit "podman commit failed"
 "${P[@]}" rm -f carrack-p3 >/dev/null 2>&1
 check "layered image" "upper" "$("${P[@]}" run --rm "${O[@]}" localhost/carrack-layered cat /etc/group 2>&1)"
+
+# The image swarm.sh built (RUN, COPY, ENV, CMD), pulled from a private plain-HTTP registry.
+t_reg=$SECONDS
+if registry_have_image && registry_up "$tmp"; then
+  out=$(in_registry_net "${P[@]}" pull --tls-verify=false "$REG_IMAGE" 2>&1) \
+    && ok "registry image: pull --tls-verify=false" || fail "registry image: pull --tls-verify=false" "$(tail -2 <<<"$out")"
+  registry_down
+  check "registry image: its ENV and the files of its RUN and COPY steps" "$REG_WANT" \
+    "$("${P[@]}" run --rm --pull=never "${O[@]}" "$REG_IMAGE" sh -c "$REG_SCRIPT" 2>&1 | xargs)"
+  # Its CMD: prints a line, then serves /www on 8080 (reached on the container's own loopback).
+  "${P[@]}" run -d --pull=never --name carrack-p5 --hostname carrack-reg --network none "${O[@]}" "$REG_IMAGE" >/dev/null 2>&1 \
+    || fail "registry image: run its CMD" "could not start"
+  served() { "${P[@]}" exec carrack-p5 timeout 5 wget -q -O - http://127.0.0.1:8080/ 2>&1; }
+  for _ in $(seq 25); do [ "$(served)" = "hello-from-swarm v1" ] && break; sleep 0.2; done
+  check "registry image: its CMD serves the page" "hello-from-swarm v1" "$(served)"
+  check "registry image: its CMD's output" "started carrack-reg" "$("${P[@]}" logs carrack-p5 2>&1)"
+  "${P[@]}" rm -f -t 0 carrack-p5 >/dev/null 2>&1
+fi
+echo "time podman[$RT_NAME] registry image $((SECONDS - t_reg)) s"
 
 # Leftovers: no container state of ours remains.
 left=$(ls "$tmp/run/runc" "$tmp/run/carrack" 2>/dev/null | grep -v '^$' || true)

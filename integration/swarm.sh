@@ -6,7 +6,8 @@
 # default runtime. A private registry (Debian's docker-registry) on node 1. The story: build
 # (RUN steps are containers), push, a replicated service with limits on an overlay network,
 # pulled by the workers, reached by name; scale, rolling update, drain, a killed replica
-# restarted, service logs; save/load and export/import; then nothing may be left behind.
+# restarted, service logs; save/load and export/import; then nothing may be left behind. The
+# image it builds is pulled from a registry by the podman, containerd and compose stories too.
 # Needs root, docker.io and docker-registry. Every wait is bounded; a watchdog ends the story.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -213,6 +214,12 @@ for v in 1 2; do
 done
 check "push: the registry lists both tags" "1 2" \
   "$(inns 1 timeout 10 busybox wget -q -O - "http://$reg/v2/web/tags/list" 2>&1 | jq -r '.tags | sort | join(" ")')"
+# The other stories pull this image from registries of their own serving a copy of this storage
+# (integration/registry.sh; integration/run gives each runtime its REGISTRY_STORE).
+if [ -n "${REGISTRY_STORE:-}" ]; then
+  mkdir -p "$REGISTRY_STORE" && cp -a "$tmp/registry/." "$REGISTRY_STORE/" \
+    || fail "registry storage for the other stories" "could not copy it to $REGISTRY_STORE"
+fi
 
 # --- 2. a replicated service with limits on an overlay network (dnsrr: no IPVS routing mesh).
 phase "service"
