@@ -138,13 +138,15 @@ t_pause() {
 t_killed_create() {
   local id=kc$RTN b cpid i
   b=$(bundle hook "$id")
-  rtc create --bundle "$b" "$id" >/dev/null 2>&1 &
+  # The runtime itself, not a subshell running rtc: $! must be the process we kill.
+  "$RT" --root "$ROOT" --systemd-cgroup create --bundle "$b" "$id" >/dev/null 2>&1 &
   cpid=$!
   i=0
   until [ -d "$(cgdir $id)" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
   systemctl is-active -q "$(unit $id)" || fail "the unit never became active"
   kill -9 $cpid
   wait $cpid 2>/dev/null
+  kill -0 $cpid 2>/dev/null && fail "the runtime $cpid survived SIGKILL"
   rtc delete --force "$id" || fail "delete --force failed"
   pkill -f "sleep 37" 2>/dev/null
   gone "$id"
@@ -186,10 +188,11 @@ for rt in carrack runc; do
   export RT RTN ROOT
   for t in $only; do
     T=$rt:$t
+    t0=$(date +%s)
     ( "t_$t" ) >/tmp/test.log 2>&1
     rc=$?
     case $rc in
-      0) pass=$((pass + 1)); say "ok $T" ;;
+      0) pass=$((pass + 1)); say "ok $T ($(($(date +%s) - t0))s)" ;;
       3) skipped=$((skipped + 1)) ;;
       *) failed=$((failed + 1)); say "FAIL $T"; sed 's/^/  | /' /tmp/test.log | tail -n 15 | tee -a "$OUT" ;;
     esac
