@@ -49,6 +49,7 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub config: Value,
     runtime: PathBuf,
+    systemd: bool,
     ids: Vec<String>,
     n: usize,
 }
@@ -78,6 +79,7 @@ impl Bundle {
             dir,
             config,
             runtime: ctx.runtime.clone(),
+            systemd: ctx.systemd,
             ids: Vec::new(),
             n,
         }
@@ -157,6 +159,9 @@ impl Bundle {
             self.dir.join(format!("err.{k}")),
         );
         let mut cmd = Command::new(&self.runtime);
+        if self.systemd {
+            cmd.arg("--systemd-cgroup");
+        }
         cmd.arg("--root")
             .arg(self.state_root())
             .args(args)

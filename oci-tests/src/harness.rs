@@ -80,6 +80,8 @@ pub struct Ctx {
     pub runtime: PathBuf,
     pub busybox: PathBuf,
     pub host: crate::host::Host,
+    /// --systemd-cgroup: runc's systemd cgroup driver (see main.rs).
+    pub systemd: bool,
 }
 
 /// Runs `cases` on `jobs` threads; prints as they finish; returns (passed, failed, skipped).

@@ -1,6 +1,9 @@
 //! oci-tests: a runtime-agnostic conformance suite for OCI runtimes with runc's CLI.
 //!
-//!   oci-tests --runtime PATH [--filter PATTERN] [--jobs N] [--list] [--table]
+//!   oci-tests --runtime PATH [--systemd-cgroup] [--filter PATTERN] [--jobs N] [--list] [--table]
+//!
+//! --systemd-cgroup: the runtime gets runc's flag of that name and the cgroup cases a
+//! `linux.cgroupsPath` of `system.slice:oci-test:ID` (a transient scope; needs systemd).
 //!
 //! Each case builds a bundle (static busybox and our static checker, see checker/checker.c),
 //! runs it with the runtime under test, and compares what the container reports with its
@@ -19,14 +22,14 @@ use std::path::PathBuf;
 pub const CHECKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/checker"));
 
 fn usage() -> ! {
-    eprintln!("usage: oci-tests --runtime PATH [--filter PATTERN] [--jobs N] [--list] [--table]");
+    eprintln!("usage: oci-tests --runtime PATH [--systemd-cgroup] [--filter PATTERN] [--jobs N] [--list] [--table]");
     std::process::exit(2)
 }
 
 fn main() {
     let mut runtime = None;
     let (mut filter, mut jobs) = (String::new(), 2usize);
-    let (mut list, mut table) = (false, false);
+    let (mut list, mut table, mut systemd) = (false, false, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -40,6 +43,7 @@ fn main() {
             }
             "--list" => list = true,
             "--table" => table = true,
+            "--systemd-cgroup" => systemd = true,
             _ => usage(),
         }
     }
@@ -76,6 +80,7 @@ fn main() {
         runtime,
         busybox,
         host: host::Host::detect(),
+        systemd,
     };
     let (p, f, s) = harness::run_all(&ctx, &selected, jobs);
     println!("{p} passed, {f} failed, {s} skipped");
