@@ -373,7 +373,7 @@ fn blkio_weight(ctx: &Ctx) -> Res {
     // v2 without BFQ: io.weight on its own 1..10000 scale, runc's 1 + (w - 10) * 9999 / 990.
     let ok = match ctx.host.cgroup2 {
         true => got == "default 300" || got == "default 2930",
-        false => got == "300",
+        false => got == "300" || got == "default 300",
     };
     ensure(ok, || {
         format!("{file}: expected weight 300 (v2: default 300 with BFQ, or default 2930), observed {got:?}")
