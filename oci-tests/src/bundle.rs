@@ -51,6 +51,7 @@ pub struct Bundle {
     runtime: PathBuf,
     /// The user every runtime command runs as (`--rootless`).
     user: Option<&'static crate::rootless::User>,
+    systemd: bool,
     ids: Vec<String>,
     n: usize,
 }
@@ -85,6 +86,7 @@ impl Bundle {
             config,
             runtime: ctx.runtime.clone(),
             user: ctx.rootless,
+            systemd: ctx.systemd,
             ids: Vec::new(),
             n,
         }
@@ -174,6 +176,9 @@ impl Bundle {
             Some(u) => u.command(&self.runtime, &self.dir),
             None => Command::new(&self.runtime),
         };
+        if self.systemd {
+            cmd.arg("--systemd-cgroup");
+        }
         cmd.arg("--root")
             .arg(self.state_root())
             .args(args)

@@ -82,6 +82,8 @@ pub struct Ctx {
     pub host: crate::host::Host,
     /// `--rootless`: the unprivileged user every runtime command runs as.
     pub rootless: Option<&'static crate::rootless::User>,
+    /// --systemd-cgroup: runc's systemd cgroup driver (see main.rs).
+    pub systemd: bool,
 }
 
 /// Runs `cases` on `jobs` threads; prints as they finish; returns (passed, failed, skipped).

@@ -1,9 +1,13 @@
 //! oci-tests: a runtime-agnostic conformance suite for OCI runtimes with runc's CLI.
 //!
-//!   oci-tests --runtime PATH [--rootless] [--filter PATTERN] [--jobs N] [--list] [--table]
+//!   oci-tests --runtime PATH [--rootless] [--systemd-cgroup] [--filter PATTERN] [--jobs N]
+//!             [--list] [--table]
 //!
 //! With `--rootless` every runtime command runs as a throwaway unprivileged user and each
 //! bundle starts from runc's rootless config (rootless.rs).
+//!
+//! --systemd-cgroup: the runtime gets runc's flag of that name and the cgroup cases a
+//! `linux.cgroupsPath` of `system.slice:oci-test:ID` (a transient scope; needs systemd).
 //!
 //! Each case builds a bundle (static busybox and our static checker, see checker/checker.c),
 //! runs it with the runtime under test, and compares what the container reports with its
@@ -24,7 +28,7 @@ pub const CHECKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/checker"));
 
 fn usage() -> ! {
     eprintln!(
-        "usage: oci-tests --runtime PATH [--rootless] [--filter PATTERN] [--jobs N] [--list] [--table]"
+        "usage: oci-tests --runtime PATH [--rootless] [--systemd-cgroup] [--filter PATTERN] [--jobs N] [--list] [--table]"
     );
     std::process::exit(2)
 }
@@ -32,7 +36,7 @@ fn usage() -> ! {
 fn main() {
     let mut runtime = None;
     let (mut filter, mut jobs) = (String::new(), 2usize);
-    let (mut list, mut table, mut rootless) = (false, false, false);
+    let (mut list, mut table, mut rootless, mut systemd) = (false, false, false, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -47,6 +51,7 @@ fn main() {
             "--list" => list = true,
             "--table" => table = true,
             "--rootless" => rootless = true,
+            "--systemd-cgroup" => systemd = true,
             _ => usage(),
         }
     }
@@ -89,6 +94,7 @@ fn main() {
         busybox,
         host: host::Host::detect(),
         rootless: user,
+        systemd,
     };
     let (p, f, s) = harness::run_all(&ctx, &selected, jobs);
     if let Some(u) = user {
