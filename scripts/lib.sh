@@ -21,14 +21,16 @@ cargo_target_dir() {
   cargo metadata --format-version 1 --no-deps | jq -er .target_directory
 }
 
-# busybox_rootfs DIR: a rootfs of static busybox with every applet linked into /bin.
+# busybox_rootfs DIR [BUSYBOX]: a rootfs of static busybox (the host's, or BUSYBOX: another
+# arch's build of the same Debian package, whose applets the host's lists) with every applet
+# linked into /bin.
 busybox_rootfs() {
   local dir=$1 bb
   apt_need busybox busybox-static
   bb=$(command -v busybox)
   file -L "$bb" 2>/dev/null | grep -q 'dynamically' && { echo "busybox at $bb is not static: install busybox-static" >&2; return 1; }
   mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/proc" "$dir/sys" "$dir/dev"
-  cp "$bb" "$dir/bin/busybox"
+  cp "${2:-$bb}" "$dir/bin/busybox"
   local a
   for a in $("$bb" --list); do
     [ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"

@@ -13,7 +13,7 @@
 TESTS="version features run_output lifecycle cgroup_placement default_cgroup_path
   delete_force_cgroup exec_cgroup cgroupns_root cgroup_mount_v2 cgroupns_mount_view
   exec_cgroupns nested_subcgroup exec_delegated ps_json pause_resume devices resources update
-  events_stats memory_oom events_oom relative_nested cgroup_born_inside"
+  events_stats memory_oom events_oom relative_nested cgroup_born_inside mounts seccomp_docker"
 TEST_TIMEOUT=60
 
 ROOT=/run/carrack-vm
@@ -97,6 +97,14 @@ t_features() {
   [ -n "$cg" ] || fail "no linux.cgroup in: $(echo "$out" | head -c 300)"
   echo "$cg" | grep -q '"v2":true' || fail "cgroup v2 not reported: $cg"
   echo "$cg" | grep -q '"v1":false' || fail "cgroup v1 reported on a pure v2 host: $cg"
+  # The seccomp ABIs of this arch's kernel, and none other.
+  archs=$(echo "$out" | tr -d ' \n\t' | grep -o '"archs":\[[^]]*\]')
+  case $(uname -m) in
+    aarch64) want='"archs":["SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"]' ;;
+    x86_64) want='"archs":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"]' ;;
+    *) want=$archs ;;
+  esac
+  [ "$archs" = "$want" ] || fail "seccomp $archs on $(uname -m), want $want"
   ok
 }
 
@@ -404,6 +412,37 @@ t_cgroup_born_inside() {
   fi
   events=$(sed -n 's/^max //p' "$d/pids.events")
   [ "${events:-0}" -ge 1 ] || fail "create failed but not at the pids limit of $d (pids.events max=$events)"
+  ok
+}
+
+# The config's mounts as the container sees them: proc, a read-only sysfs, the tmpfs /dev and
+# its devpts, cgroup2 (read-only), a tmpfs of the test with its options, and a masked path.
+t_mounts() {
+  bundle mounts 'cat /proc/self/mounts; echo ---; cat /proc/kcore 2>&1 | head -c 10 | wc -c
+    echo x > /data/f && cat /data/f; touch /sys/x 2>/dev/null || echo sys-ro'
+  out=$(cr run -b "$B" "$ID" </dev/null) || fail "run failed: $out"
+  m=${out%%---*}
+  for want in '^proc /proc proc ' '^sysfs /sys sysfs ro,' '^tmpfs /dev tmpfs ' \
+      '^devpts /dev/pts devpts ' ' /sys/fs/cgroup cgroup2 ro,' \
+      '^tmpfs /data tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'; do
+    echo "$m" | grep -q "$want" || fail "no mount '$want' in: $(echo "$m" | tr '\n' '|')"
+  done
+  rest=$(echo "${out#*---}" | tr '\n' ' ')
+  [ "$rest" = " 0 x sys-ro " ] || fail "masked /proc/kcore, /data write, /sys write: '$rest'"
+  ok
+}
+
+# Docker 20.10's default profile: a shell runs under it; a syscall newer than the profile
+# (fchmodat2) gets ENOSYS (runc's stub, with this arch's numbers), one it leaves out EPERM.
+t_seccomp_docker() {
+  bundle docker 'echo sh-ok; /bin/probe; grep Seccomp: /proc/self/status'
+  out=$(cr run -b "$B" "$ID" </dev/null) || fail "run failed: $out"
+  want="sh-ok
+fchmodat2 -1 38
+kexec_load -1 1
+fchmodat 0 0"
+  case $out in "$want"*) ;; *) fail "output '$(echo "$out" | tr '\n' '|')', want '$(echo "$want" | tr '\n' '|')'" ;; esac
+  echo "$out" | grep -q 'Seccomp:[[:space:]]*2' || fail "no filter mode in /proc/self/status: $out"
   ok
 }
 

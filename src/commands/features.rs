@@ -127,7 +127,7 @@ pub fn document() -> serde_json::Value {
                 "enabled": true,
                 "actions": crate::linux::seccomp::ACTIONS,
                 "operators": crate::linux::seccomp::OPERATORS,
-                "archs": crate::linux::seccomp::ARCHES,
+                "archs": crate::linux::seccomp::arches(),
                 "knownFlags": crate::linux::seccomp::FLAGS,
                 "supportedFlags": crate::linux::seccomp::FLAGS
             },

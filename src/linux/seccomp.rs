@@ -3,9 +3,9 @@
 //! Layout of the program:
 //! ```text
 //!   load arch
-//!   for each listed arch:   jeq AUDIT_ARCH -> that arch's block      (x86_64 also covers x32)
+//!   for each ABI in the filter: jeq AUDIT_ARCH -> that ABI's block   (x86_64 also covers x32)
 //!   ret KILL_PROCESS        (an arch the profile does not list)
-//! arch block:
+//! ABI block:
 //!   load nr
 //!   [x86_64 block: nr has the x32 bit -> the x32 block, or KILL_PROCESS when x32 is not listed
 //!    (nr -1 excepted, as libseccomp)]
@@ -13,15 +13,18 @@
 //!   for each syscall:       jeq nr -> ja body                        (long jumps: any size)
 //!   ret defaultAction
 //! body: each rule with args, in order: its comparisons (64-bit, high half then low half;
-//!       on i386 and x32 the low half only, as libseccomp),
-//!       ret action; a failed comparison falls to the next rule; then the unconditional rule's
-//!       action, or defaultAction.
+//!       on 32-bit ABIs (i386, x32, arm) the low half only, as libseccomp; the halves'
+//!       places in seccomp_data follow the ABI's byte order), ret action; a failed
+//!       comparison falls to the next rule; then the unconditional rule's action, or
+//!       defaultAction.
 //! ```
 //! The conditions of one `syscalls[]` entry are ANDed, unless several test the same argument
 //! index: then each is a rule of its own (ORed), as runc does (see `runc_rules`).
-//! Checking only the native arch would let `int 0x80` (i386 numbers) through, so every listed
-//! arch gets its own numbers, and unlisted arches are killed. The native arch (x86_64) is
-//! always in the filter, listed or not: `architectures` adds arches, as in libseccomp.
+//! Checking only the native arch would let compat syscalls (`int 0x80` with i386 numbers, an
+//! arm32 task on aarch64) through, so every listed ABI gets its own numbers, and unlisted ones
+//! are killed. The native ABI is always in the filter, listed or not: `architectures` adds
+//! ABIs, as in libseccomp. Which ABIs a kernel can run (so which blocks can ever be reached)
+//! depends on the native arch, chosen at build time (`NATIVE`, see `Abi`).
 
 use super::syscall_table;
 use anyhow::{bail, Context, Result};
@@ -32,8 +35,14 @@ use oci_spec::runtime::{
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+// linux/audit.h: EM_* | __AUDIT_ARCH_64BIT (0x8000_0000) | __AUDIT_ARCH_LE (0x4000_0000).
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+const AUDIT_ARCH_PPC64LE: u32 = 0xc000_0015;
+const AUDIT_ARCH_S390X: u32 = 0x8000_0016;
+const AUDIT_ARCH_RISCV64: u32 = 0xc000_00f3;
 const X32_BIT: u32 = 0x4000_0000;
 
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -86,13 +95,170 @@ pub const OPERATORS: &[&str] = &[
     "SCMP_CMP_MASKED_EQ",
     "SCMP_CMP_NE",
 ];
-pub const ARCHES: &[&str] = &["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"];
+/// What `features` advertises: the ABIs a filter built on this arch has blocks for.
+pub fn arches() -> Vec<&'static str> {
+    NATIVE.iter().map(|a| a.name).collect()
+}
 pub const FLAGS: &[&str] = &[
     "SECCOMP_FILTER_FLAG_TSYNC",
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ];
+
+/// A syscall ABI a filter can have a block for: how the kernel reports it in seccomp_data.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Abi {
+    arch: Arch,
+    /// The SCMP_ARCH_* name (`features`, logs).
+    name: &'static str,
+    /// seccomp_data.arch (x32 shares x86_64's, its numbers carry `X32_BIT`).
+    audit: u32,
+    table: &'static [(&'static str, u32)],
+    /// 64-bit arguments compared whole; else the low halves only, as libseccomp.
+    wide: bool,
+    /// seccomp_data.args are native-endian u64s: which half comes first.
+    big_endian: bool,
+}
+
+const fn abi(
+    arch: Arch,
+    name: &'static str,
+    audit: u32,
+    table: &'static [(&'static str, u32)],
+    wide: bool,
+    big_endian: bool,
+) -> Abi {
+    Abi {
+        arch,
+        name,
+        audit,
+        table,
+        wide,
+        big_endian,
+    }
+}
+
+use syscall_table as t;
+const X86_64: Abi = abi(
+    Arch::ScmpArchX86_64,
+    "SCMP_ARCH_X86_64",
+    AUDIT_ARCH_X86_64,
+    t::X86_64,
+    true,
+    false,
+);
+const X86: Abi = abi(
+    Arch::ScmpArchX86,
+    "SCMP_ARCH_X86",
+    AUDIT_ARCH_I386,
+    t::I386,
+    false,
+    false,
+);
+const X32: Abi = abi(
+    Arch::ScmpArchX32,
+    "SCMP_ARCH_X32",
+    AUDIT_ARCH_X86_64,
+    t::X32,
+    false,
+    false,
+);
+const AARCH64: Abi = abi(
+    Arch::ScmpArchAarch64,
+    "SCMP_ARCH_AARCH64",
+    AUDIT_ARCH_AARCH64,
+    t::AARCH64,
+    true,
+    false,
+);
+const ARM: Abi = abi(
+    Arch::ScmpArchArm,
+    "SCMP_ARCH_ARM",
+    AUDIT_ARCH_ARM,
+    t::ARM,
+    false,
+    false,
+);
+const PPC64LE: Abi = abi(
+    Arch::ScmpArchPpc64le,
+    "SCMP_ARCH_PPC64LE",
+    AUDIT_ARCH_PPC64LE,
+    t::PPC64,
+    true,
+    false,
+);
+const S390X: Abi = abi(
+    Arch::ScmpArchS390x,
+    "SCMP_ARCH_S390X",
+    AUDIT_ARCH_S390X,
+    t::S390X,
+    true,
+    true,
+);
+const RISCV64: Abi = abi(
+    Arch::ScmpArchRiscv64,
+    "SCMP_ARCH_RISCV64",
+    AUDIT_ARCH_RISCV64,
+    t::RISCV64,
+    true,
+    false,
+);
+
+/// Per native arch (runc ships amd64, arm64, armhf/armel, ppc64le, s390x, riscv64), the ABIs
+/// its kernel can run, native first: the blocks a filter may have, as Docker's seccomp
+/// archMap groups them. Others in `architectures` can never be reported by this kernel, so
+/// they get no block (libseccomp would compile one that is never reached).
+/// Compat ABIs carrack has no table for fall to the bad-arch KILL_PROCESS (fail closed):
+/// s390 (31-bit) on s390x, 32-bit ppc on ppc64le kernels (Debian's have no COMPAT), rv32.
+/// Every ABI carrack can filter (the names `warn_unknown` knows).
+const ALL: &[Abi] = &[X86_64, X86, X32, AARCH64, ARM, PPC64LE, S390X, RISCV64];
+// One of these is NATIVE; the others are compiled for in tests only.
+#[allow(dead_code)]
+const ON_X86_64: &[Abi] = &[X86_64, X86, X32];
+#[allow(dead_code)]
+const ON_X86: &[Abi] = &[X86];
+#[allow(dead_code)]
+const ON_AARCH64: &[Abi] = &[AARCH64, ARM];
+#[allow(dead_code)]
+const ON_ARM: &[Abi] = &[ARM];
+#[allow(dead_code)]
+const ON_PPC64LE: &[Abi] = &[PPC64LE];
+#[allow(dead_code)]
+const ON_S390X: &[Abi] = &[S390X];
+#[allow(dead_code)]
+const ON_RISCV64: &[Abi] = &[RISCV64];
+
+#[cfg(target_arch = "x86_64")]
+const NATIVE: &[Abi] = ON_X86_64;
+#[cfg(target_arch = "x86")]
+const NATIVE: &[Abi] = ON_X86;
+#[cfg(target_arch = "aarch64")]
+const NATIVE: &[Abi] = ON_AARCH64;
+#[cfg(target_arch = "arm")]
+const NATIVE: &[Abi] = ON_ARM;
+#[cfg(all(target_arch = "powerpc64", target_endian = "little"))]
+const NATIVE: &[Abi] = ON_PPC64LE;
+#[cfg(target_arch = "s390x")]
+const NATIVE: &[Abi] = ON_S390X;
+#[cfg(target_arch = "riscv64")]
+const NATIVE: &[Abi] = ON_RISCV64;
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    all(target_arch = "powerpc64", target_endian = "little"),
+    target_arch = "s390x",
+    target_arch = "riscv64"
+)))]
+compile_error!(
+    "carrack's seccomp compiler does not know this target arch: add its ABIs (AUDIT_ARCH_*, \
+     syscall table, argument width and byte order) in src/linux/seccomp.rs"
+);
+
+// The native ABI's byte order is the build's: a mismatch would compare the wrong halves.
+const _: () = assert!(NATIVE[0].big_endian == cfg!(target_endian = "big"));
 
 /// A compiled filter and the seccomp(2) flags to install it with.
 pub struct Filter {
@@ -101,6 +267,9 @@ pub struct Filter {
     notify: bool,
     /// SCMP_ACT_NOTIFY: where the listener fd goes (see `connect_listener`).
     listener: Option<Listener>,
+    /// The byte order of seccomp_data's arguments (tests run the program on any host).
+    #[cfg_attr(not(test), allow(dead_code))]
+    big_endian: bool,
 }
 
 /// A socket the parent connected to `linux.seccomp.listenerPath` while the host path was
@@ -230,6 +399,29 @@ fn runc_rules(args: &[LinuxSeccompArg]) -> Vec<Vec<LinuxSeccompArg>> {
 }
 
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    compile_for(s, NATIVE)
+}
+
+/// The ABIs of a filter on a kernel that runs `on`: the native one (`on[0]`) and those
+/// listed in `architectures` that this kernel can run.
+fn filter_abis(s: &LinuxSeccomp, on: &[Abi]) -> Vec<Abi> {
+    let mut abis = vec![on[0]];
+    for a in s.architectures().iter().flatten() {
+        match on.iter().find(|x| x.arch == *a) {
+            Some(x) if !abis.contains(x) => abis.push(*x),
+            Some(_) => {}
+            None if *a == Arch::ScmpArchNative => {}
+            None => crate::logging::debug(&format!(
+                "linux.seccomp.architectures: {a:?} skipped: a {} kernel never runs it",
+                on[0].name
+            )),
+        }
+    }
+    abis
+}
+
+/// Compile for a kernel whose native ABI is `on[0]`; tests compile for every arch.
+fn compile_for(s: &LinuxSeccomp, on: &[Abi]) -> Result<Filter> {
     // defaultErrnoRet is the data of the default action, ERRNO or TRACE (as runc).
     let default = ret_value(
         s.default_action(),
@@ -268,68 +460,60 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         }
     }
     // As libseccomp (so runc and crun): the filter always has the native arch, and
-    // `architectures` adds to it; a list without x86_64 must not SIGSYS every native syscall.
-    let listed: Vec<Arch> = s.architectures().clone().unwrap_or_default();
-    let mut arches = listed.clone();
-    if !arches.contains(&Arch::ScmpArchX86_64) {
-        arches.push(Arch::ScmpArchX86_64);
-    }
-    let has = |a: Arch| arches.contains(&a);
-    for a in &arches {
-        if !matches!(
-            a,
-            Arch::ScmpArchX86_64 | Arch::ScmpArchX86 | Arch::ScmpArchX32
-        ) {
-            crate::logging::debug(&format!(
-                "linux.seccomp.architectures: {a:?} skipped on x86_64"
-            ));
-        }
-    }
+    // `architectures` adds to it; a list without it must not SIGSYS every native syscall.
+    let abis = filter_abis(s, on);
+    let has = |a: Abi| abis.contains(&a);
     warn_unknown(&names);
+    let listed: Vec<Abi> = on
+        .iter()
+        .filter(|a| s.architectures().iter().flatten().any(|x| *x == a.arch))
+        .copied()
+        .collect();
     let enosys = Enosys::new(s, &listed, &names);
     let groups = group(rules);
     let mut asm = Asm {
         code: Vec::new(),
         labels: Vec::new(),
     };
-    let b64 = asm.label();
-    let b32 = asm.label();
+    // x32 rides on x86_64's audit value: its block is reached from x86_64's.
+    let blocks: Vec<(Abi, usize)> = abis
+        .iter()
+        .filter(|a| **a != X32)
+        .map(|a| (*a, asm.label()))
+        .collect();
     asm.stmt(LD_W_ABS, OFF_ARCH);
-    asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_X86_64, b64);
-    if has(Arch::ScmpArchX86) {
-        asm.jump_far(JMP_JEQ_K, AUDIT_ARCH_I386, b32);
+    for (a, label) in &blocks {
+        asm.jump_far(JMP_JEQ_K, a.audit, *label);
     }
     asm.ret(RET_KILL_PROCESS);
 
-    // x86_64 (and x32) block
-    asm.bind(b64);
-    asm.stmt(LD_W_ABS, OFF_NR);
-    let bx32 = asm.label();
-    let rules64 = asm.label();
-    // nr -1 (a tracer's skipped syscall) has the x32 bit, but to libseccomp it is an x86_64
-    // number (no rule: the default action) unless x32 is in the filter.
-    if !has(Arch::ScmpArchX32) {
-        asm.jump_far(JMP_JEQ_K, u32::MAX, rules64);
-    }
-    asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
-    enosys.emit(&mut asm, Arch::ScmpArchX86_64);
-    asm.bind(rules64);
-    dispatch(&mut asm, syscall_table::X86_64, &groups, default, true)?;
-    asm.bind(bx32);
-    if has(Arch::ScmpArchX32) {
+    for (a, label) in blocks {
+        asm.bind(label);
         asm.stmt(LD_W_ABS, OFF_NR);
-        enosys.emit(&mut asm, Arch::ScmpArchX32);
-        dispatch(&mut asm, syscall_table::X32, &groups, default, false)?;
-    } else {
-        asm.ret(RET_KILL_PROCESS);
-    }
-    asm.bind(b32);
-    if has(Arch::ScmpArchX86) {
-        asm.stmt(LD_W_ABS, OFF_NR);
-        enosys.emit(&mut asm, Arch::ScmpArchX86);
-        dispatch(&mut asm, syscall_table::I386, &groups, default, false)?;
-    } else {
-        asm.ret(RET_KILL_PROCESS);
+        if a != X86_64 {
+            enosys.emit(&mut asm, a);
+            dispatch(&mut asm, a, &groups, default)?;
+            continue;
+        }
+        let bx32 = asm.label();
+        let rules64 = asm.label();
+        // nr -1 (a tracer's skipped syscall) has the x32 bit, but to libseccomp it is an
+        // x86_64 number (no rule: the default action) unless x32 is in the filter.
+        if !has(X32) {
+            asm.jump_far(JMP_JEQ_K, u32::MAX, rules64);
+        }
+        asm.jump_far(JMP_JGE_K, X32_BIT, bx32);
+        enosys.emit(&mut asm, X86_64);
+        asm.bind(rules64);
+        dispatch(&mut asm, X86_64, &groups, default)?;
+        asm.bind(bx32);
+        if has(X32) {
+            asm.stmt(LD_W_ABS, OFF_NR);
+            enosys.emit(&mut asm, X32);
+            dispatch(&mut asm, X32, &groups, default)?;
+        } else {
+            asm.ret(RET_KILL_PROCESS);
+        }
     }
 
     let mut flags = 0;
@@ -356,35 +540,16 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         flags,
         notify,
         listener: None,
+        big_endian: on[0].big_endian,
     })
-}
-
-/// The syscall table of an arch this compiler builds blocks for.
-fn table(a: Arch) -> Option<&'static [(&'static str, u32)]> {
-    match a {
-        Arch::ScmpArchX86_64 => Some(syscall_table::X86_64),
-        Arch::ScmpArchX86 => Some(syscall_table::I386),
-        Arch::ScmpArchX32 => Some(syscall_table::X32),
-        _ => None,
-    }
 }
 
 /// runc skips names that libseccomp does not know, and says so: a profile that names a
 /// syscall newer than this table would otherwise silently get the default action for it.
 fn warn_unknown(names: &std::collections::BTreeSet<&str>) {
-    let tables = [
-        syscall_table::X86_64,
-        syscall_table::I386,
-        syscall_table::X32,
-        syscall_table::AARCH64,
-        syscall_table::ARM,
-        syscall_table::PPC64,
-        syscall_table::S390X,
-        syscall_table::RISCV64,
-    ];
-    let known: std::collections::HashSet<&str> = tables
+    let known: std::collections::HashSet<&str> = ALL
         .iter()
-        .flat_map(|t| t.iter().map(|(n, _)| *n))
+        .flat_map(|a| a.table.iter().map(|(n, _)| *n))
         .collect();
     for name in names.iter().filter(|n| !known.contains(*n)) {
         crate::logging::warn(&format!(
@@ -400,11 +565,11 @@ fn warn_unknown(names: &std::collections::BTreeSet<&str>) {
 /// is not already ENOSYS; only for the arches in `architectures`; "highest" is the largest
 /// number, in that arch's table, of any name in the profile (whatever its rule's action).
 struct Enosys {
-    last: Vec<(Arch, u32)>,
+    last: Vec<(Abi, u32)>,
 }
 
 impl Enosys {
-    fn new(s: &LinuxSeccomp, listed: &[Arch], names: &std::collections::BTreeSet<&str>) -> Self {
+    fn new(s: &LinuxSeccomp, listed: &[Abi], names: &std::collections::BTreeSet<&str>) -> Self {
         let permissive = matches!(
             s.default_action(),
             Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace
@@ -415,8 +580,8 @@ impl Enosys {
         let last = listed
             .iter()
             .filter_map(|&a| {
-                let t = table(a)?;
-                let max = t
+                let max = a
+                    .table
                     .iter()
                     .filter(|(n, _)| names.contains(n))
                     .map(|(_, nr)| *nr)
@@ -429,7 +594,7 @@ impl Enosys {
     }
 
     /// The accumulator holds nr: `if nr > last: return ENOSYS`.
-    fn emit(&self, asm: &mut Asm, a: Arch) {
+    fn emit(&self, asm: &mut Asm, a: Abi) {
         if let Some((_, last)) = self.last.iter().find(|(x, _)| *x == a) {
             let rest = asm.label();
             asm.jump(JMP_JGT_K, *last, Label::Next, Label::At(rest));
@@ -455,15 +620,8 @@ pub fn listener_message(pid: i64, metadata: &str, state_json: &str) -> String {
 /// The accumulator holds nr. A binary tree over the sorted syscall numbers (about log2(n)
 /// comparisons per syscall at run time), leaves jumping to shared bodies: syscalls with the
 /// same rules (most are plain ALLOW) share one body.
-/// `wide`: compare all 64 bits of an argument; else (32-bit ABIs) only the low half, as
-/// libseccomp does for i386 and x32.
-fn dispatch(
-    asm: &mut Asm,
-    table: &[(&str, u32)],
-    groups: &Groups,
-    default: u32,
-    wide: bool,
-) -> Result<()> {
+fn dispatch(asm: &mut Asm, abi: Abi, groups: &Groups, default: u32) -> Result<()> {
+    let table = abi.table;
     let mut labels: Vec<Option<usize>> = vec![None; groups.bodies.len()];
     let mut entries: Vec<(u32, usize)> = Vec::with_capacity(groups.by_name.len());
     for (name, nr) in table {
@@ -478,7 +636,7 @@ fn dispatch(
     for (g, label) in labels.iter().enumerate() {
         if let Some(l) = label {
             asm.bind(*l);
-            emit_rules(asm, &groups.bodies[g], default, wide);
+            emit_rules(asm, &groups.bodies[g], default, abi);
         }
     }
     Ok(())
@@ -542,7 +700,7 @@ fn tree(asm: &mut Asm, entries: &[(u32, usize)], default: u32) {
 /// As libseccomp (so runc): an unconditional rule wins over every conditional one of the same
 /// syscall, and the first unconditional one over later ones; else the conditional rules in
 /// config order, then the default. Every path ends in a ret; the accumulator may be clobbered.
-fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32, wide: bool) {
+fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32, abi: Abi) {
     if let Some(r) = rs.iter().find(|r| r.args.is_empty()) {
         asm.ret(r.ret);
         return;
@@ -550,10 +708,10 @@ fn emit_rules(asm: &mut Asm, rs: &[Rule], default: u32, wide: bool) {
     for r in rs {
         let fail = asm.label();
         for a in &r.args {
-            if wide {
-                emit_cmp(asm, a, fail);
+            if abi.wide {
+                emit_cmp(asm, a, abi, fail);
             } else {
-                emit_cmp32(asm, a, fail);
+                emit_cmp32(asm, a, abi, fail);
             }
         }
         asm.ret(r.ret);
@@ -567,13 +725,23 @@ fn masked(a: &LinuxSeccompArg) -> u64 {
     a.value_two().unwrap_or(0) & a.value()
 }
 
-/// A 32-bit ABI (i386, x32): libseccomp, so runc, compares only the low halves of the
+/// Where the (low, high) 32-bit halves of argument `i` are in seccomp_data.
+fn arg_halves(i: usize, abi: Abi) -> (u32, u32) {
+    let at = OFF_ARGS + 8 * i as u32;
+    if abi.big_endian {
+        (at + 4, at)
+    } else {
+        (at, at + 4)
+    }
+}
+
+/// A 32-bit ABI (i386, x32, arm): libseccomp, so runc, compares only the low halves of the
 /// argument and of the values. Falls through when the comparison holds, else to `fail`.
-fn emit_cmp32(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
+fn emit_cmp32(asm: &mut Asm, a: &LinuxSeccompArg, abi: Abi, fail: usize) {
     let (v, v2) = (a.value() as u32, masked(a) as u32);
     let pass = asm.label();
     let (p, f) = (Label::At(pass), Label::At(fail));
-    asm.stmt(LD_W_ABS, OFF_ARGS + 8 * a.index() as u32);
+    asm.stmt(LD_W_ABS, arg_halves(a.index(), abi).0);
     match a.op() {
         Op::ScmpCmpEq => asm.jump(JMP_JEQ_K, v, p, f),
         Op::ScmpCmpNe => asm.jump(JMP_JEQ_K, v, f, p),
@@ -590,9 +758,8 @@ fn emit_cmp32(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
 }
 
 /// Falls through when `arg <op> value` holds, jumps to `fail` otherwise.
-fn emit_cmp(asm: &mut Asm, a: &LinuxSeccompArg, fail: usize) {
-    let lo_off = OFF_ARGS + 8 * a.index() as u32;
-    let hi_off = lo_off + 4;
+fn emit_cmp(asm: &mut Asm, a: &LinuxSeccompArg, abi: Abi, fail: usize) {
+    let (lo_off, hi_off) = arg_halves(a.index(), abi);
     let (v, v2) = (a.value(), masked(a));
     let (vhi, vlo) = ((v >> 32) as u32, v as u32);
     let pass = asm.label();
@@ -732,8 +899,9 @@ impl Filter {
         data[0] = nr;
         data[1] = arch;
         for (i, a) in args.iter().enumerate() {
-            data[4 + 2 * i] = *a as u32;
-            data[5 + 2 * i] = (*a >> 32) as u32;
+            let (lo, hi) = if self.big_endian { (5, 4) } else { (4, 5) };
+            data[lo + 2 * i] = *a as u32;
+            data[hi + 2 * i] = (*a >> 32) as u32;
         }
         let (mut acc, mut pc) = (0u32, 0usize);
         loop {
@@ -767,8 +935,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Compiled for an x86_64 kernel, whatever the build's arch: the numbers below are x86's.
     fn filter(v: serde_json::Value) -> Filter {
-        compile(&serde_json::from_value(v).unwrap()).unwrap()
+        filter_on(v, ON_X86_64)
+    }
+
+    fn filter_on(v: serde_json::Value, on: &[Abi]) -> Filter {
+        compile_for(&serde_json::from_value(v).unwrap(), on).unwrap()
     }
 
     const X64: u32 = AUDIT_ARCH_X86_64;
@@ -982,24 +1155,30 @@ mod tests {
     #[test]
     fn every_advertised_action_operator_arch_and_flag_compiles() {
         for (i, action) in ACTIONS.iter().enumerate() {
-            let f = filter(json!({
-                "defaultAction": "SCMP_ACT_ALLOW",
-                "architectures": ARCHES,
-                "flags": FLAGS,
-                "syscalls": [{"names": ["mkdir"], "action": action, "errnoRet": 5,
-                              "args": [{"index": 0, "value": 1, "op": OPERATORS[i % OPERATORS.len()]}]}]
-            }));
+            let f = filter_on(
+                json!({
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "architectures": arches(),
+                    "flags": FLAGS,
+                    "syscalls": [{"names": ["mkdir"], "action": action, "errnoRet": 5,
+                                  "args": [{"index": 0, "value": 1, "op": OPERATORS[i % OPERATORS.len()]}]}]
+                }),
+                NATIVE,
+            );
             assert!(f.len() > 0, "{action}");
         }
     }
 
     #[test]
     fn installed_filter_returns_the_errno() {
-        let f = filter(json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
-        }));
+        let f = filter_on(
+            json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": arches(),
+                "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+            }),
+            NATIVE,
+        );
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
@@ -1018,5 +1197,117 @@ mod tests {
             0,
             "90: install failed, 91: mkdir not denied with 38"
         );
+    }
+
+    /// Correct by construction: each ABI's audit value is the kernel's (oci-spec's Arch
+    /// discriminants are libseccomp's tokens, the AUDIT_ARCH values but for x32), its table
+    /// is its own, and each kernel's list starts with its native ABI.
+    #[test]
+    fn abis_have_their_kernel_values() {
+        for &a in ALL {
+            if a != X32 {
+                assert_eq!(a.arch as u32, a.audit, "{}", a.name);
+            }
+            let t = serde_json::to_value(a.arch).unwrap();
+            assert_eq!(t, a.name, "{}", a.name);
+            // 64-bit ABIs have the 64-bit audit bit, the compat ABIs do not; x32 has x86_64's
+            // but 32-bit arguments.
+            assert_eq!(a.audit & 0x8000_0000 != 0, a.wide || a == X32, "{}", a.name);
+            // big-endian ABIs lack __AUDIT_ARCH_LE
+            assert_eq!(a.audit & 0x4000_0000 == 0, a.big_endian, "{}", a.name);
+        }
+        let nr = |a: Abi, n: &str| a.table.iter().find(|(x, _)| *x == n).unwrap().1;
+        assert_eq!(nr(X86_64, "mkdir"), 83);
+        assert_eq!(nr(AARCH64, "mkdirat"), 34);
+        assert_eq!(nr(ARM, "mkdir"), 39);
+        assert_eq!(nr(S390X, "mkdir"), 39);
+        assert_eq!(nr(PPC64LE, "mkdir"), 39);
+        assert_eq!(nr(RISCV64, "mkdirat"), 34);
+        for on in [
+            ON_X86_64, ON_X86, ON_AARCH64, ON_ARM, ON_PPC64LE, ON_S390X, ON_RISCV64,
+        ] {
+            assert!(
+                on[0].wide || on.len() == 1,
+                "a 32-bit kernel runs no other ABI"
+            );
+        }
+        assert_eq!(NATIVE[0].big_endian, cfg!(target_endian = "big"));
+    }
+
+    /// On an arm64 kernel: aarch64 and, when listed, arm (compat tasks), each with its own
+    /// numbers; x86 ABIs in the list are never reported by that kernel and get no block.
+    #[test]
+    fn aarch64_kernel_checks_aarch64_and_arm() {
+        const A64: u32 = AUDIT_ARCH_AARCH64;
+        const A32: u32 = AUDIT_ARCH_ARM;
+        let p = |arches: &[&str]| {
+            filter_on(
+                json!({
+                    "defaultAction": "SCMP_ACT_ERRNO",
+                    "architectures": arches,
+                    "syscalls": [
+                        {"names": ["read", "mkdirat", "getpid"], "action": "SCMP_ACT_ALLOW"},
+                        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                         "args": [{"index": 0, "value": 0x1_0000_0008u64, "op": "SCMP_CMP_EQ"}]}
+                    ]
+                }),
+                ON_AARCH64,
+            )
+        };
+        let f = p(&["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86_64"]);
+        assert_eq!(f.eval(63, A64, [0; 6]), RET_ALLOW); // read
+        assert_eq!(f.eval(34, A64, [0; 6]), RET_ALLOW); // mkdirat
+        assert_eq!(f.eval(172, A64, [0; 6]), RET_ALLOW); // getpid
+        assert_eq!(f.eval(83, A64, [0; 6]), RET_ERRNO | 1); // 83 is fsync on aarch64
+        assert_eq!(f.eval(3, A32, [0; 6]), RET_ALLOW); // arm read
+        assert_eq!(f.eval(20, A32, [0; 6]), RET_ALLOW); // arm getpid
+        assert_eq!(f.eval(63, A32, [0; 6]), RET_ERRNO | 1); // 63 is dup2 on arm
+                                                            // 64-bit comparison on aarch64, the low half only on arm (as libseccomp).
+        assert_eq!(f.eval(92, A64, [0x1_0000_0008, 0, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(f.eval(92, A64, [0x8, 0, 0, 0, 0, 0]), RET_ERRNO | 1);
+        assert_eq!(f.eval(136, A32, [0x8, 0, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(f.eval(0, X64, [0; 6]), RET_KILL_PROCESS); // no x86 block on arm64
+                                                              // Unlisted arm: killed; the native aarch64 is there even when not listed.
+        let f = p(&["SCMP_ARCH_ARM"]);
+        assert_eq!(f.eval(63, A64, [0; 6]), RET_ALLOW);
+        assert_eq!(f.eval(3, A32, [0; 6]), RET_ALLOW);
+        let f = p(&["SCMP_ARCH_AARCH64"]);
+        assert_eq!(f.eval(3, A32, [0; 6]), RET_KILL_PROCESS);
+        // runc's ENOSYS stub with aarch64's numbers: above personality (92)... the profile's
+        // highest is getpid, 172.
+        assert_eq!(f.eval(452, A64, [0; 6]), RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(f.eval(173, A64, [0; 6]), RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(f.eval(171, A64, [0; 6]), RET_ERRNO | 1);
+    }
+
+    /// s390x is big-endian: an argument's high half comes first in seccomp_data.
+    #[test]
+    fn s390x_compares_halves_in_big_endian_order() {
+        let f = filter_on(
+            json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                              "args": [{"index": 1, "value": 0x2_0000_0001u64, "op": "SCMP_CMP_GE"}]}]
+            }),
+            ON_S390X,
+        );
+        let nr = 136; // personality on s390x
+        assert_eq!(
+            f.eval(nr, AUDIT_ARCH_S390X, [0, 0x2_0000_0001, 0, 0, 0, 0]),
+            RET_ERRNO | 1
+        );
+        assert_eq!(
+            f.eval(nr, AUDIT_ARCH_S390X, [0, 0x3_0000_0000, 0, 0, 0, 0]),
+            RET_ERRNO | 1
+        );
+        assert_eq!(
+            f.eval(nr, AUDIT_ARCH_S390X, [0, 0x2_0000_0000, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            f.eval(nr, AUDIT_ARCH_S390X, [0, 0x1_ffff_ffff, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(f.eval(nr, AUDIT_ARCH_X86_64, [0; 6]), RET_KILL_PROCESS);
     }
 }

@@ -1,7 +1,7 @@
 //! Differential test of the seccomp compiler against libseccomp, the reference (runc uses it).
 //!
 //! Profiles (Docker's, the oci-tests fixtures, and seeded random ones: every operator, 64-bit
-//! values, every action and several errnos, the x86 arches) are compiled by carrack and by
+//! values, every action and several errnos, the arches) are compiled by carrack and by
 //! libseccomp 2.5 through tests/seccomp-diff/libseccomp.py (Debian's python3-seccomp, as runc
 //! 1.1 would: the test's only use of libseccomp), and both BPF programs run in the classic-BPF
 //! interpreter below over the same seccomp_data inputs: every syscall number the profile names
@@ -9,6 +9,10 @@
 //! edges (value-1, value, value+1, each half flipped, masks). Every input must give the same
 //! action. The same script resolves every name of carrack's syscall tables (8 arches) with
 //! libseccomp; a number that differs fails the test.
+//! Each profile is compiled for an x86_64 kernel (x86_64, x86, x32) and, with its arches moved
+//! to arm64's (aarch64, arm), for an arm64 kernel: libseccomp builds that filter on this host
+//! too (the host arch removed, aarch64 added), so both compilers' aarch64 and arm blocks are
+//! compared wherever the build runs.
 //!
 //! Deliberate differences, modelled or excluded here (and counted in the printed summary):
 //! - runc's -ENOSYS stub is not part of libseccomp's program: the reference result is ENOSYS
@@ -23,10 +27,12 @@
 //!   carrack agrees with it: libseccomp 2.5.4 merges 64-bit GT/GE/LT/LE conditions on one
 //!   argument wrongly. Counted as `libseccomp_wrong`.
 //! - numbers of names libseccomp 2.5.4 does not know (it skips their rules). Counted.
-//! - i386 arguments have zero upper halves (the kernel zero-extends compat arguments).
+//! - i386 and arm arguments have zero upper halves (the kernel zero-extends compat arguments).
+//! - arches a kernel never reports (x86 ones in an arm64 filter): libseccomp gives them a
+//!   block, carrack none (its bad-arch KILL_PROCESS); only reachable arches' inputs are run.
 //!   Runs in `cargo test` (scripts/test installs python3-seccomp).
 
-use super::{compile, syscall_table, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_BIT};
+use super::{compile_for, syscall_table, Abi, ON_AARCH64, ON_X86_64, X32, X32_BIT};
 use oci_spec::runtime::LinuxSeccomp;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -108,11 +114,13 @@ fn run(prog: &Prog, data: &[u32; 16]) -> u32 {
     panic!("program does not end")
 }
 
-fn data(arch: u32, nr: u32, args: [u64; 6]) -> [u32; 16] {
+/// struct seccomp_data; its u64 arguments in the ABI's byte order.
+fn data(arch: u32, nr: u32, args: [u64; 6], big_endian: bool) -> [u32; 16] {
     let mut d = [0u32; 16];
     (d[0], d[1]) = (nr, arch);
     for (i, v) in args.iter().enumerate() {
-        (d[4 + 2 * i], d[5 + 2 * i]) = (*v as u32, (*v >> 32) as u32);
+        let (lo, hi) = (*v as u32, (*v >> 32) as u32);
+        (d[4 + 2 * i], d[5 + 2 * i]) = if big_endian { (hi, lo) } else { (lo, hi) };
     }
     d
 }
@@ -154,6 +162,8 @@ const OPS: &[&str] = &[
     "SCMP_CMP_LE",
     "SCMP_CMP_MASKED_EQ",
 ];
+/// Big-endian ABIs: of those libseccomp knows, s390x's (also s390, ppc64, mips, parisc).
+const BIG_ENDIAN: &[&str] = &["SCMP_ARCH_S390X"];
 const X86_ARCHES: &[&str] = &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
 /// Names on every x86 arch, some only on i386 (socketcall, waitpid) and one only on x86_64
 /// and x32 (accept), plus newer ones (up to file_setattr 469) and one nobody knows.
@@ -188,6 +198,11 @@ const NAMES: &[&str] = &[
     "restart_syscall",
     "exit_group",
     "io_uring_setup",
+    "mkdir",
+    "open",
+    "renameat",
+    "cacheflush",
+    "arm_fadvise64_64",
     "carrack_no_such_syscall",
 ];
 const ERRNOS: &[u64] = &[0, 1, 13, 38, 95, 4095];
@@ -285,14 +300,22 @@ fn docker() -> Value {
     .unwrap()
 }
 
-/// (label, audit arch, arch name, table, 64-bit arguments).
-fn arch_of(name: &str) -> (u32, &'static [(&'static str, u32)], bool) {
-    match name {
-        "SCMP_ARCH_X86_64" => (AUDIT_ARCH_X86_64, syscall_table::X86_64, true),
-        "SCMP_ARCH_X86" => (AUDIT_ARCH_I386, syscall_table::I386, false),
-        "SCMP_ARCH_X32" => (AUDIT_ARCH_X86_64, syscall_table::X32, false),
-        _ => unreachable!(),
+/// The same profile as on an arm64 host: x86 arches swapped for arm64's (Docker's archMap).
+fn on_arm64(p: &Value) -> Value {
+    let mut p = p.clone();
+    if let Some(a) = p["architectures"].as_array_mut() {
+        for x in a.iter_mut() {
+            let to = match x.as_str() {
+                Some("SCMP_ARCH_X86_64") => "SCMP_ARCH_AARCH64",
+                Some("SCMP_ARCH_X86") => "SCMP_ARCH_ARM",
+                Some(o) => o,
+                None => continue,
+            };
+            *x = json!(to);
+        }
+        a.dedup();
     }
+    p
 }
 
 /// Argument values at the edges of every comparison on index `i` of these rules.
@@ -369,6 +392,8 @@ struct Count {
     profiles: usize,
     rejected: usize,
     inputs: usize,
+    /// of which on the arm64 kernel (aarch64 and arm blocks)
+    arm64_inputs: usize,
     enosys: usize,
     overlapping: usize,
     table_checked: usize,
@@ -397,6 +422,14 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
     profiles.extend(fixtures());
     let n_fixed = profiles.len();
     profiles.extend((0..400).map(|_| random_profile(&mut rng)));
+    // Every profile on an x86_64 kernel, then on an arm64 kernel.
+    let n = profiles.len();
+    let mut kernels: Vec<&[Abi]> = vec![ON_X86_64; n];
+    for i in 0..n {
+        profiles.push(on_arm64(&profiles[i]));
+        kernels.push(ON_AARCH64);
+    }
+    let natives: Vec<&str> = kernels.iter().map(|on| on[0].name).collect();
 
     let tables: BTreeMap<&str, &[(&str, u32)]> = [
         ("SCMP_ARCH_X86_64", syscall_table::X86_64),
@@ -414,7 +447,7 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
         .iter()
         .map(|(a, t)| (*a, t.iter().map(|(n, _)| *n).collect()))
         .collect();
-    let req = json!({"profiles": profiles, "tables": names});
+    let req = json!({"profiles": profiles, "natives": natives, "tables": names});
     let reply = python(&req);
     let mut count = Count::default();
 
@@ -446,14 +479,18 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
         .enumerate()
     {
         count.profiles += 1;
+        let on = kernels[pi];
         if r.get("rejected").is_some() {
             count.rejected += 1;
-            assert!(pi >= n_fixed, "libseccomp rejects fixed profile {pi}: {r}");
+            assert!(
+                pi % n >= n_fixed,
+                "libseccomp rejects fixed profile {pi}: {r}"
+            );
             continue;
         }
         let reference: Prog = serde_json::from_value(r["bpf"].clone()).unwrap();
         let s: LinuxSeccomp = serde_json::from_value(p.clone()).unwrap();
-        let ours: Prog = compile(&s)
+        let ours: Prog = compile_for(&s, on)
             .unwrap_or_else(|e| panic!("profile {pi}: {e:#}"))
             .prog
             .iter()
@@ -467,8 +504,8 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
             .filter_map(|a| a.as_str())
             .collect();
         let mut in_filter = listed.clone();
-        if !in_filter.contains(&"SCMP_ARCH_X86_64") {
-            in_filter.push("SCMP_ARCH_X86_64");
+        if !in_filter.contains(&on[0].name) {
+            in_filter.push(on[0].name);
         }
         // runc's findLastSyscalls, with a libseccomp as current as carrack's table: per listed
         // arch, the largest number of any name in the profile; none with a permissive default
@@ -488,28 +525,28 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
                     .filter_map(|n| n.as_str())
             })
             .collect();
-        let last: BTreeMap<&str, u32> = X86_ARCHES
+        let last: BTreeMap<&str, u32> = on
             .iter()
-            .filter(|a| !permissive && listed.contains(a))
+            .filter(|a| !permissive && listed.contains(&a.name))
             .filter_map(|a| {
-                let t = arch_of(a).1;
-                let m = t
+                let m = a
+                    .table
                     .iter()
                     .filter(|(n, _)| profile_names.contains(n))
                     .map(|(_, nr)| *nr)
                     .max()?;
-                (m != 0).then_some((*a, m))
+                (m != 0).then_some((a.name, m))
             })
             .collect();
-        for arch in X86_ARCHES {
-            let (audit, table, wide) = arch_of(arch);
+        for abi in on {
+            let (arch, audit, table, wide) = (&abi.name, abi.audit, abi.table, abi.wide);
             // Numbers of names libseccomp 2.5.4 does not know yet: it skips their rules.
             let unknown: Vec<u32> = table
                 .iter()
                 .filter(|(n, _)| reply["tables"][arch][n].is_null())
                 .map(|(_, nr)| *nr)
                 .collect();
-            let bit = if *arch == "SCMP_ARCH_X32" { X32_BIT } else { 0 };
+            let bit = if *abi == X32 { X32_BIT } else { 0 };
             // Rules by syscall number on this arch.
             let mut by_nr: BTreeMap<u32, Vec<&Value>> = BTreeMap::new();
             for rule in p["syscalls"].as_array().into_iter().flatten() {
@@ -548,24 +585,27 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
                             *a = *rng.pick(&e[i]);
                         }
                     }
-                    if audit == AUDIT_ARCH_I386 {
+                    if !wide && *abi != X32 {
                         args = args.map(|a| a & 0xffff_ffff); // the kernel zero-extends them
                     }
                     if unknown.contains(&nr) {
                         count.newer_than_libseccomp_inputs += 1;
                         continue;
                     }
-                    let d = data(audit, nr, args);
+                    // The byte order from the test's own facts, not the code under test's.
+                    let d = data(audit, nr, args, BIG_ENDIAN.contains(arch));
                     count.inputs += 1;
+                    count.arm64_inputs += usize::from(on == ON_AARCH64);
                     let got = run(&ours, &d);
-                    // runc's stub picks its section by the audit arch and the x32 bit.
-                    let abi = match (audit, nr & X32_BIT != 0) {
-                        (AUDIT_ARCH_I386, _) => "SCMP_ARCH_X86",
-                        (_, true) => "SCMP_ARCH_X32",
-                        _ => "SCMP_ARCH_X86_64",
+                    // runc's stub picks its section by the audit arch and, on x86_64, the x32
+                    // bit.
+                    let section = match on.iter().find(|a| a.audit == audit) {
+                        Some(a) if a.name == "SCMP_ARCH_X86_64" && nr & X32_BIT != 0 => X32.name,
+                        Some(a) => a.name,
+                        None => unreachable!(),
                     };
                     let enosys_stub =
-                        listed.contains(&abi) && last.get(abi).is_some_and(|l| nr > *l);
+                        listed.contains(&section) && last.get(section).is_some_and(|l| nr > *l);
                     let want = if enosys_stub {
                         count.enosys += 1;
                         ENOSYS
@@ -598,7 +638,8 @@ fn carrack_and_libseccomp_give_the_same_action_for_every_input() {
                         // 64-bit GT/GE/LT/LE conditions on one argument incorrectly: e.g.
                         // `a1 <= 1<<32` OR `a1 > 2<<32` matches a1 = 0x1_ffff_ffff).
                         let direct = matching.first().copied().unwrap_or(default);
-                        if got == direct && (nr & X32_BIT == bit || audit == AUDIT_ARCH_I386) {
+                        let x86_64_audit = on[0].name == "SCMP_ARCH_X86_64" && audit == on[0].audit;
+                        if got == direct && (nr & X32_BIT == bit || !x86_64_audit) {
                             count.libseccomp_wrong += 1;
                             continue;
                         }

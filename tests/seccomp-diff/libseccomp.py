@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """The reference side of the seccomp differential test (src/linux/seccomp_diff.rs).
 
-Reads one JSON object on stdin: {"profiles": [linux.seccomp...], "tables": {arch: [names]}}.
+Reads one JSON object on stdin: {"profiles": [linux.seccomp...], "natives": [arch per profile],
+"tables": {arch: [names]}}. A profile whose native arch is not the host's is compiled as on that
+arch's kernel: the host arch removed from the filter, that one added first (seccomp_arch_remove,
+seccomp_arch_add), and names resolved with it, as runc on that arch.
 Compiles each profile with libseccomp (Debian's python3-seccomp) the way runc 1.1 does
 (libcontainer/seccomp: getAction, matchCall), exports the BPF program
 (seccomp_export_bpf) and writes one JSON object on stdout:
@@ -62,7 +65,7 @@ def resolve(arch, name):
     return nr if nr >= 0 else None  # negative: libseccomp's pseudo number (not on this arch)
 
 
-def compile_profile(p):
+def compile_profile(p, native):
     default = action(p["defaultAction"], p.get("defaultErrnoRet"))
     try:
         f = S.SyscallFilter(default)
@@ -70,6 +73,12 @@ def compile_profile(p):
         return {"rejected": f"defaultAction {p['defaultAction']}: {e}"}
     f.set_attr(S.Attr.ACT_BADARCH, S.KILL_PROCESS)
     f.set_attr(S.Attr.CTL_NNP, 0)
+    native = ARCHES[native]
+    if (native & 0xffffffff) != (S.system_arch() & 0xffffffff):
+        f.add_arch(native)
+        f.remove_arch(S.Arch.NATIVE)
+    else:
+        native = S.Arch.NATIVE
     for a in p.get("architectures") or []:
         try:
             f.add_arch(ARCHES[a])
@@ -86,7 +95,7 @@ def compile_profile(p):
         for name in sc["names"]:
             try:
                 # -1 (__NR_SCMP_ERROR): unknown; a pseudo number (<= -10000) is fine for add_rule
-                if S.resolve_syscall(S.Arch.NATIVE, name) == -1:
+                if S.resolve_syscall(native, name) == -1:
                     continue  # runc: unknown to libseccomp, skipped
             except Exception:
                 continue
@@ -110,7 +119,9 @@ def compile_profile(p):
 
 def main():
     req = json.load(sys.stdin)
-    out = {"profiles": [compile_profile(p) for p in req["profiles"]], "tables": {}}
+    natives = req.get("natives") or ["SCMP_ARCH_X86_64"] * len(req["profiles"])
+    out = {"profiles": [compile_profile(p, n) for p, n in zip(req["profiles"], natives)],
+           "tables": {}}
     for a, names in req.get("tables", {}).items():
         out["tables"][a] = {n: resolve(ARCHES[a], n) for n in names}
     json.dump(out, sys.stdout)
