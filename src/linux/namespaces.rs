@@ -158,7 +158,7 @@ pub fn plan_exec(pid: i32, start: u64, namespaces: &[LinuxNamespace]) -> Result<
 /// Init side: join every namespace named by path.
 pub fn join_all(plan: &Plan) -> Result<()> {
     for (fd, flag, field) in &plan.join {
-        nix::sched::setns(fd.as_fd(), *flag).with_context(|| format!("{field}: setns"))?;
+        setns_retrying(fd.as_fd(), *flag).with_context(|| format!("{field}: setns"))?;
     }
     if let Some(root) = &plan.chroot {
         nix::unistd::fchdir(root).context("enter the container's root")?;
@@ -166,6 +166,22 @@ pub fn join_all(plan: &Plan) -> Result<()> {
         nix::unistd::chdir("/").context("chdir /")?;
     }
     Ok(())
+}
+
+/// setns, retried on EPERM for up to 200 ms. Joining through a pidfd checks ptrace access to
+/// the target, and a container's init is not dumpable from the end of its setup until its
+/// execve: an exec by a rootless user right after `start` returned could land in that window
+/// (1 in 6 runs of oci-tests' rootless cli_exec).
+fn setns_retrying(fd: std::os::fd::BorrowedFd, flag: nix::sched::CloneFlags) -> nix::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    loop {
+        match nix::sched::setns(fd, flag) {
+            Err(nix::errno::Errno::EPERM) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            r => return r,
+        }
+    }
 }
 
 /// `linux.timeOffsets` for a new time namespace: unshare, then write the offsets before exec
