@@ -121,7 +121,7 @@ fn build(
 
 /// cgroupfs driver: make the dirs (saving the state when that differed from the intent) and
 /// write the resources, before clone.
-fn make_cgroup(
+pub(super) fn make_cgroup(
     c: &mut Locked,
     spec: &Spec,
     resources: &oci_spec::runtime::LinuxResources,
