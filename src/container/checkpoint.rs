@@ -316,7 +316,38 @@ fn criu_restore(
     if pid <= 0 {
         bail!("criu restored no process (pid {pid})");
     }
+    if own_netns(spec) {
+        loopback_up_in(pid)?;
+    }
     Ok(pid)
+}
+
+/// The container has a network namespace of its own (not joined by path).
+fn own_netns(spec: &Spec) -> bool {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| {
+            n.iter()
+                .any(|n| n.typ() == T::Network && n.path().is_none())
+        })
+}
+
+/// Bring `lo` up in `pid`'s network namespace, as create does for a new one. runc 1.1.5 does
+/// not, and a namespace CRIU restored empty (--empty-ns network, or an image whose lo it did
+/// not set up) then leaves a restored listener on 127.0.0.1 unreachable. A thread of ours
+/// enters the namespace (setns is per thread), so carrack itself stays where it is.
+fn loopback_up_in(pid: i32) -> Result<()> {
+    let ns = fs::File::open(format!("/proc/{pid}/ns/net")).context("open the restored netns")?;
+    std::thread::spawn(move || {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .context("enter the restored netns")?;
+        crate::linux::network::loopback_up()
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("bring lo up: the thread panicked"))?
+    .context("the restored container's network namespace")
 }
 
 /// The options of both directions.
