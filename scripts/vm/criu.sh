@@ -7,7 +7,7 @@
 CRIU_TESTS="criu_version criu_counter criu_counter_runc criu_leave_running
   criu_leave_running_runc criu_predump criu_predump_runc criu_new_id criu_new_id_runc"
 
-# Prints the count once a second... five times a second, to stdout and /count.
+# Counts five times a second, to stdout and to /count (the `criu` config: a writable rootfs).
 COUNTER='i=0; while :; do i=$((i + 1)); echo $i; echo $i > /count; sleep 0.2; done'
 
 need_criu() {
@@ -59,7 +59,7 @@ rpid() { rt state "$1" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).
 
 # start_counter: $ID running $COUNTER with piped stdio, counting already.
 start_counter() {
-  bundle base "$COUNTER"
+  bundle criu "$COUNTER"
   piped "$WORK/$ID.out" run -d -b "$B" "$ID"
   wait_for "$WORK/$ID.out" '^rc=' || fail "run -d did not return: $(cat "$WORK/$ID.out")"
   grep -q '^rc=0' "$WORK/$ID.out" || fail "run -d failed: $(cat "$WORK/$ID.out")"

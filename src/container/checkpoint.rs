@@ -81,6 +81,9 @@ pub fn checkpoint(root: &Path, criu_bin: &Path, a: &CheckpointArgs) -> Result<()
     for (key, val) in dump_mounts(&spec, c.state.pid) {
         o.msg(opt::EXT_MNT, &criu::ext_mnt(&key, &val));
     }
+    for (key, _) in cgroup_mounts(&spec, &c.state.cgroup) {
+        o.msg(opt::EXT_MNT, &criu::ext_mnt(&key, &key));
+    }
     for (ns, key) in external_namespaces(&spec) {
         let ino =
             fs::metadata(&ns.1).with_context(|| format!("linux.namespaces: {}", ns.1.display()))?;
@@ -250,6 +253,9 @@ fn criu_restore(
     }
     for (key, val) in restore_mounts(spec) {
         o.msg(opt::EXT_MNT, &criu::ext_mnt(&key, &val));
+    }
+    for (key, dir) in cgroup_mounts(spec, &c.state.cgroup) {
+        o.msg(opt::EXT_MNT, &criu::ext_mnt(&key, &dir.to_string_lossy()));
     }
     // Joined namespaces: CRIU takes them from fds it inherits, keyed as at dump.
     let mut ns_files = Vec::new();
@@ -541,6 +547,39 @@ fn restore_mounts(spec: &Spec) -> Vec<(String, String)> {
     }
     for d in devices(spec) {
         out.push((d.clone(), d));
+    }
+    out
+}
+
+/// Without a cgroup namespace, carrack's cgroup mount shows the container's own cgroup: a bind
+/// of its dir (per hierarchy on v1), which CRIU cannot dump (no mount of the hierarchy's root
+/// in the container). They are external, keyed by their mount point, and restore binds the
+/// new container's dirs there: the restored container sees its own cgroup, under a new id or
+/// path too. (runc mounts the whole hierarchy on v2 and shows the host's tree instead.)
+/// (mount point, host dir) per hierarchy.
+fn cgroup_mounts(spec: &Spec, cg: &crate::cgroups::Cgroup) -> Vec<(String, PathBuf)> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let cgroupns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|n| n.typ() == T::Cgroup));
+    if cgroupns {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        if m.typ().as_deref() != Some("cgroup") {
+            continue;
+        }
+        let dest = m.destination().to_string_lossy().into_owned();
+        for (name, dir) in super::create::mount_view(cg) {
+            let key = match name.is_empty() {
+                true => dest.clone(),
+                false => format!("{}/{name}", dest.trim_end_matches('/')),
+            };
+            out.push((key, dir));
+        }
     }
     out
 }

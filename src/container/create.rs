@@ -288,7 +288,7 @@ fn join_unit(
 }
 
 /// (name under the container's cgroup mount, host dir) per hierarchy.
-fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
+pub(super) fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
     if let [only] = cg.dirs.as_slice() {
         if only.hierarchy == "unified" {
             return vec![(String::new(), only.path.clone())];
