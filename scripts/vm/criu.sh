@@ -4,8 +4,8 @@
 # The containers' stdio are pipes (CRIU cannot dump a host file such as /dev/null as stdio;
 # restore hands the new pipes in, runc's descriptors.json).
 # shellcheck shell=sh disable=SC3043,SC2086
-CRIU_TESTS="criu_version criu_counter criu_counter_runc criu_leave_running
-  criu_leave_running_runc criu_predump criu_predump_runc criu_new_id criu_new_id_runc"
+# One line: scripts/vm-test --criu reads it with sed.
+CRIU_TESTS="criu_version criu_counter criu_counter_runc criu_leave_running criu_leave_running_runc criu_predump criu_predump_runc criu_new_id criu_new_id_runc"
 
 # Counts five times a second, to stdout and to /count (the `criu` config: a writable rootfs).
 COUNTER='i=0; while :; do i=$((i + 1)); echo $i; echo $i > /count; sleep 0.2; done'
