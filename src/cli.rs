@@ -51,9 +51,9 @@ pub struct Global {
     /// Rootless mode: true, false or auto (before the verb: `spec` has its own --rootless)
     #[arg(long, default_value = "auto")]
     pub rootless: String,
-    /// Ignored, accepted for compatibility with runc's --criu
-    #[arg(long, hide = true)]
-    pub criu: Option<String>,
+    /// Path to the criu binary used for checkpoint and restore [default: criu]
+    #[arg(long)]
+    pub criu: Option<PathBuf>,
 }
 
 impl Global {
@@ -108,10 +108,96 @@ pub enum Command {
     Update(Box<UpdateArgs>),
     /// Show what this runtime and host support (runtime-spec features.md)
     Features(Unimplemented),
-    /// Checkpoint a running container (not implemented yet)
-    Checkpoint(Unimplemented),
-    /// Restore a container from a checkpoint (not implemented yet)
-    Restore(Unimplemented),
+    /// Checkpoint a running container with CRIU (`criu` 3.0 or newer, or --criu PATH)
+    Checkpoint(Box<CheckpointArgs>),
+    /// Restore a container from a CRIU checkpoint (`criu` 3.0 or newer, or --criu PATH)
+    Restore(Box<RestoreArgs>),
+}
+
+// CRIU options both checkpoint and restore take (runc's names). Not a doc comment: clap
+// would make it the about text of both verbs.
+#[derive(Args, Debug, Clone)]
+pub struct CriuOpts {
+    /// Path for saving criu image files [default: ./checkpoint]
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Path for saving work files and logs [default: the image path]
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open tcp connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks, for safety
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Cgroups mode: soft, full, strict or ignore [default: soft]
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but do not restore its properties (network)
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuOpts,
+    /// Path for previous criu image files in pre-dump (relative to the image path)
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<String>,
+    /// Leave the process running after checkpointing
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Criu writes \0 to this FD once lazy-pages is ready
+    #[arg(long = "status-fd")]
+    pub status_fd: Option<i32>,
+    /// ADDRESS:PORT of the page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Dump the container's memory information only, leaving the container running after this
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuOpts,
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the restored init's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the master of the restored container's pty
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted as runc's: carrack restore is never a subreaper
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted as runc's: CRIU sets the root up itself
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// LSM profile for the restored process, TYPE:NAME (apparmor:…, selinux:…)
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
 }
 
 /// Verbs whose issue has not landed: they take any arguments and fail loudly.

@@ -186,8 +186,8 @@ fn describe(cli: &Cli) -> String {
             Command::Resume(a) => ("resume", a.id.as_str()),
             Command::Update(a) => ("update", a.id.as_str()),
             Command::Features(_) => ("features", ""),
-            Command::Checkpoint(_) => ("checkpoint", ""),
-            Command::Restore(_) => ("restore", ""),
+            Command::Checkpoint(a) => ("checkpoint", a.id.as_str()),
+            Command::Restore(a) => ("restore", a.id.as_str()),
         },
     };
     format!(
@@ -225,6 +225,11 @@ fn check_preserved_fds(cmd: Option<&Command>) -> Result<()> {
         _ => return Ok(()),
     };
     linux::process::check_preserved_fds(n, listen)
+}
+
+/// --criu, or `criu` on PATH (runc's default).
+fn criu_path(g: &cli::Global) -> std::path::PathBuf {
+    g.criu.clone().unwrap_or_else(|| "criu".into())
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
@@ -268,8 +273,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             container::resume(root, &a.id).map(|_| 0)
         }
         Command::Update(a) => commands::update::run(root, &a).map(|_| 0),
-        Command::Features(_) => commands::features::run().map(|_| 0),
-        Command::Checkpoint(_) => bail!("checkpoint: not implemented yet"),
-        Command::Restore(_) => bail!("restore: not implemented yet"),
+        Command::Features(_) => commands::features::run(&criu_path(g)).map(|_| 0),
+        Command::Checkpoint(a) => {
+            container::checkpoint::checkpoint(root, &criu_path(g), &a).map(|_| 0)
+        }
+        Command::Restore(a) => container::checkpoint::restore(root, &criu_path(g), &a),
     }
 }

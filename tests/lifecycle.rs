@@ -330,18 +330,37 @@ fn cgroup_holds_init_and_is_removed() {
 }
 
 #[test]
-fn version_and_unimplemented_verbs() {
+fn version_and_checkpoint_verbs() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
     let t = text(&out.stdout);
     let mut lines = t.lines();
     assert!(lines.next().unwrap().starts_with("carrack version "));
     assert_eq!(lines.next().unwrap(), "spec: 1.3.0");
     assert!(lines.next().unwrap().starts_with("commit: "));
-    for verb in ["checkpoint", "restore"] {
-        let out = Command::new(BIN).args([verb, "x"]).output().unwrap();
+    // Implemented (issue 23, tests/checkpoint.rs): a missing container or bundle is the error.
+    let root = std::env::temp_dir().join(format!("carrack-test-cpverbs-{}", std::process::id()));
+    for (verb, want) in [
+        ("checkpoint", "container does not exist"),
+        ("restore", "--bundle /nonexistent"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("--root")
+            .arg(&root)
+            .args(
+                [verb, "--bundle", "/nonexistent", "x"]
+                    .into_iter()
+                    .filter(|a| verb == "restore" || (*a != "--bundle" && *a != "/nonexistent")),
+            )
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1), "{verb}");
-        assert!(text(&out.stderr).contains("not implemented yet"), "{verb}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{verb}: {}",
+            text(&out.stderr)
+        );
     }
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// --systemd-cgroup maps "slice:prefix:name" to systemd's path; without a running systemd it

@@ -450,6 +450,10 @@ fchmodat 0 0"
 # shellcheck source=scripts/vm/selinux.sh
 [ ! -f /vm/selinux.sh ] || . /vm/selinux.sh
 
+# checkpoint/restore (scripts/vm/criu.sh; `scripts/vm-test --criu` runs them).
+# shellcheck source=scripts/vm/criu.sh
+[ ! -f /vm/criu.sh ] || . /vm/criu.sh
+
 # --- runner -------------------------------------------------------------------------------------
 
 run_one() {

@@ -370,7 +370,6 @@ impl Cgroup {
     }
 
     /// Move `pid` (the whole process) into the cgroup on every hierarchy.
-    #[cfg(test)]
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         for d in &self.dirs {
             let procs = d.path.join("cgroup.procs");

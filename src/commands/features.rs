@@ -145,7 +145,17 @@ pub fn document() -> serde_json::Value {
     })
 }
 
-pub fn run() -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(&document())?);
+/// `document` plus what checkpoint/restore can use: runc's "checkpoint enabled" annotation,
+/// true only when `criu` answers a VERSION request and is new enough, and that version.
+pub fn run(criu: &std::path::Path) -> Result<()> {
+    let mut doc = document();
+    let version = crate::linux::criu::check_version(criu).ok();
+    let a = &mut doc["annotations"];
+    a["org.opencontainers.runc.checkpoint.enabled"] = version.is_some().to_string().into();
+    if let Some(v) = version {
+        a["io.github.carrack.criu.version"] =
+            format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100).into();
+    }
+    println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
 }

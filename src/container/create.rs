@@ -121,7 +121,7 @@ fn build(
 
 /// cgroupfs driver: make the dirs (saving the state when that differed from the intent) and
 /// write the resources, before clone.
-fn make_cgroup(
+pub(super) fn make_cgroup(
     c: &mut Locked,
     spec: &Spec,
     resources: &oci_spec::runtime::LinuxResources,
@@ -289,7 +289,7 @@ fn join_unit(
 }
 
 /// (name under the container's cgroup mount, host dir) per hierarchy.
-fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
+pub(super) fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
     if let [only] = cg.dirs.as_slice() {
         if only.hierarchy == "unified" {
             return vec![(String::new(), only.path.clone())];

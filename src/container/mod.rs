@@ -1,6 +1,7 @@
 //! Lifecycle orchestration: create, start, kill, delete. Commands call these; these call the
 //! state store, the launcher and the Linux subsystems.
 
+pub mod checkpoint;
 mod create;
 mod exec;
 pub mod tty;

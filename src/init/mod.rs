@@ -171,7 +171,13 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         Some(sock) => {
             console::setup_pty(sock, console::size_of(proc_), own_mnt, proc_.user().uid())
         }
-        None => Ok(()),
+        // A session of its own without a terminal too, as runc's init (nsexec's setsid):
+        // CRIU refuses to dump a tree whose session leader is outside its pid namespace.
+        None => {
+            // SAFETY: setsid has no memory effects; EPERM (a group leader) changes nothing.
+            unsafe { libc::setsid() };
+            Ok(())
+        }
     };
     // Test-only insecure-no-console-fd (Cargo.toml): before the masks, as runc < 1.2.8.
     let console_first = cfg!(feature = "insecure-no-console-fd");

@@ -3,6 +3,7 @@
 pub mod capabilities;
 pub mod console;
 pub mod copyup;
+pub mod criu;
 pub mod devices;
 pub mod fs;
 pub mod hooks;
