@@ -57,7 +57,8 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) ->
     from_json(&text).map_err(field_error)
 }
 
-fn parse(text: &[u8]) -> Result<Spec> {
+/// config.json's bytes to a Spec (fuzz/ fuzzes this with `validate`).
+pub(crate) fn parse(text: &[u8]) -> Result<Spec> {
     if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         bail!("config.json: must be a JSON object");
     }
@@ -84,11 +85,23 @@ fn parse(text: &[u8]) -> Result<Spec> {
 fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow::Error {
     let field = e.path().to_string();
     let inner = e.into_inner();
-    if field == "." || field.is_empty() {
-        anyhow::anyhow!("{inner}")
+    let msg = if field == "." || field.is_empty() {
+        inner.to_string()
     } else {
-        anyhow::anyhow!("{field}: {inner}")
-    }
+        format!("{field}: {inner}")
+    };
+    anyhow::anyhow!("{}", escape_controls(&msg))
+}
+
+/// A key or an echoed value may hold any character (a JSON "\n"): escaped, so the error
+/// stays the one `carrack: …` line callers read.
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// A capability this build does not know is skipped with a warning, as runc >= 1.2 does, so
@@ -201,6 +214,29 @@ mod tests {
         }
         for bad in ["", ".", "..", "../x", "a/b", "a b", "é", "a\0"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Found by fuzz/ (target config, crash-056f03aa): a key with an escaped newline made a
+    /// two-line error, as did a value echoed by serde ("unknown variant"); they are escaped.
+    #[test]
+    fn control_characters_in_a_field_or_value_are_escaped_in_the_error() {
+        let crash = br#"{  "[cicess\\\\\\\\\\\\\\\\\\\\\\\nn": e"#;
+        let variant = br#"{"ociVersion": "1.0.0", "process": {"cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "rlimits": [{"type": "RLIMIT_\nX", "hard": 1, "soft": 1}]}}"#;
+        for (text, want) in [
+            (
+                &crash[..],
+                r#"config.json: [cicess\\\\\\\\\\\\nn: expected value"#,
+            ),
+            (
+                &variant[..],
+                r#"config.json: process.rlimits[0].type: unknown variant `RLIMIT_\nX`"#,
+            ),
+        ] {
+            let err = format!("{:#}", parse(text).unwrap_err());
+            assert!(!err.contains('\n') && err.starts_with(want), "{err}");
         }
     }
 
