@@ -308,7 +308,12 @@ static CONFIG_MEMO: std::sync::Mutex<Option<(PathBuf, oci_spec::runtime::Spec)>>
 fn read_state(dir: &Path) -> Result<State> {
     let file = dir.join(STATE_FILE);
     let text = fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    serde_json::from_slice(&text).with_context(|| {
+    parse_state(&text, &file)
+}
+
+/// state.json's bytes to a State; an error names `file` (fuzz/ fuzzes this).
+pub(crate) fn parse_state(text: &[u8], file: &Path) -> Result<State> {
+    serde_json::from_slice(text).with_context(|| {
         format!(
             "{}: corrupt state, remove it with delete --force",
             file.display()
