@@ -51,6 +51,7 @@ const KEYS: &[&str] = &[
 const STRINGS: &[&str] = &[
     "",
     "a\0b",
+    "a\nb",
     "/",
     "..",
     "../../etc",
