@@ -95,7 +95,7 @@ fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow
 
 /// A key or an echoed value may hold any character (a JSON "\n"): escaped, so the error
 /// stays the one `carrack: …` line callers read.
-fn escape_controls(s: &str) -> String {
+pub(crate) fn escape_controls(s: &str) -> String {
     s.chars()
         .map(|c| match c.is_control() {
             true => c.escape_default().to_string(),
@@ -218,7 +218,8 @@ mod tests {
     }
 
     /// Found by fuzz/ (target config, crash-056f03aa): a key with an escaped newline made a
-    /// two-line error, as did a value echoed by serde ("unknown variant"); they are escaped.
+    /// two-line error, as did a value echoed by serde ("unknown variant") or by validate (a
+    /// path); they are escaped.
     #[test]
     fn control_characters_in_a_field_or_value_are_escaped_in_the_error() {
         let crash = br#"{  "[cicess\\\\\\\\\\\\\\\\\\\\\\\nn": e"#;
@@ -238,6 +239,17 @@ mod tests {
             let err = format!("{:#}", parse(text).unwrap_err());
             assert!(!err.contains('\n') && err.starts_with(want), "{err}");
         }
+        // Found by the config property (proptest-regressions/src/config/mod.txt): a path
+        // from the config echoed by validate.
+        let mut v = default_spec(false);
+        v["root"]["path"] = "a\nb".into();
+        let spec = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let bundle = tempfile::tempdir().unwrap();
+        let err = format!("{:#}", validate(&spec, bundle.path()).unwrap_err());
+        assert!(
+            !err.contains('\n') && err.contains("a\\nb: No such file"),
+            "{err}"
+        );
     }
 
     #[test]
