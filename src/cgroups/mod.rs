@@ -738,4 +738,6 @@ fn remove_shared_parent(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_props;
+#[cfg(test)]
 mod tests_resources;

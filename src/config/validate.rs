@@ -24,6 +24,11 @@ fn spelled<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
     }
 }
 
+/// A path from the config in an error: control characters escaped (one line, whatever it holds).
+fn shown(p: &Path) -> String {
+    super::escape_controls(&p.display().to_string())
+}
+
 fn no_nul(field: &str, s: &str) -> Result<()> {
     if s.contains('\0') {
         bail!("{field} {:?}: contains a NUL byte", s.replace('\0', "\\0"));
@@ -123,16 +128,16 @@ fn namespace_path(field: &str, path: &Path, kind: LinuxNamespaceType) -> Result<
     };
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) => bail!("{field} {}: {e}", path.display()),
+        Err(e) => bail!("{field} {}: {e}", shown(path)),
     };
     let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
     if t < 0 {
-        bail!("{field} {}: not a namespace file", path.display());
+        bail!("{field} {}: not a namespace file", shown(path));
     }
     if t != flag {
         bail!(
             "{field} {}: not a {} namespace",
-            path.display(),
+            shown(path),
             spelled(&kind)
         );
     }
@@ -161,9 +166,9 @@ fn root(spec: &Spec, bundle: &Path) -> Result<()> {
         Ok(_) => bail!(
             "root.path {:?}: {} is not a directory",
             root.path(),
-            p.display()
+            shown(&p)
         ),
-        Err(e) => bail!("root.path {:?}: {}: {e}", root.path(), p.display()),
+        Err(e) => bail!("root.path {:?}: {}: {e}", root.path(), shown(&p)),
     }
 }
 
@@ -306,11 +311,11 @@ fn linux(spec: &Spec) -> Result<()> {
             if !p.is_absolute() {
                 bail!(
                     "linux.namespaces[{i}].path {}: must be an absolute path",
-                    p.display()
+                    shown(p)
                 );
             }
             if !p.exists() {
-                bail!("linux.namespaces[{i}].path {}: does not exist", p.display());
+                bail!("linux.namespaces[{i}].path {}: does not exist", shown(p));
             }
             namespace_path(&format!("linux.namespaces[{i}].path"), p, n.typ())?;
         }

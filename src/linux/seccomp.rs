@@ -892,8 +892,8 @@ impl Filter {
         Ok(())
     }
 
-    /// Run the program on a seccomp_data, for tests.
-    #[cfg(test)]
+    /// Run the program on a seccomp_data, for tests and fuzz/ (cargo fuzz sets cfg(fuzzing)).
+    #[cfg(any(test, fuzzing))]
     pub fn eval(&self, nr: u32, arch: u32, args: [u64; 6]) -> u32 {
         let mut data = [0u32; 16];
         data[0] = nr;
