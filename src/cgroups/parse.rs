@@ -61,35 +61,11 @@ fn parse_mountinfo_line(line: &str) -> Result<Option<CgroupMount>> {
         _ => return Ok(None),
     };
     Ok(Some(CgroupMount {
-        root: unescape(head[3]),
-        mount_point: PathBuf::from(unescape(head[4])),
+        root: crate::linux::fs::unescape_mountinfo(head[3]),
+        mount_point: PathBuf::from(crate::linux::fs::unescape_mountinfo(head[4])),
         unified,
         super_opts: tail[2].split(',').map(str::to_string).collect(),
     }))
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo octal.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], oct) {
-            (b'\\', Some(d)) => {
-                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-                out.push(v as u8);
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn parse_proc_cgroup(text: &str) -> Result<Vec<ProcCgroup>> {

@@ -264,34 +264,11 @@ fn host_pseudo_fs(info: &str, rootfs: &Path) -> Vec<std::path::PathBuf> {
             let f: Vec<&str> = l.split(' ').collect();
             let dash = f.iter().position(|x| *x == "-")?;
             let (root, point, fstype) = (f.get(3)?, f.get(4)?, f.get(dash + 1)?);
-            let point = std::path::PathBuf::from(unescape(point));
+            let point = std::path::PathBuf::from(crate::linux::fs::unescape_mountinfo(point));
             let pseudo = *fstype == "proc" || *fstype == "sysfs";
             (pseudo && *root == "/" && !point.starts_with(rootfs)).then_some(point)
         })
         .collect()
-}
-
-/// mountinfo's octal escapes (`\040` for a space) undone.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], oct) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Detach the mount at `p`, its unmount kept from propagating to the host; where the kernel
@@ -378,7 +355,10 @@ mod tests {
             .map(Into::into)
             .collect();
         assert_eq!(got, want);
-        assert_eq!(unescape("a\\134b\\011\\9"), "a\\b\t\\9");
+        assert_eq!(
+            crate::linux::fs::unescape_mountinfo("a\\134b\\011\\9"),
+            "a\\b\t\\9"
+        );
     }
 
     #[test]
