@@ -162,8 +162,13 @@ pub fn enter_cwd_as_user(cwd: &Path) -> Result<()> {
 /// Mark every fd from `first` up close-on-exec: nothing the runtime opened reaches the
 /// container; fds 0..first (stdio and --preserve-fds) stay.
 pub fn cloexec_from(first: u32) -> Result<()> {
-    // Test-only insecure-no-fd-isolation (Cargo.toml): the runtime's fds reach the process.
+    // Test-only insecure-no-fd-isolation (Cargo.toml): the runtime's fds reach the process,
+    // as runc < 1.1.12's did (std opens everything cloexec, so clear the flag to model it).
     if cfg!(feature = "insecure-no-fd-isolation") {
+        for fd in first..1024 {
+            // SAFETY: F_SETFD on an fd number only changes that fd's flags (EBADF if closed).
+            unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
+        }
         return Ok(());
     }
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
