@@ -10,20 +10,10 @@
 //! used to inherit it ignored: SigIgn 0x1000 where runc's processes have 0).
 #![cfg_attr(not(test), no_main)]
 
-// The insecure-* features (Cargo.toml) switch a security defence off for the reproducers'
-// positive controls: never in a release build.
-#[cfg(all(not(debug_assertions), feature = "insecure-no-readonly-exe"))]
-compile_error!("insecure-no-readonly-exe is for tests only");
-#[cfg(all(not(debug_assertions), feature = "insecure-no-resolve-in-root"))]
-compile_error!("insecure-no-resolve-in-root is for tests only");
-#[cfg(all(not(debug_assertions), feature = "insecure-no-fd-isolation"))]
-compile_error!("insecure-no-fd-isolation is for tests only");
-#[cfg(all(not(debug_assertions), feature = "insecure-no-null-check"))]
-compile_error!("insecure-no-null-check is for tests only");
-#[cfg(all(not(debug_assertions), feature = "insecure-no-console-fd"))]
-compile_error!("insecure-no-console-fd is for tests only");
-#[cfg(all(not(debug_assertions), feature = "insecure-no-proc-checks"))]
-compile_error!("insecure-no-proc-checks is for tests only");
+// The insecure-controls feature (src/insecure.rs) lets a test switch a security defence off
+// for the reproducers' positive controls: never in a release build.
+#[cfg(all(not(debug_assertions), feature = "insecure-controls"))]
+compile_error!("insecure-controls is for tests only");
 
 mod cgroups;
 mod cli;
@@ -32,6 +22,7 @@ mod config;
 mod container;
 mod fault;
 mod init;
+mod insecure;
 mod launcher;
 mod linux;
 mod logging;

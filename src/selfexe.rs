@@ -36,7 +36,7 @@ pub fn protect_early() {
 /// Returns when carrack runs from a read-only executable; otherwise re-executes and does
 /// not return.
 pub fn protect() -> Result<()> {
-    if cfg!(feature = "insecure-no-readonly-exe") || already_protected() {
+    if crate::insecure::off(crate::insecure::Defence::ReadonlyExe) || already_protected() {
         return Ok(());
     }
     let exe = match read_only_bind() {

@@ -22,6 +22,8 @@ mod container;
 mod fault;
 #[path = "../../src/init/mod.rs"]
 mod init;
+#[path = "../../src/insecure.rs"]
+mod insecure;
 #[path = "../../src/launcher/mod.rs"]
 mod launcher;
 #[path = "../../src/linux/mod.rs"]

@@ -76,10 +76,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let (state_json, sources) = wait_for_go(ctx.chan)?;
     // A rootless parent left us dumpable for its id-map writes (launcher::clone_child).
-    #[cfg(not(feature = "insecure-no-readonly-exe"))]
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0)
-    };
+    if !crate::insecure::off(crate::insecure::Defence::ReadonlyExe) {
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    }
     crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")?;
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
@@ -179,8 +178,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
             Ok(())
         }
     };
-    // Test-only insecure-no-console-fd (Cargo.toml): before the masks, as runc < 1.2.8.
-    let console_first = cfg!(feature = "insecure-no-console-fd");
+    // Test-only insecure no-console-fd control (src/insecure.rs): before the masks, as
+    // runc < 1.2.8.
+    let console_first = crate::insecure::off(crate::insecure::Defence::ConsoleFd);
     if console_first {
         console()?;
     }

@@ -137,8 +137,8 @@ pub fn clone_child(
         // the host's root, so its (non-root) parent could not write its id maps or open its
         // root for the mount sources; init turns non-dumpable on Go (init::setup), before
         // anything of the container exists, as runc's nsexec does.
-        #[cfg(not(feature = "insecure-no-readonly-exe"))]
-        if flags & libc::CLONE_NEWUSER as u64 == 0 || !crate::rootless::euid() {
+        let dumpable_ok = crate::insecure::off(crate::insecure::Defence::ReadonlyExe);
+        if !dumpable_ok && (flags & libc::CLONE_NEWUSER as u64 == 0 || !crate::rootless::euid()) {
             unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
         }
         drop(parent_end);

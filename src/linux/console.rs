@@ -46,8 +46,8 @@ pub fn setup_pty(
     let name = format!("/dev/pts/{n}");
     if bind_console {
         // From the fd: a name could be swapped under us (CVE-2025-52565). By name only in
-        // the test-only insecure-no-console-fd build (Cargo.toml), as runc < 1.2.8.
-        let by_name = cfg!(feature = "insecure-no-console-fd");
+        // the test-only insecure no-console-fd control (src/insecure.rs), as runc < 1.2.8.
+        let by_name = crate::insecure::off(crate::insecure::Defence::ConsoleFd);
         bind_dev_console(&if by_name {
             name.clone()
         } else {

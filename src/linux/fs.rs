@@ -11,13 +11,15 @@ use std::path::{Component, Path};
 const RESOLVE_NO_XDEV: u64 = 0x01;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_BENEATH: u64 = 0x08;
-/// 0 only in the test-only insecure-no-resolve-in-root build (Cargo.toml), the positive
-/// control of tests/security/cve_2021_30465.rs.
-const RESOLVE_IN_ROOT: u64 = if cfg!(feature = "insecure-no-resolve-in-root") {
-    0
-} else {
-    0x10
-};
+/// 0 only in the test-only insecure no-resolve-in-root control (src/insecure.rs), the
+/// positive control of tests/security/cve_2021_30465.rs.
+fn resolve_in_root() -> u64 {
+    if crate::insecure::off(crate::insecure::Defence::ResolveInRoot) {
+        0
+    } else {
+        0x10
+    }
+}
 const PROC_ROOT_INO: u64 = 1;
 
 /// `what` the caller wants to exist at a path being created.
@@ -38,7 +40,7 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<Own
         root,
         strip_root(path),
         flags,
-        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        resolve_in_root() | RESOLVE_NO_MAGICLINKS,
     )
 }
 
@@ -106,9 +108,9 @@ fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result
 /// procfs mount, and the walk may not cross a mount (RESOLVE_NO_XDEV: no volume or bind over
 /// a /proc entry), leave /proc, or follow a magic link; the file found must be procfs too.
 pub fn proc_open(rel: &str, flags: i32) -> Result<OwnedFd> {
-    // Test-only insecure-no-proc-checks (Cargo.toml): by path, created if missing (runc's
-    // os.WriteFile before 1.2.8).
-    if cfg!(feature = "insecure-no-proc-checks") {
+    // Test-only insecure no-proc-checks control (src/insecure.rs): by path, created if
+    // missing (runc's os.WriteFile before 1.2.8).
+    if crate::insecure::off(crate::insecure::Defence::ProcChecks) {
         let path = format!("/proc/{rel}");
         return Ok(openat2(
             libc::AT_FDCWD,
@@ -144,7 +146,7 @@ pub fn open_dir_in_root(root: RawFd, path: &Path) -> std::io::Result<OwnedFd> {
         root,
         strip_root(path),
         libc::O_PATH | libc::O_DIRECTORY,
-        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        resolve_in_root() | RESOLVE_NO_MAGICLINKS,
     )
 }
 

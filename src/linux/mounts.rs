@@ -187,8 +187,8 @@ fn target(ctx: &Ctx, dest: &Path, kind: Kind) -> Result<OwnedFd> {
     let fd = ensure_in_root(ctx.rootfs, dest, kind)?;
     let allowed =
         dest == Path::new("/proc") || PROC_OVERRIDABLE.iter().any(|p| dest == Path::new(p));
-    // Not in the test-only insecure-no-proc-checks build (Cargo.toml).
-    let checked = !cfg!(feature = "insecure-no-proc-checks");
+    // Not in the test-only insecure no-proc-checks control (src/insecure.rs).
+    let checked = !crate::insecure::off(crate::insecure::Defence::ProcChecks);
     if checked && !allowed && super::fs::is_procfs(fd.as_raw_fd()) {
         bail!("destination: resolves inside /proc, where only /proc itself and runc's lxcfs files may be mounted");
     }
@@ -583,8 +583,9 @@ pub fn mask_paths(paths: &[String], mount_label: Option<&str>) -> Result<()> {
         return Ok(());
     }
     let null = match null_device(root.as_raw_fd()) {
-        // Test-only insecure-no-null-check (Cargo.toml): no /dev/null, no masking (runc < 1.2.8).
-        Err(_) if cfg!(feature = "insecure-no-null-check") => return Ok(()),
+        // Test-only insecure no-null-check control (src/insecure.rs): no /dev/null, no
+        // masking (runc < 1.2.8).
+        Err(_) if crate::insecure::off(crate::insecure::Defence::NullCheck) => return Ok(()),
         r => r.context("linux.maskedPaths")?,
     };
     let tmpfs_data = super::lsm::with_mount_label(None, mount_label);
@@ -633,8 +634,9 @@ fn open_existing(root: RawFd, p: &str) -> Result<Option<OwnedFd>> {
 /// rootfs or volume could make it a link to a host file, which masking would then expose
 /// (CVE-2025-31133). Masks bind from this fd, so a later swap of the name changes nothing.
 fn null_device(root: RawFd) -> Result<std::os::fd::OwnedFd> {
-    // Test-only insecure-no-null-check (Cargo.toml): whatever the name leads to (runc < 1.2.8).
-    if cfg!(feature = "insecure-no-null-check") {
+    // Test-only insecure no-null-check control (src/insecure.rs): whatever the name leads
+    // to (runc < 1.2.8).
+    if crate::insecure::off(crate::insecure::Defence::NullCheck) {
         return Ok(open_in_root(root, Path::new("/dev/null"), libc::O_PATH)?);
     }
     let fd = open_in_root(

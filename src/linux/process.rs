@@ -127,8 +127,9 @@ fn check_executable(p: &Path) -> Result<()> {
 /// `process.cwd` opened in the container's root without magic links (a cwd of
 /// /proc/self/fd/N must not reach a host directory through an inherited fd: CVE-2024-21626).
 pub fn open_cwd(cwd: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
-    // Test-only insecure-no-fd-isolation (Cargo.toml): by path, magic links followed (runc < 1.1.12).
-    if cfg!(feature = "insecure-no-fd-isolation") {
+    // Test-only insecure no-fd-isolation control (src/insecure.rs): by path, magic links
+    // followed (runc < 1.1.12).
+    if crate::insecure::off(crate::insecure::Defence::FdIsolation) {
         return std::fs::File::open(cwd).map(Into::into);
     }
     let root = std::fs::File::open("/")?;
@@ -162,9 +163,9 @@ pub fn enter_cwd_as_user(cwd: &Path) -> Result<()> {
 /// Mark every fd from `first` up close-on-exec: nothing the runtime opened reaches the
 /// container; fds 0..first (stdio and --preserve-fds) stay.
 pub fn cloexec_from(first: u32) -> Result<()> {
-    // Test-only insecure-no-fd-isolation (Cargo.toml): the runtime's fds reach the process,
-    // as runc < 1.1.12's did (std opens everything cloexec, so clear the flag to model it).
-    if cfg!(feature = "insecure-no-fd-isolation") {
+    // Test-only insecure no-fd-isolation control (src/insecure.rs): the runtime's fds reach
+    // the process, as runc < 1.1.12's did (std opens everything cloexec: clear the flag).
+    if crate::insecure::off(crate::insecure::Defence::FdIsolation) {
         for fd in first..1024 {
             // SAFETY: F_SETFD on an fd number only changes that fd's flags (EBADF if closed).
             unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
