@@ -180,17 +180,18 @@ pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
             .as_ref()
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();
-        if c.state.cgroup.unit.is_some() {
-            bail!("--systemd-cgroup: restore supports the cgroupfs driver only");
+        // --systemd-cgroup: systemd makes the scope later, with criu in it (criu_restore).
+        if c.state.cgroup.unit.is_none() {
+            super::create::make_cgroup(&mut c, &spec, &resources)?;
         }
-        super::create::make_cgroup(&mut c, &spec, &resources)?;
         let criu_root = c.path.join("criu-root");
         fs::create_dir(&criu_root).context("mkdir criu-root")?;
         let mounted = bind(&rootfs, &criu_root);
         let r = mounted.and_then(|()| {
             criu_restore(
-                &c,
+                &mut c,
                 &spec,
+                &resources,
                 criu_bin,
                 a,
                 &images,
@@ -232,8 +233,9 @@ pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
 /// Run CRIU's RESTORE; returns the restored init's pid (our child).
 #[allow(clippy::too_many_arguments)]
 fn criu_restore(
-    c: &Locked,
+    c: &mut Locked,
     spec: &Spec,
+    resources: &oci_spec::runtime::LinuxResources,
     criu_bin: &Path,
     a: &RestoreArgs,
     images: &OwnedFd,
@@ -275,11 +277,17 @@ fn criu_restore(
     keep.extend(ns_files.iter().map(|f| f.as_raw_fd()));
     let swrk = criu::Swrk::start(criu_bin, &keep)?;
     // CRIU forks the tasks: from inside the new cgroup they start there, and cg_root makes
-    // the image's cgroup paths relative to it (a restore under a new id or path).
-    c.state
-        .cgroup
-        .add_pid(swrk.pid())
-        .context("move criu into the container's cgroup")?;
+    // the image's cgroup paths relative to it (a restore under a new id or path). With
+    // --systemd-cgroup the scope is made with criu in it, as create makes it with init.
+    if c.state.cgroup.unit.is_some() {
+        super::create::join_unit(c, spec, resources, swrk.pid())
+            .context("--systemd-cgroup: the scope for criu")?;
+    } else {
+        c.state
+            .cgroup
+            .add_pid(swrk.pid())
+            .context("move criu into the container's cgroup")?;
+    }
     for (ctrl, path) in own_cgroups(swrk.pid())? {
         o.msg(opt::CG_ROOT, &criu::cgroup_root(ctrl.as_deref(), &path));
     }
