@@ -269,6 +269,57 @@ t_podman() {
   unit_gone "$cg"
 }
 
+# podman container checkpoint and restore (the systemd driver: the restored container gets
+# its scope and limits back) counting on; then checkpoint --export and restore --import into a
+# second podman store (a --root of its own), as a move to another node is done.
+t_podman_checkpoint() {
+  local n=cpt$RTN at now s2 cg
+  # The second store: a --root of its own and the default runroot, as on another node.
+  # podman's export keeps the conmon pidfile path (under the runroot, by container id), and
+  # restore --import writes it there: a store with another runroot fails on it, either runtime.
+  s2="--root /var/lib/carrack-test-store2"
+  command -v criu >/dev/null || skip no-criu "no criu in the image"
+  engines_setup
+  podman_image
+  # -i: stdin a pipe from conmon, as stdout and stderr are (CRIU cannot dump a host file such
+  # as /dev/null, outside the container's mounts, as stdio).
+  podman --runtime "$(ert)" run -d -i --name "$n" --network none --memory 64m --cpus 0.5 localhost/carrack-bb \
+    sh -c 'i=0; while :; do i=$((i + 1)); echo $i > /count; sleep 0.2; done' >/dev/null || fail "podman run failed"
+  sleep 3
+  # A restarted counter would be below this a second after restore; a restored one is above.
+  at=$(podman exec "$n" cat /count)
+  podman container checkpoint "$n" >/tmp/cp.out 2>&1 || fail "podman container checkpoint failed: $(tail -n 5 /tmp/cp.out)"
+  eq "$(podman inspect -f '{{.State.Status}}' "$n")" exited "status after checkpoint"
+  podman container restore "$n" >/tmp/cp.out 2>&1 || fail "podman container restore failed: $(tail -n 5 /tmp/cp.out)"
+  eq "$(podman inspect -f '{{.State.Status}}' "$n")" running "status after restore"
+  cg=$(cg_of "$(podman inspect -f '{{.State.Pid}}' "$n")")
+  limits "$cg"
+  sleep 1
+  now=$(podman exec "$n" cat /count) || fail "podman exec in the restored container failed"
+  [ -n "$at" ] && [ "$now" -gt "$at" ] || fail "the restored counter is at '$now', was '$at' at the checkpoint"
+  at=$(podman exec "$n" cat /count)
+  podman container checkpoint --export "/tmp/$n.tar.gz" "$n" >/tmp/cp.out 2>&1 \
+    || fail "podman container checkpoint --export failed: $(tail -n 5 /tmp/cp.out)"
+  podman rm -f "$n" >/dev/null
+  # shellcheck disable=SC2086 # the store options
+  { podman $s2 image exists localhost/carrack-bb || podman $s2 import -q /tmp/bb-rootfs.tar localhost/carrack-bb >/dev/null; } \
+    || fail "podman import into the second store failed"
+  # shellcheck disable=SC2086
+  podman $s2 container restore --import "/tmp/$n.tar.gz" >/tmp/cp.out 2>&1 \
+    || fail "podman container restore --import (second store) failed: $(tail -n 5 /tmp/cp.out)"
+  # shellcheck disable=SC2086
+  eq "$(podman $s2 inspect -f '{{.State.Status}}' "$n")" running "status after restore --import"
+  # shellcheck disable=SC2086
+  eq "$(podman $s2 inspect -f '{{.OCIRuntime}}' "$n")" "$(ert)" "the imported container's runtime"
+  sleep 1
+  # shellcheck disable=SC2086
+  now=$(podman $s2 exec "$n" cat /count) || fail "podman exec in the imported container failed"
+  [ -n "$at" ] && [ "$now" -gt "$at" ] || fail "the imported counter is at '$now', was '$at' at the export"
+  # shellcheck disable=SC2086
+  podman $s2 rm -f "$n" >/dev/null || fail "podman rm (second store) failed"
+  rm -f "/tmp/$n.tar.gz"
+}
+
 t_containerd() {
   local n=ctr$RTN ns=carrack-test pid cg img i
   engines_setup
@@ -332,7 +383,7 @@ t_oci_tests() {
   if grep -q '^FAIL ' "$out"; then fail "$(grep '^FAIL ' "$out" | head -n 5)"; fi
 }
 
-TESTS="lifecycle resources annotations update pause killed_create bad_input oom podman containerd docker oci_tests"
+TESTS="lifecycle resources annotations update pause killed_create bad_input oom podman podman_checkpoint containerd docker oci_tests"
 only=$(tr ',' ' ' < $V/only 2>/dev/null || true)
 [ -n "$only" ] || only=$TESTS
 

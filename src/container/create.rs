@@ -273,7 +273,7 @@ fn no_cgroups_path(spec: &Spec) -> bool {
 
 /// --systemd-cgroup, between clone and Go: systemd makes the scope with init in it; the
 /// state is saved with any dir we made ourselves; then the files systemd does not cover.
-fn join_unit(
+pub(super) fn join_unit(
     c: &mut Locked,
     spec: &Spec,
     resources: &oci_spec::runtime::LinuxResources,
