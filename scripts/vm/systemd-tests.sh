@@ -1,6 +1,6 @@
 #!/bin/sh
 # The systemd cgroup driver, inside the systemd VM (scripts/vm-systemd): run as the service
-# carrack-tests.service on systemd as PID 1, pure cgroup v2. Each test runs once with carrack
+# carrack-tests.service on systemd as PID 1, pure cgroup v2 (or hybrid with --hybrid). Each test runs once with carrack
 # and once with Debian's runc (names "carrack:NAME" and "runc:NAME"), so the two are compared
 # line by line. Results go to the console, to /dev/vdc (the host reads them) and end with
 # "N passed, N failed, N skipped".
@@ -33,19 +33,52 @@ bundle() {
   echo "$b"
 }
 
+# The layout the VM booted with: "unified" (pure v2) or "hybrid" (v1 controllers; systemd
+# tracks its units on /sys/fs/cgroup/unified).
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then LAYOUT=unified; else LAYOUT=hybrid; fi
+
 unit() { echo "carrack-test-$1.scope"; }
-cgdir() { echo "/sys/fs/cgroup/system.slice/$(unit "$1")"; }
+# The unit's cgroup: v2's, or on hybrid the one systemd tracks it by (made with the unit).
+cgdir() {
+  case $LAYOUT in
+    unified) echo "/sys/fs/cgroup/system.slice/$(unit "$1")" ;;
+    *) echo "/sys/fs/cgroup/unified/system.slice/$(unit "$1")" ;;
+  esac
+}
+# cgf ID V2FILE CONTROLLER/V1FILE: a file of the container's cgroup on this layout.
+cgf() {
+  case $LAYOUT in
+    unified) echo "$(cgdir "$1")/$2" ;;
+    *) echo "/sys/fs/cgroup/${3%%/*}/system.slice/$(unit "$1")/${3#*/}" ;;
+  esac
+}
+# v1 ones the runtime joins (runc's legacy manager joins every hierarchy it knows).
+V1_JOINED="cpuset cpu memory pids devices blkio freezer"
 prop() { systemctl show -P "$2" "$1"; }
+# The memory limit's property: systemd's v1 name on hybrid.
+memprop() { case $LAYOUT in unified) echo MemoryMax ;; *) echo MemoryLimit ;; esac; }
 
 # gone ID: no unit, no cgroup, no state.
 gone() {
   local u; u=$(unit "$1")
   if systemctl list-units --all --plain --no-legend "$u" | grep -q .; then fail "unit $u is still loaded: $(systemctl list-units --all --plain --no-legend "$u")"; fi
   [ ! -e "$(cgdir "$1")" ] || fail "$(cgdir "$1") is left"
+  if [ $LAYOUT = hybrid ]; then
+    for h in /sys/fs/cgroup/*/; do [ ! -e "$h/system.slice/$u" ] || fail "$h/system.slice/$u is left"; done
+  fi
   [ ! -e "$ROOT/$1" ] || fail "state $ROOT/$1 is left"
 }
 
 eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
+
+# features says the systemd driver is supported (the tests here prove it), the user
+# instance's is not (carrack talks to the system bus only).
+t_features() {
+  local f
+  f=$("$RT" features | tr -d ' \n') || fail "features failed"
+  echo "$f" | grep -q '"systemd":true' || fail "features: no \"systemd\": true in $(echo "$f" | grep -o '"cgroup":{[^}]*}')"
+  [ $RTN = runc ] || echo "$f" | grep -q '"systemdUser":false' || fail "features: systemdUser is not false"
+}
 
 t_lifecycle() {
   local id=lc$RTN b pid
@@ -53,6 +86,12 @@ t_lifecycle() {
   rtc create --bundle "$b" "$id" || fail "create failed"
   pid=$(rtc state "$id" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
   grep -q "0::/system.slice/$(unit $id)$" "/proc/$pid/cgroup" || fail "init is in $(cat /proc/$pid/cgroup)"
+  if [ $LAYOUT = hybrid ]; then
+    for h in $V1_JOINED; do
+      grep -Eq "^[0-9]+:([a-z_,]*,)?$h(,[a-z_,]*)?:/system.slice/$(unit $id)$" "/proc/$pid/cgroup" \
+        || fail "init is not in $h's system.slice/$(unit $id): $(cat /proc/$pid/cgroup)"
+    done
+  fi
   eq "$(prop "$(unit $id)" ActiveState)" active ActiveState
   eq "$(prop "$(unit $id)" Delegate)" yes Delegate
   eq "$(prop "$(unit $id)" Slice)" system.slice Slice
@@ -69,6 +108,7 @@ t_resources() {
   b=$(bundle resources "$id")
   rtc run -d --bundle "$b" "$id" >/dev/null || fail "run failed"
   u=$(unit $id) d=$(cgdir $id)
+  [ $LAYOUT = unified ] || { resources_v1 "$id"; return; }
   eq "$(prop $u MemoryMax)" 104857600 MemoryMax
   eq "$(cat $d/memory.max)" 104857600 memory.max
   eq "$(prop $u MemoryLow)" 52428800 MemoryLow
@@ -89,6 +129,32 @@ t_resources() {
   gone "$id"
 }
 
+# resources on hybrid: systemd's v1 properties and the v1 files.
+resources_v1() {
+  local id=$1 u; u=$(unit $1)
+  eq "$(prop $u MemoryLimit)" 104857600 MemoryLimit
+  eq "$(cat "$(cgf $id - memory/memory.limit_in_bytes)")" 104857600 memory.limit_in_bytes
+  eq "$(cat "$(cgf $id - memory/memory.soft_limit_in_bytes)")" 52428800 memory.soft_limit_in_bytes
+  if [ -e "$(cgf $id - memory/memory.memsw.limit_in_bytes)" ]; then
+    eq "$(cat "$(cgf $id - memory/memory.memsw.limit_in_bytes)")" 209715200 memory.memsw.limit_in_bytes
+  fi
+  eq "$(prop $u CPUShares)" 2048 CPUShares
+  eq "$(cat "$(cgf $id - cpu/cpu.shares)")" 2048 cpu.shares
+  eq "$(prop $u CPUQuotaPerSecUSec)" 500ms CPUQuotaPerSecUSec
+  eq "$(cat "$(cgf $id - cpu/cpu.cfs_quota_us)")" 50000 cpu.cfs_quota_us
+  eq "$(cat "$(cgf $id - cpu/cpu.cfs_period_us)")" 100000 cpu.cfs_period_us
+  eq "$(cat "$(cgf $id - cpuset/cpuset.cpus)")" 0 cpuset.cpus
+  eq "$(prop $u TasksMax)" 42 TasksMax
+  eq "$(cat "$(cgf $id - pids/pids.max)")" 42 pids.max
+  eq "$(prop $u DevicePolicy)" strict DevicePolicy
+  prop $u DeviceAllow | grep -q "/dev/char/1:3 rwm" || fail "DeviceAllow: $(prop $u DeviceAllow)"
+  grep -q "^c 1:3 rwm$" "$(cgf $id - devices/devices.list)" \
+    || fail "devices.list: $(tr '\n' ' ' < "$(cgf $id - devices/devices.list)")"
+  rtc exec "$id" sh -c 'echo x > /dev/null' || fail "/dev/null is not writable"
+  rtc delete --force "$id" || fail "delete failed"
+  gone "$id"
+}
+
 t_annotations() {
   local id=ann$RTN b
   b=$(bundle annotations "$id")
@@ -100,21 +166,34 @@ t_annotations() {
 }
 
 t_update() {
-  local id=upd$RTN b u d
+  local id=upd$RTN b u d mem pids
   b=$(bundle resources "$id")
   rtc run -d --bundle "$b" "$id" >/dev/null || fail "run failed"
   u=$(unit $id) d=$(cgdir $id)
   rtc update --memory 209715200 --memory-swap 419430400 --pids-limit 50 "$id" || fail "update failed"
-  eq "$(prop $u MemoryMax)" 209715200 MemoryMax
-  eq "$(cat $d/memory.max)" 209715200 memory.max
+  mem=$(cgf $id memory.max memory/memory.limit_in_bytes) pids=$(cgf $id pids.max pids/pids.max)
+  eq "$(prop $u "$(memprop)")" 209715200 "$(memprop)"
+  eq "$(cat $mem)" 209715200 "$mem"
   eq "$(prop $u TasksMax)" 50 TasksMax
-  eq "$(cat $d/pids.max)" 50 pids.max
+  eq "$(cat $pids)" 50 pids.max
   # A daemon-reload re-applies the unit's properties: the update must survive it.
   systemctl daemon-reload
-  eq "$(cat $d/memory.max)" 209715200 "memory.max after daemon-reload"
-  eq "$(cat $d/pids.max)" 50 "pids.max after daemon-reload"
+  eq "$(cat $mem)" 209715200 "$mem after daemon-reload"
+  eq "$(cat $pids)" 50 "pids.max after daemon-reload"
   rtc delete --force "$id" || fail "delete failed"
   gone "$id"
+}
+
+# frozen ID V2 V1: cgroup.events says "frozen V2", or the v1 freezer.state is V1.
+frozen() {
+  local f
+  if [ $LAYOUT = unified ]; then
+    f=$(cgdir "$1")/cgroup.events
+    grep -q "frozen $2" "$f" || fail "$f: $(cat "$f")"
+  else
+    f=$(cgf "$1" - freezer/freezer.state)
+    eq "$(cat "$f")" "$3" "$f"
+  fi
 }
 
 t_pause() {
@@ -124,13 +203,29 @@ t_pause() {
   d=$(cgdir $id)
   rtc pause "$id" || fail "pause failed"
   rtc state "$id" | grep -q '"paused"' || fail "state is not paused"
-  grep -q "frozen 1" $d/cgroup.events || fail "cgroup.events: $(cat $d/cgroup.events)"
+  frozen "$id" 1 FROZEN
   rtc resume "$id" || fail "resume failed"
-  grep -q "frozen 0" $d/cgroup.events || fail "cgroup.events after resume: $(cat $d/cgroup.events)"
+  frozen "$id" 0 THAWED
   rtc kill --all "$id" KILL || fail "kill --all failed"
   sleep 0.5
   rtc delete "$id" || fail "delete failed"
   gone "$id"
+}
+
+# A slice as the name ("slice:prefix:NAME.slice"): runc 1.1.5 asks systemd for that slice
+# with the container's pid in PIDs, which systemd refuses for a slice ("Cannot set property
+# PIDs"); carrack refuses it before asking, naming the field. Both: an error, nothing left.
+t_slice() {
+  local id=sl$RTN b s pat
+  s=carrack-test-sl$RTN.slice
+  b=$(bundle sleep "$id")
+  sed -i "s|system.slice:carrack-test:$id|system.slice:carrack-test:$s|" "$b/config.json"
+  case $RTN in carrack) pat="linux.cgroupsPath.*slice as the name" ;; *) pat="PIDs" ;; esac
+  expect_error "$id" "$pat" rtc run -d --bundle "$b" "$id"
+  if systemctl list-units --all --plain --no-legend "$s" | grep -q .; then fail "unit $s is loaded"; fi
+  for h in /sys/fs/cgroup /sys/fs/cgroup/*/; do
+    for d in "$h/system.slice/$s" "$h/carrack.slice/carrack-test.slice/$s"; do [ ! -e "$d" ] || fail "$d is left"; done
+  done
 }
 
 # A runtime killed in the middle of create (a prestart hook holds it after the unit exists):
@@ -149,7 +244,23 @@ t_killed_create() {
   kill -0 $cpid 2>/dev/null && fail "the runtime $cpid survived SIGKILL"
   rtc delete --force "$id" || fail "delete --force failed"
   pkill -f "sleep 37" 2>/dev/null
+  [ $RTN:$LAYOUT != runc:hybrid ] || runc_killed_leftovers "$id"
   gone "$id"
+}
+
+# runc 1.1.5, killed in create on hybrid, has not saved its state yet: delete --force finds no
+# container, and the v1 dirs runc made itself (those systemd does not manage: cpuset, …) stay.
+# A known runc difference: listed in the results, cleaned up (our own test's), not failed.
+runc_killed_leftovers() {
+  local left d
+  left=$(ls -d /sys/fs/cgroup/*/system.slice/"$(unit "$1")" 2>/dev/null)
+  [ -n "$left" ] || return 0
+  echo "  runc differs: killed_create leaves $(echo $left)" >> "$OUT"
+  for d in $left; do
+    xargs -r kill -9 < "$d/cgroup.procs" 2>/dev/null
+    sleep 0.2
+    rmdir "$d"
+  done
 }
 
 # expect_error ID PATTERN ARGS...: the runtime fails with PATTERN on stderr, leaving nothing.
@@ -201,7 +312,7 @@ t_oom() {
 # The engine's name for $RT: carrack is added to each engine under that name.
 ert() { case $RTN in carrack) echo carrack ;; *) echo runc ;; esac; }
 
-# cg_of PID: the pid's v2 cgroup path.
+# cg_of PID: the pid's v2 cgroup path (on hybrid: where systemd tracks it).
 cg_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 
 # limits CGPATH: the scope has --memory 64m and --cpus 0.5, in systemd and in its files.
@@ -210,10 +321,15 @@ limits() {
   u=$(basename "$cg")
   case $u in *.scope) ;; *) fail "the container's cgroup $cg is not a scope" ;; esac
   eq "$(prop "$u" ActiveState)" active "$u ActiveState"
-  eq "$(prop "$u" MemoryMax)" 67108864 "$u MemoryMax"
-  eq "$(cat "/sys/fs/cgroup$cg/memory.max")" 67108864 "$cg/memory.max"
+  eq "$(prop "$u" "$(memprop)")" 67108864 "$u $(memprop)"
   eq "$(prop "$u" CPUQuotaPerSecUSec)" 500ms "$u CPUQuotaPerSecUSec"
-  eq "$(cat "/sys/fs/cgroup$cg/cpu.max")" "50000 100000" "$cg/cpu.max"
+  if [ $LAYOUT = unified ]; then
+    eq "$(cat "/sys/fs/cgroup$cg/memory.max")" 67108864 "$cg/memory.max"
+    eq "$(cat "/sys/fs/cgroup$cg/cpu.max")" "50000 100000" "$cg/cpu.max"
+  else
+    eq "$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes")" 67108864 "memory$cg/memory.limit_in_bytes"
+    eq "$(cat "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us")" 50000 "cpu$cg/cpu.cfs_quota_us"
+  fi
 }
 
 # unit_gone CGPATH: no unit and no cgroup left for the container.
@@ -221,6 +337,9 @@ unit_gone() {
   local u; u=$(basename "$1")
   if systemctl list-units --all --plain --no-legend "$u" | grep -q .; then fail "unit $u is still loaded"; fi
   [ ! -e "/sys/fs/cgroup$1" ] || fail "/sys/fs/cgroup$1 is left"
+  if [ $LAYOUT = hybrid ]; then
+    for h in /sys/fs/cgroup/*/; do [ ! -e "$h$1" ] || fail "$h$1 is left"; done
+  fi
 }
 
 # The engines' configuration on this host (README "On a systemd host"), written once.
@@ -231,8 +350,9 @@ engines_setup() {
   # podman: the systemd driver (its default on a systemd host, said explicitly) and carrack.
   printf '%s\n' '[engine]' 'cgroup_manager = "systemd"' 'runtime_supports_json = ["carrack", "runc"]' \
     '[engine.runtimes]' "carrack = [\"$V/carrack\"]" > /etc/containers/containers.conf
-  # dockerd: the systemd driver and carrack. No bridge or iptables: the VM has no netfilter
-  # modules, and the containers use --network none.
+  # dockerd: the systemd driver and carrack. No default bridge and no iptables rules: the
+  # containers use --network none, the compose story its own network (its embedded DNS's nat
+  # rules in the container's netns need only the nft modules the initramfs loads).
   printf '%s\n' '{ "exec-opts": ["native.cgroupdriver=systemd"],' \
     "  \"runtimes\": { \"carrack\": { \"path\": \"$V/carrack\" } }," \
     '  "bridge": "none", "iptables": false }' > /etc/docker/daemon.json
@@ -350,12 +470,17 @@ t_containerd() {
   unit_gone "$cg"
 }
 
-t_docker() {
-  local n=dock$RTN pid cg
+# dockerd (systemd driver) running, with the busybox image carrack-bb.
+docker_ready() {
   engines_setup
   systemctl start docker || fail "dockerd did not start: $(journalctl -u docker --no-pager | tail -n 5)"
   docker image inspect carrack-bb >/dev/null 2>&1 || docker import /tmp/bb-rootfs.tar carrack-bb >/dev/null \
     || fail "docker import failed"
+}
+
+t_docker() {
+  local n=dock$RTN pid cg
+  docker_ready
   docker run -d --name "$n" --runtime "$(ert)" --network none --memory 64m --cpus 0.5 carrack-bb \
     sh -c "echo hello-$n; exec sleep 300" >/dev/null || fail "docker run failed"
   pid=$(docker inspect -f '{{.State.Pid}}' "$n")
@@ -367,6 +492,44 @@ t_docker() {
   eq "$(docker logs "$n")" "hello-$n" "docker logs"
   docker stop -t 2 "$n" >/dev/null || fail "docker stop failed"
   docker rm "$n" >/dev/null || fail "docker rm failed"
+  unit_gone "$cg"
+}
+
+# integration/docker.sh's compose story on this host: two services on a compose network, the
+# client reaching web by name (dockerd's embedded DNS), each in its systemd scope with limits.
+t_compose() {
+  local p=carrack-test-compose-$RTN d=/tmp/compose-$RTN wid cid cg
+  docker_ready
+  command -v docker-compose >/dev/null || fail "docker-compose is not in the image"
+  mkdir -p "$d"
+  cat > "$d/docker-compose.yml" <<YML
+version: "2.4"
+services:
+  web:
+    image: carrack-bb
+    runtime: $(ert)
+    command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+    ulimits: {nofile: {soft: 20000, hard: 20000}}
+    mem_limit: 64m
+    cpus: 0.5
+  client:
+    image: carrack-bb
+    runtime: $(ert)
+    command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://web:8080/group && exit 0; sleep 0.5; done; exit 1"]
+    ulimits: {nofile: {soft: 20000, hard: 20000}}
+    depends_on: [web]
+YML
+  (cd "$d" && docker-compose -p "$p" up -d) >/tmp/compose.log 2>&1 || fail "compose up: $(tail -n 3 /tmp/compose.log)"
+  wid=$(cd "$d" && docker-compose -p "$p" ps -q web) cid=$(cd "$d" && docker-compose -p "$p" ps -q client)
+  [ -n "$wid" ] && [ -n "$cid" ] || fail "compose ps: web '$wid', client '$cid'"
+  eq "$(docker inspect -f '{{.HostConfig.Runtime}}' "$wid")" "$(ert)" "web's runtime"
+  cg=$(cg_of "$(docker inspect -f '{{.State.Pid}}' "$wid")")
+  case $cg in /system.slice/docker-*.scope) ;; *) fail "web's cgroup $cg is not system.slice/docker-*.scope" ;; esac
+  limits "$cg"
+  eq "$(timeout 60 docker wait "$cid")" 0 "client's exit code (reaches web): $(docker logs "$cid" 2>&1 | tail -n 2)"
+  eq "$(docker logs "$cid" 2>&1 | head -n1)" "root:x:0:" "client's page (web's /etc/group)"
+  (cd "$d" && docker-compose -p "$p" down -t 1) >/tmp/compose.log 2>&1 || fail "compose down: $(tail -n 3 /tmp/compose.log)"
+  docker ps -aq -f "label=com.docker.compose.project=$p" | grep -q . && fail "containers left after down"
   unit_gone "$cg"
 }
 
@@ -383,11 +546,13 @@ t_oci_tests() {
   if grep -q '^FAIL ' "$out"; then fail "$(grep '^FAIL ' "$out" | head -n 5)"; fi
 }
 
-TESTS="lifecycle resources annotations update pause killed_create bad_input oom podman podman_checkpoint containerd docker oci_tests"
+TESTS="features lifecycle resources annotations update pause slice killed_create bad_input oom podman podman_checkpoint containerd docker compose oci_tests"
+# A v1/hybrid systemd host: the driver's own tests and podman.
+HYBRID_TESTS="features lifecycle resources update pause slice killed_create bad_input podman"
 only=$(tr ',' ' ' < $V/only 2>/dev/null || true)
-[ -n "$only" ] || only=$TESTS
+[ -n "$only" ] || { [ $LAYOUT = unified ] && only=$TESTS || only=$HYBRID_TESTS; }
 
-say "systemd VM: $(systemctl --version | head -n1), kernel $(uname -r), $(grep -c ' cgroup ' /proc/mounts) cgroup v1 mounts, $(cat /sys/fs/cgroup/cgroup.controllers)"
+say "systemd VM ($LAYOUT): $(systemctl --version | head -n1), kernel $(uname -r), $(grep -c ' cgroup ' /proc/mounts) cgroup v1 mounts, $(cat /sys/fs/cgroup/cgroup.controllers /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)"
 systemctl is-system-running >/dev/null 2>&1 || true
 for rt in carrack runc; do
   case $rt in carrack) RT=$V/carrack ;; runc) RT=$(command -v runc) ;; esac

@@ -269,11 +269,10 @@ impl Cgroup {
 
     /// Record the directories `create` is about to make before it makes them: state.json is
     /// saved in between, so a runtime killed half-way still names them for `delete --force`.
+    /// With a unit too: on a v1 host the runtime makes the hierarchies systemd does not manage
+    /// right after StartTransientUnit, before the state is saved again (start_unit then keeps
+    /// only those); what systemd made is gone after StopUnit, and removing it is a no-op.
     pub fn intend(&mut self) -> Result<()> {
-        // systemd makes (and removes) the unit's dirs: see start_unit.
-        if self.unit.is_some() {
-            return Ok(());
-        }
         for d in &mut self.dirs {
             d.created = missing_ancestors(&d.path)?;
         }

@@ -1,6 +1,6 @@
 //! `--systemd-cgroup`, runc's systemd cgroup driver: linux.cgroupsPath is "slice:prefix:name";
-//! the container gets the transient unit `prefix-name.scope` in that slice (or the slice
-//! `name` when it ends in ".slice"), made over D-Bus by StartTransientUnit with init's pid,
+//! the container gets the transient unit `prefix-name.scope` in that slice, made over D-Bus
+//! by StartTransientUnit with init's pid,
 //! Delegate=yes and the resource properties systemd knows (props.rs). The unit's cgroupfs
 //! path is the one systemd gives it, so every file-based operation (the resources systemd
 //! cannot express, freeze, stats, kill) works on it as with the cgroupfs driver.
@@ -33,16 +33,10 @@ pub fn enabled() -> bool {
 /// The unit of a container, kept in state.json: delete stops it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Unit {
-    /// "prefix-name.scope", or a "*.slice".
+    /// "prefix-name.scope".
     pub name: String,
     /// The slice it lives in.
     pub slice: String,
-}
-
-impl Unit {
-    fn is_slice(&self) -> bool {
-        self.name.ends_with(".slice")
-    }
 }
 
 const FIELD: &str = "linux.cgroupsPath";
@@ -102,25 +96,24 @@ pub fn unit_for(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
             cgroups_path.unwrap_or("")
         );
     }
-    let name = if name.ends_with(".slice") {
-        expand_slice(name)?;
-        name.to_string()
-    } else {
-        // runc: a scope unless a slice is asked for, "-name.scope" with an empty prefix.
-        format!("{prefix}-{name}.scope")
-    };
+    // runc makes a slice unit of a "*.slice" name, with the container's pid in PIDs, which
+    // systemd refuses for a slice ("Cannot set property PIDs"), so runc 1.1.5 fails such a
+    // create (scripts/vm-systemd slice). Said here, before anything is made.
+    if name.ends_with(".slice") {
+        bail!(
+            "{FIELD} {:?}: a slice as the name cannot hold a container (systemd puts processes only in scopes, and refuses PIDs for a slice): name a scope, slice:prefix:name",
+            cgroups_path.unwrap_or("")
+        );
+    }
     Ok(Unit {
-        name,
+        // runc: "-name.scope" with an empty prefix.
+        name: format!("{prefix}-{name}.scope"),
         slice: slice.to_string(),
     })
 }
 
 /// The cgroupfs path systemd gives the unit, relative to the hierarchy's root.
 pub fn path_of(unit: &Unit) -> Result<PathBuf> {
-    // A slice's place follows from its own name, whatever the parent.
-    if unit.is_slice() {
-        return expand_slice(&unit.name);
-    }
     let mut path = expand_slice(&unit.slice)?;
     path.push(&unit.name);
     Ok(path)
@@ -172,27 +165,18 @@ fn is_error(e: &anyhow::Error, name: &str) -> bool {
 }
 
 /// StartTransientUnit(mode "replace") with `pid` and `props`, waiting for the job as runc
-/// does. A leftover failed unit of that name is reset and the start retried once; an
-/// existing slice is fine.
+/// does. A leftover failed unit of that name is reset and the start retried once.
 pub fn start(unit: &Unit, pid: i32, mut props: Vec<Value>) -> Result<()> {
     let mut base = vec![dbus::prop(
         "Description",
         Value::Str(format!("carrack container {}", unit.name)),
     )];
-    if unit.is_slice() {
-        // A slice's parent is named with Wants= (runc).
-        base.push(dbus::prop(
-            "Wants",
-            Value::Array("s".into(), vec![Value::str(&unit.slice)]),
-        ));
-    } else {
-        base.push(dbus::prop("Slice", Value::str(&unit.slice)));
-        base.push(dbus::prop("Delegate", Value::Bool(true)));
-        base.push(dbus::prop(
-            "PIDs",
-            Value::Array("u".into(), vec![Value::U32(pid as u32)]),
-        ));
-    }
+    base.push(dbus::prop("Slice", Value::str(&unit.slice)));
+    base.push(dbus::prop("Delegate", Value::Bool(true)));
+    base.push(dbus::prop(
+        "PIDs",
+        Value::Array("u".into(), vec![Value::U32(pid as u32)]),
+    ));
     base.push(dbus::prop("DefaultDependencies", Value::Bool(false)));
     base.append(&mut props);
     let mut c = connect()?;
@@ -207,9 +191,6 @@ pub fn start(unit: &Unit, pid: i32, mut props: Vec<Value>) -> Result<()> {
     let what = || format!("--systemd-cgroup: systemd: start unit {}", unit.name);
     let result = match run_job(&mut c, "StartTransientUnit", body()) {
         Err(e) if is_error(&e, "org.freedesktop.systemd1.UnitExists") => {
-            if unit.is_slice() {
-                return Ok(());
-            }
             let _ = c.call(manager_call(
                 "ResetFailedUnit",
                 vec![Value::str(&unit.name)],
@@ -300,14 +281,9 @@ mod tests {
         );
         // runc: the empty prefix still joins with '-'.
         assert_eq!(unit_for(Some("a.slice::n"), "x").unwrap().name, "-n.scope");
-        // A slice as the name: that slice, under its parent.
-        let u = unit_for(Some("a.slice::a-b.slice"), "x").unwrap();
-        assert_eq!(
-            (u.name.as_str(), u.slice.as_str()),
-            ("a-b.slice", "a.slice")
-        );
-        assert_eq!(path_of(&u).unwrap(), PathBuf::from("/a.slice/a-b.slice"));
         for bad in [
+            // A slice as the name: refused (systemd takes no PIDs for a slice).
+            "system.slice:carrack:test.slice",
             "/plain/path",
             "a:b",
             "x.scope:p:n",

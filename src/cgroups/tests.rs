@@ -216,6 +216,27 @@ fn entry_clones_into_v2_and_opens_v1_tasks_files() {
     assert!(none.clone_into.is_none() && none.tasks.is_empty());
 }
 
+/// A runtime killed between StartTransientUnit and its next state save (hybrid: the v1 dirs
+/// systemd does not manage were made in between) left them: the intent must name them.
+#[test]
+fn intend_records_the_dirs_also_for_a_systemd_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let leaf = tmp.path().join("carrack-test-s.slice/carrack-test-c.scope");
+    let mut cg = Cgroup {
+        dirs: vec![CgroupDir {
+            hierarchy: "cpuset".into(),
+            path: leaf.clone(),
+            created: vec![],
+        }],
+        unit: Some(systemd::unit_for(Some("system.slice:carrack-test:c"), "c").unwrap()),
+    };
+    cg.intend().unwrap();
+    assert_eq!(
+        cg.dirs[0].created,
+        vec![tmp.path().join("carrack-test-s.slice"), leaf]
+    );
+}
+
 #[test]
 fn empty_cgroup_operations_are_noops() {
     let cg = Cgroup::default();
