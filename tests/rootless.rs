@@ -1206,3 +1206,57 @@ fn rootless_podman_publishes_a_port() {
     }
     ok(&["rmi", "-f", image]);
 }
+
+/// The race of create with its own init: clone3, then the parent writes the id maps and
+/// opens /proc/<init>/root for the mount sources. Init once decided after clone3, from its
+/// own euid, whether to stay dumpable for that; when the parent had already written the
+/// maps its euid read 0 ("not rootless"), it went non-dumpable, and the open failed with
+/// EACCES (1 in 3 runs of oci-tests --rootless). Every create here runs real-time on CPU 0,
+/// where the parent goes on after clone3 until it blocks (on newgidmap, after the uid map):
+/// that order is then the only one.
+#[test]
+fn create_on_one_cpu_never_races_its_init() {
+    let Some(u) = User::new() else { return };
+    let mut r = Rootless::new(&u, &["true"]);
+    // The own uid (written directly), then gids through newgidmap: the parent waits on
+    // newgidmap with init's uid map already written, and init runs in that wait.
+    r.b.config["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": u.gid, "size": 1},
+        {"containerID": 1, "hostID": u.subgid.0, "size": u.subgid.1}
+    ]);
+    r.b.write_config();
+    let taskset = which("taskset").expect("taskset (util-linux)");
+    let chrt = which("chrt").expect("chrt (util-linux)");
+    let bundle = r.b.bundle();
+    let mut failed = Vec::new();
+    let rounds = 20;
+    for i in 0..rounds {
+        let id = r.b.id(&format!("cpu0-{i}"));
+        let mut user = u.command(&r.xdg(), &r.bin);
+        user.arg("--root")
+            .arg(&r.b.root)
+            .args(["create", "--bundle"])
+            .arg(&bundle)
+            .arg(&id);
+        // Real-time FIFO on one CPU: a child of the same priority waits until the parent
+        // blocks, as it may wait on a loaded machine.
+        let mut c = Command::new(&chrt);
+        c.args(["--reset-on-fork", "--fifo", "1"])
+            .arg(&taskset)
+            .args(["-c", "0"])
+            .arg(user.get_program())
+            .args(user.get_args());
+        let out = run_to_files(&r.b.dir, c);
+        if !out.status.success() {
+            failed.push(text(&out.stderr).trim().to_string());
+        }
+        let _ = r.rt(&u, &["delete", "--force", &id]);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {rounds} creates failed, first: {}",
+        failed.len(),
+        failed[0]
+    );
+    nothing_left(&r, &u, "after the creates");
+}

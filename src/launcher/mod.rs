@@ -115,6 +115,11 @@ pub fn clone_child(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd.as_raw_fd() as u64;
     }
+    // Decided here, not in the child: there, geteuid() reads the new user namespace, where
+    // it turns from 65534 to 0 the moment we write the uid map. A child that ran late read
+    // 0, went non-dumpable, and our open of /proc/<pid>/root failed (EACCES).
+    #[cfg(not(feature = "insecure-no-readonly-exe"))]
+    let stay_dumpable = flags & libc::CLONE_NEWUSER as u64 != 0 && crate::rootless::euid();
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -138,7 +143,7 @@ pub fn clone_child(
         // root for the mount sources; init turns non-dumpable on Go (init::setup), before
         // anything of the container exists, as runc's nsexec does.
         #[cfg(not(feature = "insecure-no-readonly-exe"))]
-        if flags & libc::CLONE_NEWUSER as u64 == 0 || !crate::rootless::euid() {
+        if !stay_dumpable {
             unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
         }
         drop(parent_end);
