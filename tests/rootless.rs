@@ -1260,3 +1260,93 @@ fn create_on_one_cpu_never_races_its_init() {
     );
     nothing_left(&r, &u, "after the creates");
 }
+
+/// process.user with an id the user namespace does not map: one line naming the field and
+/// the mappings, nothing left; runc 1.1.5 refuses it too ("unmapped user"). Exec with such
+/// a --user names it as well.
+#[test]
+fn an_unmapped_process_user_is_refused_naming_the_mappings() {
+    let Some(u) = User::new() else { return };
+    let mut r = Rootless::new(&u, &["sleep", "100"]);
+    let mut rr = which("runc").map(|_| Rootless::with_runtime(&u, "runc", &["true"]));
+    let base = r.b.config.clone();
+    let cases = [
+        (
+            json!({"uid": 1000, "gid": 0}),
+            format!(
+                "process.user.uid 1000: not mapped in the container's user namespace \
+                 (linux.uidMappings: 0 -> host {})",
+                u.uid
+            ),
+            "cannot set uid to unmapped user in user namespace",
+        ),
+        (
+            json!({"uid": 0, "gid": 1000}),
+            format!(
+                "process.user.gid 1000: not mapped in the container's user namespace \
+                 (linux.gidMappings: 0 -> host {})",
+                u.gid
+            ),
+            "cannot set gid to unmapped user in user namespace",
+        ),
+    ];
+    for (user, want, runc_says) in &cases {
+        r.b.config = base.clone();
+        r.b.config["process"]["user"] = user.clone();
+        r.b.write_config();
+        let id = r.b.id("unmapped");
+        let out = r.rt_bundle(&u, "run", &id, &[]);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{user}: accepted");
+        assert_eq!(err.trim(), format!("carrack: {want}"), "{user}");
+        nothing_left(&r, &u, &user.to_string());
+        if let Some(rr) = rr.as_mut() {
+            rr.b.config = r.b.config.clone();
+            rr.b.write_config();
+            let id = rr.b.id("unmapped-runc");
+            let out = rr.rt_bundle(&u, "run", &id, &[]);
+            let _ = rr.rt(&u, &["delete", "--force", &id]);
+            let theirs = text(&out.stderr);
+            assert!(!out.status.success(), "{user}: runc accepts it");
+            assert!(theirs.contains(runc_says), "{user}: runc says {theirs:?}");
+        }
+    }
+    // A range: the message gives it whole.
+    r.b.config = base.clone();
+    r.b.config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": u.uid, "size": 1},
+        {"containerID": 1, "hostID": u.subuid.0, "size": 999}
+    ]);
+    r.b.config["process"]["user"] = json!({"uid": 1000, "gid": 0});
+    r.b.write_config();
+    let out = r.rt_bundle(&u, "run", &r.b.id("range"), &[]);
+    let err = text(&out.stderr);
+    let want = format!(
+        "(linux.uidMappings: 0 -> host {}, 1-999 -> host {}-{})",
+        u.uid,
+        u.subuid.0,
+        u.subuid.0 + 998
+    );
+    assert!(
+        !out.status.success() && err.trim_end().ends_with(&want),
+        "{err}"
+    );
+    nothing_left(&r, &u, "range");
+    // exec --user into a running container: the map is the namespace's.
+    r.b.config = base.clone();
+    r.b.write_config();
+    let id = r.b.id("exec-unmapped");
+    let out = r.rt_bundle(&u, "run", &id, &["--detach"]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    let out = r.rt(&u, &["exec", "--user", "1000:0", &id, "true"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "exec --user 1000 accepted");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let want = format!(
+        "process.user.uid 1000: setuid: not mapped in the container's user namespace (uid_map: 0 {} 1)",
+        u.uid
+    );
+    assert!(err.contains(&want), "{err}");
+    r.ok(&u, &["delete", "--force", &id]);
+    nothing_left(&r, &u, "after exec");
+}
