@@ -1227,6 +1227,11 @@ fn create_on_one_cpu_never_races_its_init() {
     r.b.write_config();
     let taskset = which("taskset").expect("taskset (util-linux)");
     let chrt = which("chrt").expect("chrt (util-linux)");
+    let rt = Command::new(&chrt).args(["--fifo", "1", "true"]).output();
+    if !rt.is_ok_and(|o| o.status.success()) {
+        common::skip("no-rt-sched", "chrt --fifo is refused here");
+        return;
+    }
     let bundle = r.b.bundle();
     let mut failed = Vec::new();
     let rounds = 20;
@@ -1349,4 +1354,66 @@ fn an_unmapped_process_user_is_refused_naming_the_mappings() {
     assert!(err.contains(&want), "{err}");
     r.ok(&u, &["delete", "--force", &id]);
     nothing_left(&r, &u, "after exec");
+}
+
+/// linux.timeOffsets for a rootless user: a time namespace owned by the container's user
+/// namespace, the offsets written by init (while it is still dumpable: as a non-dumpable
+/// process its /proc/self/timens_offsets would be the host root's, which a rootless init
+/// cannot write). runc 1.1.5 has no time namespace and refuses the config.
+#[test]
+fn time_offsets_in_a_rootless_container() {
+    if !Path::new("/proc/self/ns/time").exists() {
+        common::skip("no-namespace", "the kernel has no time namespace");
+        return;
+    }
+    let Some(u) = User::new() else { return };
+    let mut r = Rootless::new(
+        &u,
+        &["sh", "-c", "cat /proc/self/timens_offsets /proc/uptime"],
+    );
+    r.b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    r.b.config["linux"]["timeOffsets"] = json!({
+        "monotonic": {"secs": 86400},
+        "boottime": {"secs": 1000000, "nanosecs": 5}
+    });
+    r.b.write_config();
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = r.b.id("timens");
+    let out = r.rt_bundle(&u, "run", &id, &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    let o = text(&out.stdout);
+    let words: Vec<&str> = o.split_whitespace().collect();
+    assert_eq!(
+        words[..6],
+        ["monotonic", "86400", "0", "boottime", "1000000", "5"],
+        "{o}"
+    );
+    // /proc/uptime counts boottime: the container's is the host's plus the offset.
+    let uptime: f64 = words[6].parse().unwrap();
+    assert!(
+        uptime >= host_uptime + 1000000.0 && uptime < host_uptime + 1000000.0 + 600.0,
+        "container uptime {uptime}, host {host_uptime}"
+    );
+    nothing_left(&r, &u, "after run");
+    if which("runc").is_some() {
+        let mut rr = Rootless::with_runtime(&u, "runc", &[]);
+        rr.b.config = r.b.config.clone();
+        rr.b.write_config();
+        let out = rr.rt_bundle(&u, "run", &rr.b.id("timens-runc"), &[]);
+        assert!(!out.status.success(), "runc 1.1.5 ran a time namespace");
+        let theirs = text(&out.stderr);
+        assert!(
+            theirs.contains("time") && theirs.contains("does not exist"),
+            "{theirs}"
+        );
+    }
 }
