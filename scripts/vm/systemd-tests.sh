@@ -364,6 +364,9 @@ rootless_setup() {
   mkdir -p "/home/$RL_USER/.config/containers"
   printf '%s\n' '[storage]' 'driver = "vfs"' > "/home/$RL_USER/.config/containers/storage.conf"
   chown -R "$RL_USER:" "/home/$RL_USER"
+  # As udev's 50-udev-default.rules makes it on a full host (the image has no udev): every
+  # user may open tun, which slirp4netns needs.
+  chmod 0666 /dev/net/tun || fail "no /dev/net/tun"
   engines_setup
   chmod 0644 /tmp/bb-rootfs.tar
   ru podman import -q /tmp/bb-rootfs.tar localhost/carrack-bb >/dev/null || fail "podman import (rootless) failed"
