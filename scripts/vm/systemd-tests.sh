@@ -398,7 +398,7 @@ t_rootless_podman() {
   grep -q "oom_kill [1-9]" "/sys/fs/cgroup$cg/memory.events" || fail "memory.events: $(cat "/sys/fs/cgroup$cg/memory.events")"
   eq "$(ru podman logs "$n")" "hello-$n" "podman logs"
   i=0 page=
-  until [ -n "$page" ] || [ $i -ge 50 ]; do page=$(wget -qO- "http://127.0.0.1:$port/index.html" 2>/dev/null); [ -n "$page" ] || sleep 0.2; i=$((i + 1)); done
+  until [ -n "$page" ] || [ $i -ge 50 ]; do page=$(busybox wget -qO- "http://127.0.0.1:$port/index.html" 2>/dev/null); [ -n "$page" ] || sleep 0.2; i=$((i + 1)); done
   eq "$page" "page-$n" "http://127.0.0.1:$port/ (published port)"
   ru podman stop -t 2 "$n" >/dev/null || fail "podman stop failed"
   eq "$(ru podman inspect -f '{{.State.Status}}' "$n")" exited "status after stop"

@@ -431,6 +431,23 @@ impl Message {
     }
 }
 
+/// `uid` of our user namespace as the namespace outside it sees it (`uid_map`): the bus
+/// checks the peer's uid there (SO_PEERCRED), so a runtime that rootless podman runs as root
+/// of its user namespace is the user outside (runc asks busctl for that uid).
+fn outside_uid(uid_map: &str, uid: u32) -> Option<u32> {
+    uid_map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let off = (uid as u64).checked_sub(inside).filter(|o| *o < count)?;
+        u32::try_from(outside + off).ok()
+    })
+}
+
 /// A connection to the system bus (or systemd's private socket).
 pub struct Conn {
     sock: UnixStream,
@@ -555,7 +572,9 @@ impl Conn {
 
     /// SASL EXTERNAL with our uid, hex-encoded ASCII (the server checks SO_PEERCRED).
     fn auth(&mut self) -> Result<()> {
-        let uid = nix::unistd::geteuid().as_raw().to_string();
+        let euid = nix::unistd::geteuid().as_raw();
+        let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let uid = outside_uid(&map, euid).unwrap_or(euid).to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         self.sock
             .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
