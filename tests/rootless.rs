@@ -901,6 +901,15 @@ fn a_delegated_cgroup2_directory_is_used() {
     let want = want.replace("0::", "0::/").replace("0:://", "0::/");
     assert!(cg.lines().any(|l| l == want), "{want} not in {cg}");
     assert!(deleg.join(&id).is_dir());
+    // exec from outside the delegated dir (our cgroup, not the user's: the common ancestor's
+    // cgroup.procs is root's), as runc: the process runs, left in the caller's cgroup.
+    let out = r.rt(&u, &["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be joined from here"),
+        "{}",
+        text(&out.stderr)
+    );
     r.ok(&u, &["delete", "--force", &id]);
     assert!(!deleg.join(&id).exists(), "cgroup left");
     nothing_left(&r, &u, "after delete");
@@ -1028,9 +1037,9 @@ fn oom_score_adj_is_set_in_a_user_namespace() {
     assert_eq!(text(&out.stdout), "423\n");
 }
 
-/// `features` answers for its caller: as the rootless user the systemd driver (system bus),
-/// idmapped mounts and moving host network devices are not offered, and the rest is root's
-/// answer. What it does offer works: each namespace in a rootless container, and an idmapped
+/// `features` answers for its caller: as the rootless user idmapped mounts and moving host
+/// network devices are not offered, and the rest is root's answer (the systemd driver, with
+/// the user's own instance, included: scripts/vm/systemd-tests.sh t_rootless_systemd). What it does offer works: each namespace in a rootless container, and an idmapped
 /// bind is indeed refused. runc 1.1.5 gives every caller root's answer.
 #[test]
 fn features_answer_for_the_rootless_caller() {
@@ -1052,7 +1061,6 @@ fn features_answer_for_the_rootless_caller() {
     let (mut root, mut user) = (features(false), features(true));
     for (f, want) in [(&mut root, true), (&mut user, false)] {
         for p in [
-            "/linux/cgroup/systemd",
             "/linux/netDevices/enabled",
             "/linux/mountExtensions/idmap/enabled",
         ] {
@@ -1205,4 +1213,215 @@ fn rootless_podman_publishes_a_port() {
         assert_eq!(seen[0].1, runc.1, "carrack and runc differ");
     }
     ok(&["rmi", "-f", image]);
+}
+
+/// The race of create with its own init: clone3, then the parent writes the id maps and
+/// opens /proc/<init>/root for the mount sources. Init once decided after clone3, from its
+/// own euid, whether to stay dumpable for that; when the parent had already written the
+/// maps its euid read 0 ("not rootless"), it went non-dumpable, and the open failed with
+/// EACCES (1 in 3 runs of oci-tests --rootless). Every create here runs real-time on CPU 0,
+/// where the parent goes on after clone3 until it blocks (on newgidmap, after the uid map):
+/// that order is then the only one.
+#[test]
+fn create_on_one_cpu_never_races_its_init() {
+    let Some(u) = User::new() else { return };
+    let mut r = Rootless::new(&u, &["true"]);
+    // The own uid (written directly), then gids through newgidmap: the parent waits on
+    // newgidmap with init's uid map already written, and init runs in that wait.
+    r.b.config["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": u.gid, "size": 1},
+        {"containerID": 1, "hostID": u.subgid.0, "size": u.subgid.1}
+    ]);
+    r.b.write_config();
+    let taskset = which("taskset").expect("taskset (util-linux)");
+    let chrt = which("chrt").expect("chrt (util-linux)");
+    let rt = Command::new(&chrt).args(["--fifo", "1", "true"]).output();
+    if !rt.is_ok_and(|o| o.status.success()) {
+        common::skip("no-rt-sched", "chrt --fifo is refused here");
+        return;
+    }
+    let bundle = r.b.bundle();
+    let mut failed = Vec::new();
+    let rounds = 20;
+    for i in 0..rounds {
+        let id = r.b.id(&format!("cpu0-{i}"));
+        let mut user = u.command(&r.xdg(), &r.bin);
+        user.arg("--root")
+            .arg(&r.b.root)
+            .args(["create", "--bundle"])
+            .arg(&bundle)
+            .arg(&id);
+        // Real-time FIFO on one CPU: a child of the same priority waits until the parent
+        // blocks, as it may wait on a loaded machine.
+        let mut c = Command::new(&chrt);
+        c.args(["--reset-on-fork", "--fifo", "1"])
+            .arg(&taskset)
+            .args(["-c", "0"])
+            .arg(user.get_program())
+            .args(user.get_args());
+        let out = run_to_files(&r.b.dir, c);
+        if !out.status.success() {
+            failed.push(text(&out.stderr).trim().to_string());
+        }
+        let _ = r.rt(&u, &["delete", "--force", &id]);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {rounds} creates failed, first: {}",
+        failed.len(),
+        failed[0]
+    );
+    nothing_left(&r, &u, "after the creates");
+}
+
+/// process.user with an id the user namespace does not map: one line naming the field and
+/// the mappings, nothing left; runc 1.1.5 refuses it too ("unmapped user"). Exec with such
+/// a --user names it as well.
+#[test]
+fn an_unmapped_process_user_is_refused_naming_the_mappings() {
+    let Some(u) = User::new() else { return };
+    let mut r = Rootless::new(&u, &["sleep", "100"]);
+    let mut rr = which("runc").map(|_| Rootless::with_runtime(&u, "runc", &["true"]));
+    let base = r.b.config.clone();
+    let cases = [
+        (
+            json!({"uid": 1000, "gid": 0}),
+            format!(
+                "process.user.uid 1000: not mapped in the container's user namespace \
+                 (linux.uidMappings: 0 -> host {})",
+                u.uid
+            ),
+            "cannot set uid to unmapped user in user namespace",
+        ),
+        (
+            json!({"uid": 0, "gid": 1000}),
+            format!(
+                "process.user.gid 1000: not mapped in the container's user namespace \
+                 (linux.gidMappings: 0 -> host {})",
+                u.gid
+            ),
+            "cannot set gid to unmapped user in user namespace",
+        ),
+    ];
+    for (user, want, runc_says) in &cases {
+        r.b.config = base.clone();
+        r.b.config["process"]["user"] = user.clone();
+        r.b.write_config();
+        let id = r.b.id("unmapped");
+        let out = r.rt_bundle(&u, "run", &id, &[]);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{user}: accepted");
+        assert_eq!(err.trim(), format!("carrack: {want}"), "{user}");
+        nothing_left(&r, &u, &user.to_string());
+        if let Some(rr) = rr.as_mut() {
+            rr.b.config = r.b.config.clone();
+            rr.b.write_config();
+            let id = rr.b.id("unmapped-runc");
+            let out = rr.rt_bundle(&u, "run", &id, &[]);
+            let _ = rr.rt(&u, &["delete", "--force", &id]);
+            let theirs = text(&out.stderr);
+            assert!(!out.status.success(), "{user}: runc accepts it");
+            assert!(theirs.contains(runc_says), "{user}: runc says {theirs:?}");
+        }
+    }
+    // A range: the message gives it whole.
+    r.b.config = base.clone();
+    r.b.config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": u.uid, "size": 1},
+        {"containerID": 1, "hostID": u.subuid.0, "size": 999}
+    ]);
+    r.b.config["process"]["user"] = json!({"uid": 1000, "gid": 0});
+    r.b.write_config();
+    let out = r.rt_bundle(&u, "run", &r.b.id("range"), &[]);
+    let err = text(&out.stderr);
+    let want = format!(
+        "(linux.uidMappings: 0 -> host {}, 1-999 -> host {}-{})",
+        u.uid,
+        u.subuid.0,
+        u.subuid.0 + 998
+    );
+    assert!(
+        !out.status.success() && err.trim_end().ends_with(&want),
+        "{err}"
+    );
+    nothing_left(&r, &u, "range");
+    // exec --user into a running container: the map is the namespace's.
+    r.b.config = base.clone();
+    r.b.write_config();
+    let id = r.b.id("exec-unmapped");
+    let out = r.rt_bundle(&u, "run", &id, &["--detach"]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    let out = r.rt(&u, &["exec", "--user", "1000:0", &id, "true"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "exec --user 1000 accepted");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let want = format!(
+        "process.user.uid 1000: setuid: not mapped in the container's user namespace (uid_map: 0 {} 1)",
+        u.uid
+    );
+    assert!(err.contains(&want), "{err}");
+    r.ok(&u, &["delete", "--force", &id]);
+    nothing_left(&r, &u, "after exec");
+}
+
+/// linux.timeOffsets for a rootless user: a time namespace owned by the container's user
+/// namespace, the offsets written by init (while it is still dumpable: as a non-dumpable
+/// process its /proc/self/timens_offsets would be the host root's, which a rootless init
+/// cannot write). runc 1.1.5 has no time namespace and refuses the config.
+#[test]
+fn time_offsets_in_a_rootless_container() {
+    if !Path::new("/proc/self/ns/time").exists() {
+        common::skip("no-namespace", "the kernel has no time namespace");
+        return;
+    }
+    let Some(u) = User::new() else { return };
+    let mut r = Rootless::new(
+        &u,
+        &["sh", "-c", "cat /proc/self/timens_offsets /proc/uptime"],
+    );
+    r.b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    r.b.config["linux"]["timeOffsets"] = json!({
+        "monotonic": {"secs": 86400},
+        "boottime": {"secs": 1000000, "nanosecs": 5}
+    });
+    r.b.write_config();
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = r.b.id("timens");
+    let out = r.rt_bundle(&u, "run", &id, &[]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    let o = text(&out.stdout);
+    let words: Vec<&str> = o.split_whitespace().collect();
+    assert_eq!(
+        words[..6],
+        ["monotonic", "86400", "0", "boottime", "1000000", "5"],
+        "{o}"
+    );
+    // /proc/uptime counts boottime: the container's is the host's plus the offset.
+    let uptime: f64 = words[6].parse().unwrap();
+    assert!(
+        uptime >= host_uptime + 1000000.0 && uptime < host_uptime + 1000000.0 + 600.0,
+        "container uptime {uptime}, host {host_uptime}"
+    );
+    nothing_left(&r, &u, "after run");
+    if which("runc").is_some() {
+        let mut rr = Rootless::with_runtime(&u, "runc", &[]);
+        rr.b.config = r.b.config.clone();
+        rr.b.write_config();
+        let out = rr.rt_bundle(&u, "run", &rr.b.id("timens-runc"), &[]);
+        assert!(!out.status.success(), "runc 1.1.5 ran a time namespace");
+        let theirs = text(&out.stderr);
+        assert!(
+            theirs.contains("time") && theirs.contains("does not exist"),
+            "{theirs}"
+        );
+    }
 }

@@ -71,13 +71,13 @@ gone() {
 
 eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 
-# features says the systemd driver is supported (the tests here prove it), the user
-# instance's is not (carrack talks to the system bus only).
+# features says the systemd driver is supported, on the system bus and on a user's session
+# bus (t_rootless_systemd proves the latter).
 t_features() {
   local f
   f=$("$RT" features | tr -d ' \n') || fail "features failed"
   echo "$f" | grep -q '"systemd":true' || fail "features: no \"systemd\": true in $(echo "$f" | grep -o '"cgroup":{[^}]*}')"
-  [ $RTN = runc ] || echo "$f" | grep -q '"systemdUser":false' || fail "features: systemdUser is not false"
+  echo "$f" | grep -q '"systemdUser":true' || fail "features: systemdUser is not true"
 }
 
 t_lifecycle() {
@@ -546,9 +546,109 @@ t_oci_tests() {
   if grep -q '^FAIL ' "$out"; then fail "$(grep '^FAIL ' "$out" | head -n 5)"; fi
 }
 
+# --- Rootless (issue 21): a user with a systemd user session (lingering), its own systemd
+# instance on its session bus, cgroup v2 delegated by user@.service. ---
+
+RL_USER=carrack-test-rl
+# ru ARGS...: ARGS as the rootless user, in its session's environment.
+ru() {
+  setpriv --reuid="$RL_UID" --regid="$RL_GID" --init-groups -- env -i PATH="$PATH" \
+    HOME="/home/$RL_USER" USER="$RL_USER" XDG_RUNTIME_DIR="/run/user/$RL_UID" \
+    DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$RL_UID/bus" "$@"
+}
+
+# The user (once): subordinate ids, linger (logind starts user@UID.service), its session
+# bus, podman's vfs store (no fuse here) and the busybox image.
+rootless_setup() {
+  RL_UID=$(id -u "$RL_USER" 2>/dev/null) || {
+    useradd -m -s /bin/sh "$RL_USER" || fail "useradd failed"
+    RL_UID=$(id -u "$RL_USER")
+  }
+  RL_GID=$(id -g "$RL_USER")
+  export RL_UID RL_GID
+  [ ! -e /tmp/rootless-ready ] || return 0
+  grep -q "^$RL_USER:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$RL_USER" \
+    || fail "usermod --add-subuids failed"
+  loginctl enable-linger "$RL_USER" || fail "loginctl enable-linger failed"
+  i=0
+  until [ -S "/run/user/$RL_UID/bus" ] || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -S "/run/user/$RL_UID/bus" ] || fail "no session bus: $(systemctl status "user@$RL_UID.service" 2>&1 | tail -n 5)"
+  ctl=/sys/fs/cgroup/user.slice/user-$RL_UID.slice/user@$RL_UID.service/cgroup.controllers
+  grep -qw memory "$ctl" || fail "user@$RL_UID.service has no memory controller delegated: $(cat "$ctl")"
+  mkdir -p "/home/$RL_USER/.config/containers"
+  printf '%s\n' '[storage]' 'driver = "vfs"' > "/home/$RL_USER/.config/containers/storage.conf"
+  chown -R "$RL_USER:" "/home/$RL_USER"
+  # As udev's 50-udev-default.rules makes it on a full host (the image has no udev): every
+  # user may open tun, which slirp4netns needs.
+  chmod 0666 /dev/net/tun || fail "no /dev/net/tun"
+  engines_setup
+  chmod 0644 /tmp/bb-rootfs.tar
+  ru podman import -q /tmp/bb-rootfs.tar localhost/carrack-bb >/dev/null || fail "podman import (rootless) failed"
+  touch /tmp/rootless-ready
+}
+
+# rrt ARGS...: the runtime under test as the user, with its root and the systemd driver.
+rrt() { ru "$RT" --root "$root" --systemd-cgroup "$@"; }
+
+# rl_cg SCOPE: the path a scope of the user's systemd has in user.slice of its instance.
+rl_cg() { echo "/user.slice/user-$RL_UID.slice/user@$RL_UID.service/user.slice/$1"; }
+
+# Rootless podman with $RT: run, exec, logs, a 32m memory limit that really kills, a port
+# published on the VM's loopback, stop, rm.
+t_rootless_podman() {
+  local n=rlpod$RTN pid cg port page
+  rootless_setup
+  case $RTN in carrack) port=18081 ;; *) port=18082 ;; esac
+  ru podman --runtime "$(ert)" run -d --name "$n" --memory 32m -p "127.0.0.1:$port:80" localhost/carrack-bb \
+    sh -c "echo hello-$n; mkdir -p /www; echo page-$n > /www/index.html; exec httpd -f -p 80 -h /www" \
+    >/dev/null 2>/tmp/rlpod.err || fail "podman run failed: $(tail -n 3 /tmp/rlpod.err)"
+  pid=$(ru podman inspect -f '{{.State.Pid}}' "$n")
+  cg=$(cg_of "$pid")
+  case $cg in "$(rl_cg libpod-)"*.scope) ;; *) fail "cgroup $cg is not the user's user.slice/libpod-*.scope" ;; esac
+  eq "$(cat "/sys/fs/cgroup$cg/memory.max")" 33554432 "$cg/memory.max"
+  eq "$(ru podman exec "$n" sh -c 'echo exec-$((6 * 7))')" exec-42 "podman exec"
+  # busybox dd fills a buffer of bs bytes: 64 MiB in a 32 MiB container.
+  ru podman exec "$n" dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1 && fail "dd of 64M survived --memory 32m"
+  grep -q "oom_kill [1-9]" "/sys/fs/cgroup$cg/memory.events" || fail "memory.events: $(cat "/sys/fs/cgroup$cg/memory.events")"
+  eq "$(ru podman logs "$n")" "hello-$n" "podman logs"
+  i=0 page=
+  until [ -n "$page" ] || [ $i -ge 50 ]; do page=$(busybox wget -qO- "http://127.0.0.1:$port/index.html" 2>/dev/null); [ -n "$page" ] || sleep 0.2; i=$((i + 1)); done
+  eq "$page" "page-$n" "http://127.0.0.1:$port/ (published port)"
+  ru podman stop -t 2 "$n" >/dev/null || fail "podman stop failed"
+  eq "$(ru podman inspect -f '{{.State.Status}}' "$n")" exited "status after stop"
+  ru podman rm "$n" >/dev/null || fail "podman rm failed"
+  [ ! -e "/sys/fs/cgroup$cg" ] || fail "/sys/fs/cgroup$cg is left"
+}
+
+# The runtime itself as the user with --systemd-cgroup and no cgroupsPath: the scope
+# <runtime>-ID.scope in user.slice of the user's systemd, the memory limit in it, gone after
+# delete.
+t_rootless_systemd() {
+  local id=rlsd$RTN b u cg pid root=/tmp/rl-root-$RTN
+  rootless_setup
+  b=/tmp/rl-b-$id
+  rm -rf "$b"; mkdir -p "$b" "$root"
+  cp -a "$V/rootfs" "$b/rootfs"
+  sed "s/\"@UID@\"/$RL_UID/; s/\"@GID@\"/$RL_GID/" "$V/configs/rootless.json" > "$b/config.json"
+  chown -R "$RL_USER:" "$b" "$root"
+  u=$(ert)-$id.scope
+  rrt run -d --bundle "$b" "$id" >/dev/null 2>/tmp/rlsd.err || fail "run failed: $(tail -n 3 /tmp/rlsd.err)"
+  pid=$(rrt state "$id" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  cg=$(cg_of "$pid")
+  eq "$cg" "$(rl_cg "$u")" "init's cgroup"
+  eq "$(ru systemctl --user show -P ActiveState "$u")" active "$u ActiveState"
+  eq "$(ru systemctl --user show -P MemoryMax "$u")" 33554432 "$u MemoryMax"
+  eq "$(cat "/sys/fs/cgroup$cg/memory.max")" 33554432 "$cg/memory.max"
+  eq "$(rrt exec "$id" sh -c 'echo exec-$((6 * 7))')" exec-42 "exec"
+  rrt delete --force "$id" || fail "delete failed"
+  if ru systemctl --user list-units --all --plain --no-legend "$u" | grep -q .; then fail "unit $u is still loaded"; fi
+  [ ! -e "/sys/fs/cgroup$cg" ] || fail "/sys/fs/cgroup$cg is left"
+}
+
 TESTS="features lifecycle resources annotations update pause slice killed_create bad_input oom podman podman_checkpoint containerd docker compose oci_tests"
 # A v1/hybrid systemd host: the driver's own tests and podman.
 HYBRID_TESTS="features lifecycle resources update pause slice killed_create bad_input podman"
+TESTS="$TESTS rootless_podman rootless_systemd"
 only=$(tr ',' ' ' < $V/only 2>/dev/null || true)
 [ -n "$only" ] || { [ $LAYOUT = unified ] && only=$TESTS || only=$HYBRID_TESTS; }
 

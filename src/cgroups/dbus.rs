@@ -431,6 +431,23 @@ impl Message {
     }
 }
 
+/// `uid` of our user namespace as the namespace outside it sees it (`uid_map`): the bus
+/// checks the peer's uid there (SO_PEERCRED), so a runtime that rootless podman runs as root
+/// of its user namespace is the user outside (runc asks busctl for that uid).
+fn outside_uid(uid_map: &str, uid: u32) -> Option<u32> {
+    uid_map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let off = (uid as u64).checked_sub(inside).filter(|o| *o < count)?;
+        u32::try_from(outside + off).ok()
+    })
+}
+
 /// A connection to the system bus (or systemd's private socket).
 pub struct Conn {
     sock: UnixStream,
@@ -445,29 +462,49 @@ pub struct Conn {
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where the system bus is: `DBUS_SYSTEM_BUS_ADDRESS` ("unix:path=…", alternatives separated
-/// by ';'), else the standard socket; systemd's private socket when there is no dbus-daemon.
+/// Where the system bus is: `DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket; systemd's private socket when there is no dbus-daemon.
 fn candidates() -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    match std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
-        Ok(addr) => {
-            for a in addr.split(';') {
-                let Some(params) = a.strip_prefix("unix:") else {
-                    continue;
-                };
-                for kv in params.split(',') {
-                    if let Some(p) = kv.strip_prefix("path=") {
-                        out.push((p.to_string(), false));
-                    } else if let Some(p) = kv.strip_prefix("abstract=") {
-                        out.push((format!("@{p}"), false));
-                    }
-                }
-            }
-        }
-        Err(_) => out.push(("/run/dbus/system_bus_socket".into(), false)),
-    }
+    let mut out = addresses("DBUS_SYSTEM_BUS_ADDRESS")
+        .unwrap_or_else(|| vec![("/run/dbus/system_bus_socket".into(), false)]);
     out.push(("/run/systemd/private".into(), true));
     out
+}
+
+/// The session bus of a user (runc's rootless systemd driver talks to the user's own systemd
+/// there): `DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`; then the user manager's
+/// private socket `$XDG_RUNTIME_DIR/systemd/private`.
+fn session_candidates() -> Vec<(String, bool)> {
+    let runtime_dir = std::env::var("XDG_RUNTIME_DIR")
+        .ok()
+        .filter(|d| !d.is_empty());
+    let mut out = addresses("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default();
+    if let Some(d) = &runtime_dir {
+        if out.is_empty() {
+            out.push((format!("{d}/bus"), false));
+        }
+        out.push((format!("{d}/systemd/private"), true));
+    }
+    out
+}
+
+/// The unix socket paths of a D-Bus address in env var `var` ("unix:path=…", alternatives
+/// separated by ';'), or None when it is unset.
+fn addresses(var: &str) -> Option<Vec<(String, bool)>> {
+    let addr = std::env::var(var).ok()?;
+    let mut out = Vec::new();
+    for a in addr.split(';') {
+        let Some(params) = a.strip_prefix("unix:") else {
+            continue;
+        };
+        for kv in params.split(',') {
+            if let Some(p) = kv.strip_prefix("path=") {
+                out.push((p.to_string(), false));
+            } else if let Some(p) = kv.strip_prefix("abstract=") {
+                out.push((format!("@{p}"), false));
+            }
+        }
+    }
+    Some(out)
 }
 
 fn connect_addr(path: &str) -> std::io::Result<UnixStream> {
@@ -490,6 +527,24 @@ impl Conn {
             }
         }
         bail!("D-Bus system bus unreachable ({})", errors.join("; "))
+    }
+
+    /// Connect to the caller's session bus (its systemd user instance).
+    pub fn session() -> Result<Conn> {
+        let mut errors = Vec::new();
+        for (path, direct) in session_candidates() {
+            match connect_addr(&path) {
+                Ok(sock) => return Conn::open(sock, &path, direct),
+                Err(e) => errors.push(format!("{path}: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            errors.push("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set".into());
+        }
+        bail!(
+            "D-Bus session bus unreachable ({}): a rootless user needs a systemd user session (loginctl enable-linger)",
+            errors.join("; ")
+        )
     }
 
     /// Use `sock` (already connected to `name`): authenticate, and Hello unless `direct`.
@@ -517,7 +572,9 @@ impl Conn {
 
     /// SASL EXTERNAL with our uid, hex-encoded ASCII (the server checks SO_PEERCRED).
     fn auth(&mut self) -> Result<()> {
-        let uid = nix::unistd::geteuid().as_raw().to_string();
+        let euid = nix::unistd::geteuid().as_raw();
+        let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let uid = outside_uid(&map, euid).unwrap_or(euid).to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         self.sock
             .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;

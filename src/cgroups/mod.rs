@@ -213,7 +213,7 @@ impl Cgroup {
             )?),
             false => None,
         };
-        let mapped = unit.as_ref().map(systemd::path_of).transpose()?;
+        let mapped = unit.as_ref().map(systemd::cgroup_path).transpose()?;
         let mut cg = plan_from(
             detect_layout()?,
             &host_mounts()?,

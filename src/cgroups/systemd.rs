@@ -69,19 +69,19 @@ pub fn expand_slice(slice: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The unit for `cgroups_path` ("slice:prefix:name", or empty for runc's default
-/// "system.slice" with prefix "carrack" and the container id as the name), as runc names it.
+/// The unit for `cgroups_path` ("slice:prefix:name", or empty for runc's default slice
+/// (`default_slice`) with prefix "carrack" and the container id as the name), as runc names it.
 pub fn unit_for(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
     let spec = cgroups_path.filter(|p| !p.is_empty());
     let (slice, prefix, name) = match spec {
-        None => ("system.slice", "carrack", id),
+        None => (default_slice(), "carrack", id),
         Some(p) => {
             let parts: Vec<&str> = p.split(':').collect();
             let [slice, prefix, name] = parts[..] else {
                 bail!("{FIELD} {p:?}: with --systemd-cgroup it must be slice:prefix:name");
             };
             let slice = if slice.is_empty() {
-                "system.slice"
+                default_slice()
             } else {
                 slice
             };
@@ -131,11 +131,58 @@ fn manager_call(member: &str, body: Vec<Value>) -> Message {
 
 /// A connection with JobRemoved routed to us.
 fn connect() -> Result<Conn> {
-    let mut c = Conn::system().context("--systemd-cgroup")?;
+    let mut c = bus()?;
     c.add_match(&format!(
         "type='signal',sender='{SYSTEMD}',path='{SYSTEMD_PATH}',interface='{MANAGER}',member='JobRemoved'"
     ))?;
     Ok(c)
+}
+
+/// The systemd that owns our units: the system's, or with rootless cgroups (runc's rule)
+/// the user's own instance on the session bus.
+fn bus() -> Result<Conn> {
+    match crate::rootless::cgroups() {
+        true => Conn::session(),
+        false => Conn::system(),
+    }
+    .context("--systemd-cgroup")
+}
+
+/// The cgroupfs path of `unit` relative to the hierarchy's root: `path_of`, under the user
+/// manager's own cgroup (its ControlGroup, e.g. /user.slice/user-1000.slice/user@1000.service)
+/// when the unit is the user instance's, as runc.
+pub fn cgroup_path(unit: &Unit) -> Result<PathBuf> {
+    let path = path_of(unit)?;
+    if !crate::rootless::cgroups() {
+        return Ok(path);
+    }
+    let mut c = bus()?;
+    let reply = c
+        .call(
+            Message::call(
+                Some(SYSTEMD),
+                SYSTEMD_PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+            )
+            .with_body(vec![Value::str(MANAGER), Value::str("ControlGroup")]),
+        )
+        .context("--systemd-cgroup: the user manager's ControlGroup")?;
+    let root = match reply.first() {
+        Some(Value::Variant(v)) => v.as_str().map(PathBuf::from),
+        _ => None,
+    }
+    .filter(|r| r.is_absolute())
+    .context("--systemd-cgroup: the user manager has no ControlGroup")?;
+    Ok(root.join(path.strip_prefix("/").unwrap_or(&path)))
+}
+
+/// runc's default slice: the user's "user.slice" with rootless cgroups, else "system.slice".
+fn default_slice() -> &'static str {
+    match crate::rootless::cgroups() {
+        true => "user.slice",
+        false => "system.slice",
+    }
 }
 
 /// Run a job-returning Manager call and wait for its JobRemoved; returns the job's result
@@ -210,7 +257,7 @@ pub fn set_properties(unit: &Unit, props: Vec<Value>) -> Result<()> {
     if props.is_empty() {
         return Ok(());
     }
-    let mut c = Conn::system().context("--systemd-cgroup")?;
+    let mut c = bus()?;
     c.call(manager_call(
         "SetUnitProperties",
         vec![

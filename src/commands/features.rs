@@ -103,9 +103,8 @@ pub fn document() -> serde_json::Value {
     let layout = crate::cgroups::detect_layout().ok();
     use crate::cgroups::Layout;
     // A rootless caller (runc's test: not root, or in a user namespace) cannot use what needs
-    // the host's privileges: the systemd driver's system bus, idmapped mounts of host
-    // filesystems, moving the host's network devices. runc 1.1.5 answers the same for every
-    // caller; we answer for the one asking.
+    // the host's privileges: idmapped mounts of host filesystems, moving the host's network
+    // devices. runc 1.1.5 answers the same for every caller; we answer for the one asking.
     let privileged = !crate::rootless::euid() && !crate::rootless::in_user_namespace();
     json!({
         "ociVersionMin": "1.0.0",
@@ -118,9 +117,10 @@ pub fn document() -> serde_json::Value {
             "cgroup": {
                 "v1": matches!(layout, Some(Layout::V1 | Layout::Hybrid)),
                 "v2": matches!(layout, Some(Layout::Unified | Layout::Hybrid)),
-                // The driver talks to the system bus; a user bus (rootless) is not supported.
-                "systemd": privileged,
-                "systemdUser": false,
+                // The driver talks to the system bus, or for a rootless caller to the user's
+                // own systemd on the session bus (systemd.rs `bus`).
+                "systemd": true,
+                "systemdUser": true,
                 "rdma": false
             },
             "seccomp": {

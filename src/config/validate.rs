@@ -374,6 +374,7 @@ fn linux(spec: &Spec) -> Result<()> {
         "linux.gidMappings",
         l.gid_mappings().as_deref().unwrap_or(&[]),
     )?;
+    crate::linux::idmap::check_user_mapped(spec)?;
     for (list, name) in [
         (l.masked_paths(), "linux.maskedPaths"),
         (l.readonly_paths(), "linux.readonlyPaths"),

@@ -100,6 +100,15 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         Err(e) if entry.clone_into.is_some() && a.cgroup.is_empty() && is_ebusy(&e) => {
             spawn(Some(&init_cgroup_fd(c.state.pid)?))?
         }
+        // Rootless, from outside the user's delegated subtree (the common ancestor of our
+        // cgroup and the container's is not the user's to write): runc ignores the failed
+        // join and the process stays in our cgroup.
+        Err(e) if entry.clone_into.is_some() && crate::rootless::cgroups() && is_denied(&e) => {
+            crate::logging::warn(&format!(
+                "exec: the container's cgroup cannot be joined from here ({e:#}); the process stays in ours"
+            ));
+            spawn(None)?
+        }
         other => other?,
     };
     let notify_msg = match seccomp.as_ref().filter(|f| f.uses_notify()) {
@@ -272,6 +281,12 @@ fn is_ebusy(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
         .any(|io| io.raw_os_error() == Some(libc::EBUSY))
+}
+
+fn is_denied(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| matches!(io.raw_os_error(), Some(libc::EACCES | libc::EPERM)))
 }
 
 /// An O_DIRECTORY fd of the v2 cgroup `pid` is in now.

@@ -75,6 +75,12 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Die with the parent until we are ready: a create killed half-way leaves no orphan.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let (state_json, sources) = wait_for_go(ctx.chan)?;
+    // In our own user namespace (the one the time namespace needs), while still dumpable:
+    // see `new_time_ns`.
+    let time_first = ctx.ns.new_time && ctx.ns.new_user;
+    if time_first {
+        new_time_ns(ctx.spec.linux().as_ref())?;
+    }
     // A rootless parent left us dumpable for its id-map writes (launcher::clone_child).
     if !crate::insecure::off(crate::insecure::Defence::ReadonlyExe) {
         unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
@@ -85,7 +91,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     let proc_ = spec.process().as_ref().context("process: required")?;
 
     namespaces::join_all(ctx.ns)?;
-    if ctx.ns.new_time {
+    if ctx.ns.new_time && !time_first {
         new_time_ns(linux)?;
     }
     if ctx.ns.enters_user() {
@@ -343,7 +349,9 @@ fn setup_rootfs(
 /// `linux.timeOffsets` in a new time namespace, before `become_userns_root`: setuid makes us
 /// non-dumpable, and /proc/self/timens_offsets then belongs to the host's root, which a user
 /// namespace does not map (EACCES). The time namespace is still owned by our user namespace,
-/// in which we hold CAP_SYS_TIME.
+/// in which we hold CAP_SYS_TIME. With a new user namespace this runs first thing after Go,
+/// before we turn non-dumpable ourselves: a rootless init is not the host's root, so only
+/// while dumpable (the file then ours) may it write there.
 fn new_time_ns(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
     let offsets: Vec<(String, i64, u32)> = linux
         .and_then(|l| l.time_offsets().as_ref())

@@ -115,6 +115,10 @@ pub fn clone_child(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd.as_raw_fd() as u64;
     }
+    // Decided here, not in the child: there, geteuid() reads the new user namespace, where
+    // it turns from 65534 to 0 the moment we write the uid map. A child that ran late read
+    // 0, went non-dumpable, and our open of /proc/<pid>/root failed (EACCES).
+    let stay_dumpable = flags & libc::CLONE_NEWUSER as u64 != 0 && crate::rootless::euid();
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -137,8 +141,7 @@ pub fn clone_child(
         // the host's root, so its (non-root) parent could not write its id maps or open its
         // root for the mount sources; init turns non-dumpable on Go (init::setup), before
         // anything of the container exists, as runc's nsexec does.
-        let dumpable_ok = crate::insecure::off(crate::insecure::Defence::ReadonlyExe);
-        if !dumpable_ok && (flags & libc::CLONE_NEWUSER as u64 == 0 || !crate::rootless::euid()) {
+        if !stay_dumpable && !crate::insecure::off(crate::insecure::Defence::ReadonlyExe) {
             unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
         }
         drop(parent_end);

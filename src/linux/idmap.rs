@@ -211,6 +211,68 @@ fn run_tool(tool: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
     Ok(())
 }
 
+/// With a new user namespace, `process.user` must name ids its maps hold: setresuid and
+/// setgroups refuse an unmapped id with a bare EINVAL, late in init (runc's "cannot set uid
+/// to unmapped user in user namespace").
+pub fn check_user_mapped(spec: &Spec) -> Result<()> {
+    let (Some(user), Some(linux)) = (
+        spec.process().as_ref().map(|p| p.user()),
+        spec.linux().as_ref(),
+    ) else {
+        return Ok(());
+    };
+    let new_user = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User && n.path().is_none());
+    let (uids, gids) = (linux.uid_mappings(), linux.gid_mappings());
+    let (Some(uids), Some(gids), true) = (uids.as_deref(), gids.as_deref(), new_user) else {
+        return Ok(());
+    };
+    let gid_fields = std::iter::once(("process.user.gid".to_string(), user.gid())).chain(
+        user.additional_gids()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g)),
+    );
+    let all = std::iter::once(("process.user.uid".to_string(), user.uid()))
+        .map(|(f, id)| (f, id, "linux.uidMappings", uids))
+        .chain(gid_fields.map(|(f, id)| (f, id, "linux.gidMappings", gids)));
+    for (field, id, maps_field, maps) in all {
+        if !maps.iter().any(|m| maps_id(m, id)) {
+            bail!(
+                "{field} {id}: not mapped in the container's user namespace ({maps_field}: {})",
+                describe(maps)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn maps_id(m: &LinuxIdMapping, id: u32) -> bool {
+    (m.container_id() as u64..m.container_id() as u64 + m.size() as u64).contains(&(id as u64))
+}
+
+/// `0-999 -> host 100000-100999` for each mapping, as a reader of the error wants them.
+fn describe(maps: &[LinuxIdMapping]) -> String {
+    let range = |start: u32, size: u32| match size {
+        1 => start.to_string(),
+        n => format!("{start}-{}", start as u64 + n as u64 - 1),
+    };
+    maps.iter()
+        .map(|m| {
+            format!(
+                "{} -> host {}",
+                range(m.container_id(), m.size()),
+                range(m.host_id(), m.size())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)

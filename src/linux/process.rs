@@ -55,6 +55,23 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
     Ok(())
 }
 
+/// EINVAL from setresuid/setresgid: the id is not mapped in our user namespace (exec into a
+/// container with an unmapped user; create checks its config before). Says so, with the map.
+fn unmapped(e: std::io::Error, kind: &str) -> anyhow::Error {
+    if e.raw_os_error() != Some(libc::EINVAL) {
+        return e.into();
+    }
+    let map = std::fs::read_to_string(format!("/proc/self/{kind}_map")).unwrap_or_default();
+    let map: Vec<String> = map
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    anyhow::anyhow!(
+        "not mapped in the container's user namespace ({kind}_map: {})",
+        map.join(", ")
+    )
+}
+
 /// `process.user`: groups, gid, uid (in that order: after setuid we may no longer change
 /// groups), and the umask.
 pub fn set_user(user: &User) -> Result<()> {
@@ -69,11 +86,11 @@ pub fn set_user(user: &User) -> Result<()> {
     }
     let (uid, gid) = (user.uid(), user.gid());
     if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
-        return Err(std::io::Error::last_os_error())
+        return Err(unmapped(std::io::Error::last_os_error(), "gid"))
             .with_context(|| format!("process.user.gid {gid}: setgid"));
     }
     if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
-        return Err(std::io::Error::last_os_error())
+        return Err(unmapped(std::io::Error::last_os_error(), "uid"))
             .with_context(|| format!("process.user.uid {uid}: setuid"));
     }
     if let Some(mask) = user.umask() {

@@ -223,3 +223,13 @@ fn which(cmd: &str) -> std::result::Result<std::path::PathBuf, ()> {
         })
         .ok_or(())
 }
+
+#[test]
+fn external_auth_names_the_uid_outside_our_user_namespace() {
+    // Rootless podman's namespace: root is the user 1000 outside, 1.. its subordinate ids.
+    let map = "         0       1000          1\n         1     200000      65536\n";
+    assert_eq!(outside_uid(map, 0), Some(1000));
+    assert_eq!(outside_uid(map, 5), Some(200004));
+    assert_eq!(outside_uid(map, 65537), None);
+    assert_eq!(outside_uid("0 0 4294967295\n", 1000), Some(1000));
+}
