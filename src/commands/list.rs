@@ -1,7 +1,6 @@
 use crate::cli::{ListArgs, ListFormat};
 use crate::state::Store;
 use anyhow::Result;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -37,7 +36,8 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
 #[derive(Default)]
 struct Owners {
     passwd: Option<String>,
-    names: HashMap<u32, String>,
+    /// Few distinct owners: a Vec (no HashMap and its hasher in the binary).
+    names: Vec<(u32, String)>,
 }
 
 impl Owners {
@@ -48,7 +48,7 @@ impl Owners {
         let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
             return String::new();
         };
-        if let Some(n) = self.names.get(&uid) {
+        if let Some((_, n)) = self.names.iter().find(|(u, _)| *u == uid) {
             return n.clone();
         }
         let passwd = self
@@ -62,7 +62,7 @@ impl Owners {
                 (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
             })
             .unwrap_or_else(|| format!("#{uid}"));
-        self.names.insert(uid, name.clone());
+        self.names.push((uid, name.clone()));
         name
     }
 }
