@@ -40,7 +40,9 @@ impl Regex {
     pub fn is_match(&self, haystack: &str) -> bool {
         let item = |s: &str| {
             let mut parts = s.splitn(2, '-');
-            let digits = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            let digits = |p: Option<&str>| {
+                p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            };
             let first = parts.next();
             match parts.next() {
                 None => digits(first),
