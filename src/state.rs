@@ -200,7 +200,8 @@ impl Store {
     }
 
     /// Every container under the root, sorted by id; unreadable entries are reported, not hidden.
-    pub fn list(&self) -> Result<Vec<Listed>> {
+    /// Each state is read when the iterator reaches it: `list` of 1,000 containers holds one.
+    pub fn list(&self) -> Result<impl Iterator<Item = Listed> + '_> {
         let mut ids: Vec<String> = fs::read_dir(&self.root)
             .with_context(|| format!("--root {}: cannot list", self.root.display()))?
             .filter_map(|e| e.ok())
@@ -217,8 +218,7 @@ impl Store {
         ids.sort();
         Ok(ids
             .into_iter()
-            .map(|id| self.load(&id).map_err(|e| (id, e)))
-            .collect())
+            .map(|id| self.load(&id).map_err(|e| (id, e))))
     }
 }
 

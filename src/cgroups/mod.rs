@@ -682,6 +682,12 @@ fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
     if !on_cgroupfs(dir)? {
         return Ok(());
     }
+    // Most cgroups have no children: one rmdir, and the walk only when it is refused.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for sub in subdirs(dir)? {
         remove_tree(&sub, deadline)?;
     }

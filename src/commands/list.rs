@@ -1,97 +1,139 @@
 use crate::cli::{ListArgs, ListFormat};
 use crate::state::Store;
 use anyhow::Result;
+use std::io::Write;
 use std::path::Path;
 
+/// The table's columns, as runc's.
+const HEAD: [&str; 6] = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
+const KEYS: [&str; 6] = ["id", "pid", "status", "bundle", "created", "owner"];
+
+/// Memory stays flat in the number of containers: each state is read, printed (quiet, JSON)
+/// or cut down to its table cells, and dropped before the next is read.
 pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
+    let mut out = Output::new(a);
     if !root.exists() {
         // runc lists nothing (not an error) when the root was never used.
-        return print(a, Vec::new());
+        return out.finish();
     }
-    let mut rows = Vec::new();
     let store = Store::new(root)?;
+    let mut owners = Owners::default();
     for entry in store.list()? {
         match entry {
             Ok((s, status)) => {
                 let mut row = super::state_json(&s, status);
-                row["owner"] = owner_name(&store.dir(&s.id)).into();
-                rows.push(row);
+                row["owner"] = owners.name(&store.dir(&s.id)).into();
+                out.row(row)?;
             }
             // A corrupt entry is shown, never silently dropped.
             Err((id, e)) => crate::logging::warn(&format!("list: {id}: {e:#}")),
         }
     }
-    print(a, rows)
+    out.finish()
 }
 
-/// As runc's list: the user owning the container's state dir, by name from the host's
-/// /etc/passwd, else "#UID" (`state` prints the owner field as it is, "" for root).
-fn owner_name(dir: &Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
-        return String::new();
-    };
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-        })
-        .unwrap_or_else(|| format!("#{uid}"))
+/// Owner names by uid: /etc/passwd is read once, not once per container.
+#[derive(Default)]
+struct Owners {
+    passwd: Option<String>,
+    /// Few distinct owners: a Vec (no HashMap and its hasher in the binary).
+    names: Vec<(u32, String)>,
 }
 
-fn print(a: &ListArgs, rows: Vec<serde_json::Value>) -> Result<()> {
-    if a.quiet {
-        for r in &rows {
-            println!("{}", r["id"].as_str().unwrap_or(""));
+impl Owners {
+    /// As runc's list: the user owning the container's state dir, by name from the host's
+    /// /etc/passwd, else "#UID" (`state` prints the owner field as it is, "" for root).
+    fn name(&mut self, dir: &Path) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
+            return String::new();
+        };
+        if let Some((_, n)) = self.names.iter().find(|(u, _)| *u == uid) {
+            return n.clone();
         }
-        return Ok(());
+        let passwd = self
+            .passwd
+            .get_or_insert_with(|| std::fs::read_to_string("/etc/passwd").unwrap_or_default());
+        let name = passwd
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+            })
+            .unwrap_or_else(|| format!("#{uid}"));
+        self.names.push((uid, name.clone()));
+        name
     }
-    match a.format {
-        // runc (Go) marshals an empty list as null.
-        ListFormat::Json if rows.is_empty() => println!("null"),
-        ListFormat::Json => println!("{}", serde_json::to_string(&rows)?),
-        ListFormat::Table => print_table(&rows),
+}
+
+/// Where the rows go as they are read.
+enum Output {
+    Quiet,
+    /// How many rows were printed (runc marshals an empty list as null).
+    Json(usize),
+    /// The cells, kept: the column widths need every row.
+    Table(Vec<[String; 6]>),
+}
+
+impl Output {
+    fn new(a: &ListArgs) -> Output {
+        match (a.quiet, &a.format) {
+            (true, _) => Output::Quiet,
+            (false, ListFormat::Json) => Output::Json(0),
+            (false, ListFormat::Table) => Output::Table(Vec::new()),
+        }
     }
-    Ok(())
+
+    fn row(&mut self, r: serde_json::Value) -> Result<()> {
+        let mut o = std::io::stdout().lock();
+        match self {
+            Output::Quiet => writeln!(o, "{}", r["id"].as_str().unwrap_or(""))?,
+            Output::Json(n) => {
+                o.write_all(if *n == 0 { b"[" } else { b"," })?;
+                serde_json::to_writer(&mut o, &r)?;
+                *n += 1;
+            }
+            Output::Table(rows) => rows.push(KEYS.map(|k| match &r[k] {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let mut o = std::io::stdout().lock();
+        match self {
+            Output::Quiet => {}
+            Output::Json(0) => writeln!(o, "null")?,
+            Output::Json(_) => writeln!(o, "]")?,
+            Output::Table(rows) => {
+                // One write for the whole table, not one per line.
+                let mut w = std::io::BufWriter::new(&mut o);
+                print_table(&mut w, &rows)?;
+                w.flush()?;
+            }
+        }
+        o.flush()?;
+        Ok(())
+    }
 }
 
 /// runc's tabwriter layout: minimum cell width 12, padding 3.
-fn print_table(rows: &[serde_json::Value]) {
-    let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
-    let keys = ["id", "pid", "status", "bundle", "created", "owner"];
-    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    for r in rows {
-        lines.push(
-            keys.iter()
-                .map(|k| match &r[k] {
-                    serde_json::Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                })
-                .collect(),
-        );
-    }
-    let widths: Vec<usize> = (0..keys.len())
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].len() + 3)
-                .max()
-                .unwrap_or(0)
-                .max(12)
-        })
-        .collect();
-    for l in lines {
-        let mut out = String::new();
+fn print_table(o: &mut impl Write, rows: &[[String; 6]]) -> Result<()> {
+    let head = HEAD.map(String::from);
+    let lines = || std::iter::once(&head).chain(rows);
+    let widths: [usize; 6] =
+        std::array::from_fn(|c| lines().map(|l| l[c].len() + 3).max().unwrap_or(0).max(12));
+    for l in lines() {
         for (c, cell) in l.iter().enumerate() {
             if c + 1 == l.len() {
-                out.push_str(cell);
+                writeln!(o, "{cell}")?;
             } else {
-                out.push_str(&format!("{cell:<w$}", w = widths[c]));
+                write!(o, "{cell:<w$}", w = widths[c])?;
             }
         }
-        println!("{out}");
     }
+    Ok(())
 }

@@ -226,10 +226,11 @@ fn launch(
     })?;
     crate::fault::point("create:after-clone");
     c.state.pid = child.pid;
-    c.state.pid_start = state::proc_stat(child.pid).map_or(0, |s| s.1);
-    c.save()?;
-    crate::fault::point("create:after-pid-recorded");
     if systemd {
+        // Recorded before systemd is asked (that call is slow and may hang).
+        c.state.pid_start = state::proc_stat(child.pid).map_or(0, |s| s.1);
+        c.save()?;
+        crate::fault::point("create:after-pid-recorded");
         join_unit(c, spec, resources, child.pid)?;
     }
     child.write_id_maps(spec)?;
@@ -242,6 +243,13 @@ fn launch(
     crate::linux::netdev::move_all(spec, ns, child.pid)?;
     let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
     child.go(state_json.clone())?;
+    if !systemd {
+        // Recorded while init mounts, on the other core: until Ready init dies with us
+        // (PDEATHSIG), and a failure here is undone by `destroy`, which kills it by pid.
+        c.state.pid_start = state::proc_stat(child.pid).map_or(0, |s| s.1);
+        c.save()?;
+        crate::fault::point("create:after-pid-recorded");
+    }
     crate::fault::point("create:after-go");
     let hooks = spec.hooks().as_ref();
     child.wait_ready(|| {
