@@ -75,7 +75,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Die with the parent until we are ready: a create killed half-way leaves no orphan.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let (state_json, sources) = wait_for_go(ctx.chan)?;
-    // A rootless parent left us dumpable for its id-map writes (launcher::clone_child).
+    // A rootless parent left us dumpable for its id-map writes (linux::clone::clone_child).
     #[cfg(not(feature = "insecure-no-readonly-exe"))]
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0)
