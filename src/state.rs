@@ -143,7 +143,7 @@ impl Store {
                 if e.raw_os_error() == Some(libc::EEXIST)
                     || e.raw_os_error() == Some(libc::ENOTEMPTY)
                 {
-                    anyhow::anyhow!("container with id exists: {}", state.id)
+                    crate::error::Kind::Exists(state.id.clone()).into()
                 } else {
                     anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
                 }
@@ -184,7 +184,7 @@ impl Store {
         flock(&dir, libc::LOCK_EX)?;
         // The directory may have been deleted while we waited for the lock.
         if nix::sys::stat::fstat(&dir)?.st_nlink == 0 {
-            bail!("container does not exist");
+            return Err(crate::error::Kind::NotFound.into());
         }
         let state = read_state(&path)?;
         Ok(Locked { dir, path, state })
@@ -282,7 +282,7 @@ impl Locked {
 fn open_existing_dir(path: &Path) -> Result<File> {
     let dir = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow::anyhow!("container does not exist")
+            crate::error::Kind::NotFound.into()
         } else {
             anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
         }

@@ -9,7 +9,7 @@
 //! | lifecycle   | container/, state.rs                                 |
 //! | process     | launcher/, init/, selfexe.rs                         |
 //! | subsystems  | config/, cgroups/, linux/                            |
-//! | base        | sync.rs, logging.rs, fault.rs, rootless.rs, testutil.rs, mutate.rs |
+//! | base        | sync.rs, logging.rs, fault.rs, rootless.rs, error.rs, testutil.rs, mutate.rs |
 //!
 //! A node is a top-level module, or one level further where that is a file or folder of its
 //! own (`linux::fs`, `cgroups::systemd`). An import into a lower layer is fine; into a higher
@@ -28,7 +28,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("subsystems", &["config", "cgroups", "linux"]),
     (
         "base",
-        &["sync", "logging", "fault", "rootless", "testutil", "mutate"],
+        &[
+            "sync", "logging", "fault", "rootless", "error", "testutil", "mutate",
+        ],
     ),
 ];
 
@@ -102,40 +104,38 @@ fn ident_at(s: &[u8], mut i: usize) -> (String, usize) {
 
 /// The paths `prefix::…` names, expanded through `{…}` groups, as segment lists.
 fn paths_after(s: &[u8], mut i: usize, prefix: Vec<String>, out: &mut Vec<Vec<String>>) -> usize {
-    loop {
-        while i < s.len() && s[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < s.len() && s[i] == b'{' {
-            i += 1;
-            loop {
-                while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b',') {
-                    i += 1;
-                }
-                if i >= s.len() || s[i] == b'}' {
-                    return i + 1;
-                }
-                i = paths_after(s, i, prefix.clone(), out);
+    while i < s.len() && s[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if i < s.len() && s[i] == b'{' {
+        i += 1;
+        loop {
+            while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b',') {
+                i += 1;
             }
+            if i >= s.len() || s[i] == b'}' {
+                return i + 1;
+            }
+            i = paths_after(s, i, prefix.clone(), out);
         }
-        let (id, j) = ident_at(s, i);
-        if id.is_empty() {
-            out.push(prefix);
-            return i;
-        }
-        let mut p = prefix.clone();
-        p.push(id);
-        i = j;
-        if s[i..].starts_with(b"::") {
-            return paths_after(s, i + 2, p, out);
-        }
-        // `self`, `as name`, or the end of the path.
-        out.push(p);
-        while i < s.len() && !matches!(s[i], b',' | b'}' | b';' | b'(' | b')' | b'\n') {
-            i += 1;
-        }
+    }
+    let (id, j) = ident_at(s, i);
+    if id.is_empty() {
+        out.push(prefix);
         return i;
     }
+    let mut p = prefix;
+    p.push(id);
+    i = j;
+    if s[i..].starts_with(b"::") {
+        return paths_after(s, i + 2, p, out);
+    }
+    // `self`, `as name`, or the end of the path.
+    out.push(p);
+    while i < s.len() && !matches!(s[i], b',' | b'}' | b';' | b'(' | b')' | b'\n') {
+        i += 1;
+    }
+    i
 }
 
 /// Every node a source refers to: `crate::a::b…` and `super::sibling…` paths.
