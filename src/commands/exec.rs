@@ -100,3 +100,87 @@ pub fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     }
     crate::config::from_json_value(&v).context("exec: building the process")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The ExecArgs of `carrack exec <args>`.
+    fn args(a: &[&str]) -> ExecArgs {
+        let cli = crate::cli::Cli::try_parse_from(["carrack", "exec"].iter().chain(a)).unwrap();
+        match cli.command {
+            Some(crate::cli::Command::Exec(e)) => *e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn base() -> Process {
+        serde_json::from_value(json!({
+            "cwd": "/", "args": ["sh"], "env": ["PATH=/bin", "A=1"],
+            "user": {"uid": 5, "gid": 6},
+            "capabilities": {"bounding": ["CAP_KILL"], "inheritable": ["CAP_KILL"]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn flags_amend_the_containers_process() {
+        let a = args(&[
+            "--env",
+            "A=2",
+            "-e",
+            "B=3",
+            "--user",
+            "7:8",
+            "--cap",
+            "net_admin",
+            "--cwd",
+            "/tmp",
+            "-t",
+            "id",
+            "echo",
+            "x",
+        ]);
+        let p = build_process(Some(&base()), &a).unwrap();
+        assert_eq!(p.args().as_deref().unwrap(), ["echo", "x"]);
+        // A replaced in place of the old one (at the end), B added, PATH kept.
+        assert_eq!(p.env().as_deref().unwrap(), ["PATH=/bin", "A=2", "B=3"]);
+        assert_eq!((p.user().uid(), p.user().gid()), (7, 8));
+        assert_eq!(p.cwd(), Path::new("/tmp"));
+        assert_eq!(p.terminal(), Some(true));
+        let caps = p.capabilities().as_ref().unwrap();
+        let has = |set: &Option<oci_spec::runtime::Capabilities>| {
+            set.as_ref()
+                .is_some_and(|s| s.contains(&oci_spec::runtime::Capability::NetAdmin))
+        };
+        assert!(has(caps.bounding()) && has(caps.effective()) && has(caps.permitted()));
+        // Never inheritable or ambient (CVE-2022-29162).
+        assert!(!has(caps.inheritable()) && !has(caps.ambient()));
+    }
+
+    #[test]
+    fn bad_flags_are_errors_naming_them() {
+        let e = build_process(Some(&base()), &args(&["--user", "root", "id", "true"]));
+        assert!(format!("{:#}", e.unwrap_err()).contains("--user \"root\""));
+        let e = build_process(Some(&base()), &args(&["id"]));
+        assert!(format!("{:#}", e.unwrap_err()).contains("no command given"));
+        let e = build_process(None, &args(&["id", "true"]));
+        assert!(format!("{:#}", e.unwrap_err()).contains("process: missing"));
+    }
+
+    #[test]
+    fn a_process_file_replaces_the_process_with_go_zero_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        std::fs::write(&f, r#"{"cwd": "/", "args": ["true"]}"#).unwrap();
+        let p = build_process(
+            Some(&base()),
+            &args(&["--process", f.to_str().unwrap(), "id"]),
+        )
+        .unwrap();
+        assert_eq!(p.args().as_deref().unwrap(), ["true"]);
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0)); // not the container's 5:6
+        assert!(p.env().is_none());
+    }
+}
