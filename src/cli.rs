@@ -56,7 +56,82 @@ pub struct Global {
     pub criu: Option<PathBuf>,
 }
 
+impl CriuOpts {
+    fn options(&self) -> carrack::container::CriuOptions {
+        carrack::container::CriuOptions {
+            image_path: self.image_path.clone(),
+            work_path: self.work_path.clone(),
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            manage_cgroups_mode: self.manage_cgroups_mode.clone(),
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+            lazy_pages: self.lazy_pages,
+        }
+    }
+}
+
+impl CheckpointArgs {
+    /// The library's options for these flags.
+    pub fn options(&self) -> carrack::container::CheckpointOptions {
+        carrack::container::CheckpointOptions {
+            id: self.id.clone(),
+            criu: self.criu.options(),
+            parent_path: self.parent_path.clone(),
+            leave_running: self.leave_running,
+            status_fd: self.status_fd,
+            page_server: self.page_server.clone(),
+            pre_dump: self.pre_dump,
+        }
+    }
+}
+
+impl RestoreArgs {
+    /// The library's options for these flags.
+    pub fn options(&self) -> carrack::container::RestoreOptions {
+        carrack::container::RestoreOptions {
+            id: self.id.clone(),
+            criu: self.criu.options(),
+            bundle: self.bundle.clone(),
+            detach: self.detach,
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            no_subreaper: self.no_subreaper,
+            no_pivot: self.no_pivot,
+            lsm_profile: self.lsm_profile.clone(),
+        }
+    }
+}
+
+impl CreateOpts {
+    /// The library's options for these flags.
+    pub fn options(&self) -> carrack::container::CreateOptions {
+        carrack::container::CreateOptions {
+            bundle: self.bundle.clone(),
+            console_socket: self.console_socket.clone(),
+            pid_file: self.pid_file.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
 impl Global {
+    /// --log, --log-format and --debug for logging::init.
+    pub fn log_settings(&self) -> carrack::logging::Settings {
+        carrack::logging::Settings {
+            log: self.log.clone(),
+            format: match self.log_format {
+                LogFormat::Text => carrack::logging::LogFormat::Text,
+                LogFormat::Json => carrack::logging::LogFormat::Json,
+            },
+            debug: self.debug,
+        }
+    }
+
     /// --root, or runc's default for this user (rootless.rs).
     pub fn root(&self) -> PathBuf {
         self.root

@@ -4,7 +4,6 @@
 //! `main`, and nothing else writes error lines. Warnings go to the log, or to stderr without
 //! one; debug lines (--debug) likewise, as runc does.
 
-use crate::cli::{Global, LogFormat};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -22,8 +21,25 @@ struct Sink {
 
 static SINK: OnceLock<Sink> = OnceLock::new();
 
-pub fn init(global: &Global) {
-    let file = global.log.as_ref().and_then(|p| {
+/// The --log-format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Where and how to log: the global --log, --log-format and --debug.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub log: Option<PathBuf>,
+    pub format: LogFormat,
+    pub debug: bool,
+}
+
+/// Once per process, before anything logs; later calls are ignored.
+pub fn init(settings: Settings) {
+    let file = settings.log.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -31,10 +47,10 @@ pub fn init(global: &Global) {
             .ok()
     });
     let _ = SINK.set(Sink {
-        path: global.log.clone(),
+        path: settings.log,
         file,
-        format: global.log_format,
-        debug: global.debug,
+        format: settings.format,
+        debug: settings.debug,
     });
 }
 

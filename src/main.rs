@@ -10,74 +10,27 @@
 //! used to inherit it ignored: SigIgn 0x1000 where runc's processes have 0).
 #![cfg_attr(not(test), no_main)]
 
-// The insecure-controls feature (src/insecure.rs) lets a test switch a security defence off
-// for the reproducers' positive controls: never in a release build.
-#[cfg(all(not(debug_assertions), feature = "insecure-controls"))]
-compile_error!("insecure-controls is for tests only");
-
-mod cgroups;
 mod cli;
 mod commands;
-mod config;
-mod container;
-mod fault;
-mod init;
-mod insecure;
-mod launcher;
-mod linux;
-mod logging;
-#[cfg(test)]
-mod mutate;
-mod rootless;
-mod selfexe;
-mod state;
-mod sync;
-#[cfg(test)]
-mod testutil;
+
+// The library's modules under their old names: the verbs in commands/ reach them as
+// `crate::state`, `crate::container`, ...
+use carrack::{cgroups, config, container, linux, logging, rootless, selfexe, state};
 
 use anyhow::{bail, Result};
 use clap::Parser;
 use cli::{Cli, Command};
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 // See Cargo.toml: musl's own malloc unmaps on free.
 #[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
-/// The command line as the kernel passed it to `main`: a NULL-terminated array that lives as
-/// long as the process. carrack keeps its own because std::env::args is empty under `no_main`
-/// with musl (only glibc hands argv to std's .init_array hook).
-static ARGV: AtomicPtr<*const libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
-
-/// argv for execve (selfexe.rs); null in a test build, which has no C entry point.
-pub fn argv() -> *const *const libc::c_char {
-    ARGV.load(Ordering::Relaxed)
-}
-
-/// The arguments, program name first; none in a test build.
-#[cfg_attr(test, allow(dead_code))] // used from the C entry point only
-pub fn args() -> impl Iterator<Item = &'static std::ffi::CStr> {
-    let mut p = argv();
-    std::iter::from_fn(move || {
-        // SAFETY: the kernel's argv is a NULL-terminated array of NUL-terminated strings
-        // that lives as long as the process.
-        unsafe {
-            if p.is_null() || (*p).is_null() {
-                return None;
-            }
-            let arg = std::ffi::CStr::from_ptr(*p);
-            p = p.add(1);
-            Some(arg)
-        }
-    })
-}
-
 /// The arguments, as clap reads them.
 #[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
 fn args_os() -> Vec<std::ffi::OsString> {
     use std::os::unix::ffi::OsStrExt;
-    args()
+    selfexe::args()
         .map(|a| std::ffi::OsStr::from_bytes(a.to_bytes()).to_owned())
         .collect()
 }
@@ -85,7 +38,7 @@ fn args_os() -> Vec<std::ffi::OsString> {
 #[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(_argc: libc::c_int, argv: *mut *const libc::c_char) -> libc::c_int {
-    ARGV.store(argv, Ordering::Relaxed);
+    selfexe::set_argv(argv);
     stdio_open();
     linux::signals::ignore_sigpipe();
     no_error_backtraces();
@@ -132,7 +85,7 @@ fn carrack_main() -> ! {
     };
     // Before the log (or anything) is opened: see check_preserved_fds.
     let preserved = check_preserved_fds(cli.command.as_ref());
-    logging::init(&cli.global);
+    logging::init(cli.global.log_settings());
     if logging::debug_enabled() {
         logging::debug(&describe(&cli));
     }
@@ -241,7 +194,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         selfexe::protect()?;
     }
     match cmd {
-        Command::Create(a) => container::create(root, &a.id, &a.opts, None).map(|_| 0),
+        Command::Create(a) => container::create(root, &a.id, &a.opts.options(), None).map(|_| 0),
         Command::Start(a) => {
             config::validate_id(&a.id)?;
             container::start(root, &a.id).map(|_| 0)
@@ -252,7 +205,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(a) => commands::run::run(root, &a),
         Command::List(a) => commands::list::run(root, &a).map(|_| 0),
         Command::Spec(a) => commands::spec::run(&a).map(|_| 0),
-        Command::Exec(a) => container::exec(root, &a),
+        Command::Exec(a) => commands::exec::run(root, *a),
         Command::Ps(a) => commands::ps::run(root, &a.id, &a.format, &a.ps_args).map(|_| 0),
         Command::Events(a) => commands::events::run(root, &a).map(|_| 0),
         Command::Pause(a) => {
@@ -266,8 +219,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Update(a) => commands::update::run(root, &a).map(|_| 0),
         Command::Features(_) => commands::features::run(&criu_path(g)).map(|_| 0),
         Command::Checkpoint(a) => {
-            container::checkpoint::checkpoint(root, &criu_path(g), &a).map(|_| 0)
+            container::checkpoint::checkpoint(root, &criu_path(g), &a.options()).map(|_| 0)
         }
-        Command::Restore(a) => container::checkpoint::restore(root, &criu_path(g), &a),
+        Command::Restore(a) => container::checkpoint::restore(root, &criu_path(g), &a.options()),
     }
 }

@@ -7,13 +7,70 @@
 //!   (open_tree + mount_setattr(MOUNT_ATTR_RDONLY) + execveat; no copy, no path the container
 //!   can see), so a reopen of /proc/<pid>/exe for writing fails with EROFS. Where that mount
 //!   cannot be made, a sealed memfd copy is executed instead (writes fail with EPERM);
-//! - the clones are non-dumpable until they exec (launcher::clone_child), so a container
+//! - the clones are non-dumpable until they exec (linux::clone::clone_child), so a container
 //!   process cannot even open their /proc files.
 //!
 //! When the binary already lives on a read-only mount (a read-only /usr), nothing is done.
 
 use anyhow::{bail, Context, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// The command line as the kernel passed it to `main`: a NULL-terminated array that lives as
+/// long as the process. carrack's binary keeps its own because std::env::args is empty under
+/// `no_main` with musl (only glibc hands argv to std's .init_array hook).
+static ARGV: AtomicPtr<*const libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The binary's C entry point hands over its argv (before anything else runs).
+pub fn set_argv(argv: *mut *const libc::c_char) {
+    ARGV.store(argv, Ordering::Relaxed);
+}
+
+/// argv for execve: the entry point's, or for a program that uses carrack as a library (a
+/// Rust `main`), std's arguments made into one (kept for the process's life); null if
+/// neither has any.
+pub fn argv() -> *const *const libc::c_char {
+    let p = ARGV.load(Ordering::Relaxed);
+    if !p.is_null() {
+        return p;
+    }
+    let args: Vec<std::ffi::CString> = std::env::args_os()
+        .filter_map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStringExt::into_vec(a)).ok())
+        .collect();
+    if args.is_empty() {
+        return std::ptr::null();
+    }
+    let mut ptrs: Vec<*const libc::c_char> =
+        args.into_iter().map(|a| a.into_raw() as *const _).collect();
+    ptrs.push(std::ptr::null());
+    let leaked = Box::leak(ptrs.into_boxed_slice()).as_mut_ptr();
+    match ARGV.compare_exchange(
+        std::ptr::null_mut(),
+        leaked,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    ) {
+        Ok(_) => leaked,
+        Err(theirs) => theirs, // another thread was first: ours stays leaked, once
+    }
+}
+
+/// The arguments, program name first (see argv).
+pub fn args() -> impl Iterator<Item = &'static std::ffi::CStr> {
+    let mut p = argv();
+    std::iter::from_fn(move || {
+        // SAFETY: argv() is a NULL-terminated array of NUL-terminated strings that lives as
+        // long as the process (the kernel's, or one leaked above).
+        unsafe {
+            if p.is_null() || (*p).is_null() {
+                return None;
+            }
+            let arg = std::ffi::CStr::from_ptr(*p);
+            p = p.add(1);
+            Some(arg)
+        }
+    })
+}
 
 const OPEN_TREE_CLONE: u32 = 1;
 const MOUNT_ATTR_RDONLY: u64 = 1;
@@ -28,7 +85,7 @@ const VERBS: [&[u8]; 3] = [b"create", b"run", b"exec"];
 /// error is left to the check after parsing (main.rs), which reports it with the --log set up.
 #[cfg_attr(test, allow(dead_code))] // called from the C entry point only
 pub fn protect_early() {
-    if crate::args().skip(1).any(|a| VERBS.contains(&a.to_bytes())) {
+    if args().skip(1).any(|a| VERBS.contains(&a.to_bytes())) {
         let _ = protect();
     }
 }
@@ -43,7 +100,7 @@ pub fn protect() -> Result<()> {
         Ok(fd) => fd,
         Err(e) => sealed_copy().with_context(|| format!("read-only bind failed ({e:#})"))?,
     };
-    let argv = crate::argv();
+    let argv = argv();
     if argv.is_null() {
         bail!("protect the runtime binary (CVE-2019-5736): no command line to re-execute");
     }

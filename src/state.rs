@@ -143,7 +143,7 @@ impl Store {
                 if e.raw_os_error() == Some(libc::EEXIST)
                     || e.raw_os_error() == Some(libc::ENOTEMPTY)
                 {
-                    anyhow::anyhow!("container with id exists: {}", state.id)
+                    crate::error::Kind::Exists(state.id.clone()).into()
                 } else {
                     anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
                 }
@@ -184,7 +184,7 @@ impl Store {
         flock(&dir, libc::LOCK_EX)?;
         // The directory may have been deleted while we waited for the lock.
         if nix::sys::stat::fstat(&dir)?.st_nlink == 0 {
-            bail!("container does not exist");
+            return Err(crate::error::Kind::NotFound.into());
         }
         let state = read_state(&path)?;
         Ok(Locked { dir, path, state })
@@ -282,7 +282,7 @@ impl Locked {
 fn open_existing_dir(path: &Path) -> Result<File> {
     let dir = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow::anyhow!("container does not exist")
+            crate::error::Kind::NotFound.into()
         } else {
             anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
         }
@@ -312,7 +312,7 @@ fn read_state(dir: &Path) -> Result<State> {
 }
 
 /// state.json's bytes to a State; an error names `file` (fuzz/ fuzzes this).
-pub(crate) fn parse_state(text: &[u8], file: &Path) -> Result<State> {
+pub fn parse_state(text: &[u8], file: &Path) -> Result<State> {
     serde_json::from_slice(text).with_context(|| {
         format!(
             "{}: corrupt state, remove it with delete --force",
@@ -398,24 +398,8 @@ fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
     }
 }
 
-/// `(state, starttime)` from /proc/<pid>/stat; None when there is no such process.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    if pid <= 0 {
-        return None;
-    }
-    let text = crate::linux::fs::read_text(format!("/proc/{pid}/stat")).ok()?;
-    // comm may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let st = fields.next()?.chars().next()?;
-    let start = fields.nth(18)?.parse().ok()?; // field 22 overall
-    Some((st, start))
-}
-
-/// Alive means: exists, is the same process (start time), and is not a zombie.
-pub fn process_alive(pid: i32, start: u64) -> bool {
-    matches!(proc_stat(pid), Some((st, s)) if s == start && st != 'Z' && st != 'X')
-}
+// In linux/process.rs (linux/pidfd.rs needs them, and linux/ is below state.rs).
+pub use crate::linux::process::{proc_stat, process_alive};
 
 #[cfg(test)]
 mod tests {

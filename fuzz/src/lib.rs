@@ -1,55 +1,12 @@
-//! carrack's modules compiled as a library for the fuzz targets, and one entry per target.
-//!
-//! carrack is a binary crate (no lib yet), and its modules reach each other through `crate::`,
-//! so they are compiled here by path, all of them, under the same names as in src/main.rs,
-//! with the two crate-root functions they use (`argv`, `args`) stubbed. A module added to
-//! src/main.rs must be added here too (the fuzz build fails until it is). When the library
-//! split (issue 19) lands, this file becomes a dependency on the carrack library and the
-//! `pub(crate)` parsers it calls (config::parse, state::parse_state) part of its API.
-#![allow(dead_code, unused_imports, clippy::all)]
+//! The fuzz targets' entries, on the carrack library (its parsers: config::parse,
+//! state::parse_state, linux::seccomp::compile, linux::mounts::parse_options).
+#![allow(clippy::all)]
 
-#[path = "../../src/cgroups/mod.rs"]
-mod cgroups;
-#[path = "../../src/cli.rs"]
-mod cli;
-#[path = "../../src/commands/mod.rs"]
-mod commands;
-#[path = "../../src/config/mod.rs"]
-mod config;
-#[path = "../../src/container/mod.rs"]
-mod container;
-#[path = "../../src/fault.rs"]
-mod fault;
-#[path = "../../src/init/mod.rs"]
-mod init;
-#[path = "../../src/insecure.rs"]
-mod insecure;
-#[path = "../../src/launcher/mod.rs"]
-mod launcher;
-#[path = "../../src/linux/mod.rs"]
-mod linux;
-#[path = "../../src/logging.rs"]
-mod logging;
-#[path = "../../src/rootless.rs"]
-mod rootless;
-#[path = "../../src/selfexe.rs"]
-mod selfexe;
-#[path = "../../src/state.rs"]
-mod state;
-#[path = "../../src/sync.rs"]
-mod sync;
+use carrack::{config, linux, state};
+
 /// Private in linux/; the seccomp target picks syscall names from it.
 #[path = "../../src/linux/syscall_table.rs"]
 pub mod syscall_table;
-
-/// src/main.rs's argv: none here (no C entry point).
-pub fn argv() -> *const *const libc::c_char {
-    std::ptr::null()
-}
-
-pub fn args() -> impl Iterator<Item = &'static std::ffi::CStr> {
-    std::iter::empty()
-}
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,6 @@
 
 use crate::cli::RunArgs;
 use anyhow::Result;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Returns the exit code carrack must exit with.
@@ -17,7 +16,7 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     } else {
         (None, None)
     };
-    let (c, pid) = crate::container::create_held(root, &a.id, &a.opts, theirs)?;
+    let (c, pid) = crate::container::create_held(root, &a.id, &a.opts.options(), theirs)?;
     if let Err(e) = crate::container::start_held(c) {
         let _ = crate::container::delete(root, &a.id, true);
         return Err(e);
@@ -25,7 +24,9 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let master = ours.as_ref().and_then(received_master);
+    let master = ours
+        .as_ref()
+        .and_then(crate::container::tty::received_master);
     let code = match master {
         Some(m) => crate::container::tty::relay(m, pid)?,
         None => crate::container::wait_foreground(pid)?,
@@ -34,10 +35,4 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
         crate::container::delete(root, &a.id, true)?;
     }
     Ok(code)
-}
-
-/// The pty master if init sent one (it did so before create returned).
-pub fn received_master(s: &std::os::unix::net::UnixStream) -> Option<std::os::fd::OwnedFd> {
-    s.set_nonblocking(true).ok()?;
-    crate::linux::console::recv_fd(s.as_raw_fd()).ok()
 }

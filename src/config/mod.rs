@@ -58,7 +58,7 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) ->
 }
 
 /// config.json's bytes to a Spec (fuzz/ fuzzes this with `validate`).
-pub(crate) fn parse(text: &[u8]) -> Result<Spec> {
+pub fn parse(text: &[u8]) -> Result<Spec> {
     if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         bail!("config.json: must be a JSON object");
     }

@@ -11,7 +11,9 @@
 //! mounts mapped back to their host sources, the cgroup as the cgroup root and init as our
 //! child (rst_sibling). A failed restore kills what CRIU made and removes the rest.
 
-use crate::cli::{CheckpointArgs, CriuOpts, RestoreArgs};
+use super::criu_options::{
+    CheckpointOptions as CheckpointArgs, CriuOptions as CriuOpts, RestoreOptions as RestoreArgs,
+};
 use crate::config;
 use crate::linux::criu::{self, opt, Msg};
 use crate::state::{self, Locked, Phase, State, Status, Store};

@@ -2,7 +2,6 @@
 //! any point leaves something `delete --force` can find and remove.
 
 use crate::cgroups::Cgroup;
-use crate::cli::CreateOpts;
 use crate::config;
 use crate::launcher::{self, Launch};
 use crate::linux::namespaces;
@@ -12,11 +11,28 @@ use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+/// What `create` takes besides the id: runc's create flags as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The bundle directory: config.json, and the rootfs unless root.path is absolute.
+    pub bundle: PathBuf,
+    /// A unix socket that receives the master of the container's pty (process.terminal).
+    pub console_socket: Option<PathBuf>,
+    /// A file to write init's pid to.
+    pub pid_file: Option<PathBuf>,
+    /// MS_MOVE + chroot instead of pivot_root (a rootfs on a ramfs).
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one.
+    pub no_new_keyring: bool,
+    /// fds 3..3+N of the caller are passed to the container (after socket activation's).
+    pub preserve_fds: u32,
+}
+
 /// Create the container and leave it Created; returns init's pid.
 ///
 /// `console`: a socket to send the pty master to instead of `--console-socket` (run and exec
 /// in the foreground receive it themselves).
-pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -> Result<i32> {
+pub fn create(root: &Path, id: &str, o: &CreateOptions, console: Option<OwnedFd>) -> Result<i32> {
     let (mut c, pid) = create_held(root, id, o, console)?;
     c.state.phase = Phase::Created;
     if let Err(e) = c.save() {
@@ -34,7 +50,7 @@ pub fn create(root: &Path, id: &str, o: &CreateOpts, console: Option<OwnedFd>) -
 pub fn create_held(
     root: &Path,
     id: &str,
-    o: &CreateOpts,
+    o: &CreateOptions,
     console: Option<OwnedFd>,
 ) -> Result<(Locked, i32)> {
     config::validate_id(id)?;
@@ -101,7 +117,7 @@ fn build(
     bundle: &Path,
     rootfs: &Path,
     ns: &namespaces::Plan,
-    o: &CreateOpts,
+    o: &CreateOptions,
     console: Option<std::os::fd::RawFd>,
 ) -> Result<i32> {
     c.save_config(spec)?;
@@ -182,7 +198,7 @@ fn launch(
     bundle: &Path,
     rootfs: &Path,
     ns: &namespaces::Plan,
-    o: &CreateOpts,
+    o: &CreateOptions,
     console: Option<std::os::fd::RawFd>,
     resources: &oci_spec::runtime::LinuxResources,
     systemd: bool,
@@ -313,7 +329,11 @@ pub(super) fn mount_view(cg: &Cgroup) -> Vec<(String, PathBuf)> {
 }
 
 /// The socket init sends the pty master to, when process.terminal is set.
-fn console_socket(spec: &Spec, o: &CreateOpts, given: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
+fn console_socket(
+    spec: &Spec,
+    o: &CreateOptions,
+    given: Option<OwnedFd>,
+) -> Result<Option<OwnedFd>> {
     let terminal = spec
         .process()
         .as_ref()

@@ -1,23 +1,68 @@
 //! exec: a new process in a running container, in all its namespaces and its cgroup, with the
 //! container's process settings as the template (runc's rules for merging the flags).
 
-use crate::cli::ExecArgs;
 use crate::init::exec::ExecCtx;
-use crate::launcher;
 use crate::linux::namespaces;
 use crate::state::{Status, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
-use serde_json::{json, Value};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Returns the exit code: the process's in the foreground, 0 with --detach.
-pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
-    crate::config::validate_id(&a.id)?;
+/// Builds the exec'd process from the container's own (see ExecProcess::Derived).
+pub type DeriveProcess = Box<dyn FnOnce(Option<&Process>) -> Result<Process>>;
+
+/// The process `exec` runs.
+pub enum ExecProcess {
+    /// This process, whole (runc's `exec --process file`).
+    Given(Box<Process>),
+    /// Built from the container's own process (config.json's, `None` without one): runc's
+    /// other exec flags amend it. Called once the container is found and may run a process.
+    Derived(DeriveProcess),
+}
+
+/// A new process in a running container: what `exec` takes besides the container's id.
+pub struct ExecRequest {
+    pub process: ExecProcess,
+    /// A unix socket that receives the pty master (process.terminal); without one, in the
+    /// foreground, the pty is relayed to our stdio.
+    pub console_socket: Option<PathBuf>,
+    /// A unix socket that receives a pidfd of the new process.
+    pub pidfd_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    /// Return once the process runs (exit code 0) instead of waiting for it.
+    pub detach: bool,
+    /// fds 3..3+N of the caller are passed to the process.
+    pub preserve_fds: u32,
+    /// A sub-cgroup of the container's to run in (runc's `--cgroup [controller:]path`);
+    /// empty: the container's.
+    pub cgroup: Vec<String>,
+    /// Exec into a paused container too (the process runs once it is resumed).
+    pub ignore_paused: bool,
+}
+
+impl ExecRequest {
+    /// Defaults for everything but the process: foreground, no sockets, no pid file.
+    pub fn new(process: ExecProcess) -> ExecRequest {
+        ExecRequest {
+            process,
+            console_socket: None,
+            pidfd_socket: None,
+            pid_file: None,
+            detach: false,
+            preserve_fds: 0,
+            cgroup: Vec::new(),
+            ignore_paused: false,
+        }
+    }
+}
+
+/// Returns the exit code: the process's in the foreground, 0 with `detach`.
+pub fn exec(root: &Path, id: &str, a: ExecRequest) -> Result<i32> {
+    crate::config::validate_id(id)?;
     let store = Store::new(root)?;
-    let c = store.lock(&a.id)?;
+    let c = store.lock(id)?;
     let paused = c.status() == Status::Paused;
     match c.status() {
         Status::Created | Status::Running => {}
@@ -27,7 +72,11 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         Status::Creating => bail!("cannot exec in a container that is still being created"),
     }
     let spec = c.config()?;
-    let process = build_process(spec.process().as_ref(), a)?;
+    let process = match a.process {
+        ExecProcess::Given(p) => *p,
+        ExecProcess::Derived(build) => build(spec.process().as_ref())?,
+    };
+    check(&process)?;
     let mut ns = namespaces::plan_exec(
         c.state.pid,
         c.state.pid_start,
@@ -90,9 +139,14 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         crate::linux::scheduling::apply_cpu_affinity("process.execCPUAffinity.initial", list)?;
     }
     let spawn = |fd: Option<&std::os::fd::OwnedFd>| {
-        launcher::clone_child(0, fd, &[c.lock_fd()], |chan| {
-            crate::init::exec::run(&ctx, chan)
-        })
+        // SAFETY: exec is single-threaded (checked) and holds no lock the child takes (the
+        // state lock is a file lock, closed in the child); init::exec::run ends in execve or
+        // _exit.
+        unsafe {
+            crate::linux::clone::clone_child(0, fd, &[c.lock_fd()], |chan| {
+                crate::init::exec::run(&ctx, chan)
+            })
+        }
     };
     let child = match spawn(entry.clone_into.as_ref()) {
         // The container delegated its cgroup (controllers enabled, processes moved into a
@@ -146,10 +200,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    match ours
-        .as_ref()
-        .and_then(crate::commands::run::received_master)
-    {
+    match ours.as_ref().and_then(super::tty::received_master) {
         Some(master) => super::tty::relay(master, child.pid),
         None => super::wait_foreground(child.pid),
     }
@@ -180,86 +231,7 @@ fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32) -> Result<()> {
         .context("exec --pidfd-socket: send")
 }
 
-/// The container's process as the template; `--process` replaces it whole, the other flags
-/// amend it.
-fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
-    if let Some(p) = &a.process {
-        let text = std::fs::read(p).with_context(|| format!("--process {}", p.display()))?;
-        let mut v: Value =
-            serde_json::from_slice(&text).with_context(|| format!("--process {}", p.display()))?;
-        crate::linux::scheduling::respell_flags(&mut v);
-        // runc reads the file into Go's zero values: no `user` means uid 0, gid 0.
-        if let Some(o) = v.as_object_mut() {
-            o.entry("user")
-                .or_insert_with(|| json!({"uid": 0, "gid": 0}));
-        }
-        let proc_: Process = crate::config::from_json_value(&v)
-            .map_err(|e| anyhow::anyhow!("--process {}: {e:#}", p.display()))?;
-        check(&proc_)?;
-        return Ok(proc_);
-    }
-    if a.command.is_empty() {
-        bail!("exec: no command given (arguments or --process)");
-    }
-    let mut v = serde_json::to_value(base.context("process: missing in the container's config")?)?;
-    v["args"] = json!(a.command);
-    v["terminal"] = json!(a.tty);
-    if let Some(cwd) = &a.cwd {
-        v["cwd"] = json!(cwd);
-    }
-    let mut env: Vec<String> = serde_json::from_value(v["env"].take()).unwrap_or_default();
-    for e in &a.env {
-        let key = e.split('=').next().unwrap_or("");
-        env.retain(|x| x.split('=').next() != Some(key));
-        env.push(e.clone());
-    }
-    v["env"] = json!(env);
-    if let Some(u) = &a.user {
-        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
-        let num = |s: &str| {
-            s.parse::<u32>()
-                .map_err(|_| anyhow::anyhow!("--user {u:?}: must be uid[:gid] (numbers)"))
-        };
-        v["user"]["uid"] = json!(num(uid)?);
-        v["user"]["gid"] = json!(num(gid)?);
-    }
-    if !a.additional_gids.is_empty() {
-        v["user"]["additionalGids"] = json!(a.additional_gids);
-    }
-    for cap in &a.cap {
-        let name = if cap.to_ascii_uppercase().starts_with("CAP_") {
-            cap.to_ascii_uppercase()
-        } else {
-            format!("CAP_{}", cap.to_ascii_uppercase())
-        };
-        // Not inheritable or ambient: those stay as process.capabilities says, or an
-        // unprivileged program run inside could keep the capability across execve
-        // (CVE-2022-29162, closed in runc 1.1.2).
-        for set in ["bounding", "effective", "permitted"] {
-            let list = &mut v["capabilities"][set];
-            if !list.is_array() {
-                *list = json!([]);
-            }
-            let arr = list.as_array_mut().expect("made an array above");
-            if !arr.contains(&Value::String(name.clone())) {
-                arr.push(Value::String(name.clone()));
-            }
-        }
-    }
-    if a.no_new_privs {
-        v["noNewPrivileges"] = json!(true);
-    }
-    if let Some(profile) = &a.apparmor {
-        v["apparmorProfile"] = json!(profile);
-    }
-    if let Some(label) = &a.process_label {
-        v["selinuxLabel"] = json!(label);
-    }
-    let p: Process = crate::config::from_json_value(&v).context("exec: building the process")?;
-    check(&p)?;
-    Ok(p)
-}
-
+/// What the kernel or init would refuse later, refused before anything runs.
 fn check(p: &Process) -> Result<()> {
     if !p.cwd().is_absolute() {
         bail!("process.cwd {:?}: must be an absolute path", p.cwd());

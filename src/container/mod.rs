@@ -3,11 +3,13 @@
 
 pub mod checkpoint;
 mod create;
+mod criu_options;
 mod exec;
 pub mod tty;
 
-pub use create::{create, create_held, listen_fds};
-pub use exec::exec;
+pub use create::{create, create_held, listen_fds, CreateOptions};
+pub use criu_options::{CheckpointOptions, CriuOptions, RestoreOptions};
+pub use exec::{exec, ExecProcess, ExecRequest};
 
 use crate::state::{process_alive, Locked, Phase, Status, Store};
 use anyhow::{bail, Context, Result};

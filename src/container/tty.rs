@@ -103,3 +103,9 @@ fn write_all(fd: RawFd, mut data: &[u8]) {
         data = &data[n as usize..];
     }
 }
+
+/// The pty master if init sent one on `s` (it did so before create or exec returned).
+pub fn received_master(s: &std::os::unix::net::UnixStream) -> Option<std::os::fd::OwnedFd> {
+    s.set_nonblocking(true).ok()?;
+    crate::linux::console::recv_fd(s.as_raw_fd()).ok()
+}

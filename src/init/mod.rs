@@ -81,8 +81,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     if time_first {
         new_time_ns(ctx.spec.linux().as_ref())?;
     }
-    // A rootless parent left us dumpable for its id-map writes (launcher::clone_child).
+    // A rootless parent left us dumpable for its id-map writes (linux::clone::clone_child).
     if !crate::insecure::off(crate::insecure::Defence::ReadonlyExe) {
+        // SAFETY: PR_SET_DUMPABLE takes an int and touches no memory of ours.
         unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
     }
     crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")?;

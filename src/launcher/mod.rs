@@ -3,29 +3,11 @@
 
 use crate::init::{self, InitCtx};
 use crate::linux::namespaces::Plan;
-use crate::sync::{self, Channel, Msg};
+use crate::sync::Msg;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
 
 pub struct Launch<'a> {
     pub spec: &'a Spec,
@@ -52,10 +34,7 @@ pub struct Launch<'a> {
 }
 
 /// A cloned init that has not been told to go yet.
-pub struct Child {
-    pub pid: i32,
-    chan: Channel,
-}
+pub use crate::linux::clone::Child;
 
 /// clone3 the container's init. It waits for `Go` before touching anything.
 pub fn spawn(l: &Launch) -> Result<Child> {
@@ -70,92 +49,35 @@ pub fn spawn(l: &Launch) -> Result<Child> {
         nix::sched::setns(pidns.as_fd(), nix::sched::CloneFlags::CLONE_NEWPID)
             .context("linux.namespaces pid path: setns")?;
     }
-    clone_child(
-        l.ns.clone_flags,
-        l.cgroup.clone_into.as_ref(),
-        l.parent_only,
-        |chan| {
-            let ctx = InitCtx {
-                spec: l.spec,
-                rootfs: l.rootfs,
-                bundle: l.bundle,
-                chan,
-                fifo: &fifo,
-                ns: l.ns,
-                cgroup_dirs: l.cgroup_dirs,
-                cgroup_tasks: &l.cgroup.tasks,
-                no_pivot: l.no_pivot,
-                no_new_keyring: l.no_new_keyring,
-                console: l.console,
-                preserve_fds: l.preserve_fds,
-                listen_fds: l.listen_fds,
-                seccomp: l.seccomp,
-                idmapped: l.idmapped,
-            };
-            init::run(&ctx);
-        },
-    )
-}
-
-/// clone3 with `flags` (and into the v2 cgroup `cgroup_fd`); the child closes
-/// `parent_only` and runs `body` with its end of the channel.
-pub fn clone_child(
-    flags: u64,
-    cgroup_fd: Option<&OwnedFd>,
-    parent_only: &[std::os::fd::RawFd],
-    body: impl FnOnce(&Channel),
-) -> Result<Child> {
-    let (parent_end, child_end) = sync::pair()?;
-    let mut args = CloneArgs {
-        flags,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
-    if let Some(fd) = cgroup_fd {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd.as_raw_fd() as u64;
-    }
-    // Decided here, not in the child: there, geteuid() reads the new user namespace, where
-    // it turns from 65534 to 0 the moment we write the uid map. A child that ran late read
-    // 0, went non-dumpable, and our open of /proc/<pid>/root failed (EACCES).
-    let stay_dumpable = flags & libc::CLONE_NEWUSER as u64 != 0 && crate::rootless::euid();
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+    // SAFETY: carrack's create is single-threaded and holds no lock here (clone_child checks
+    // the threads); init::run ends in execve or _exit; parent_only is the state lock's fd.
+    unsafe {
+        crate::linux::clone::clone_child(
+            l.ns.clone_flags,
+            l.cgroup.clone_into.as_ref(),
+            l.parent_only,
+            |chan| {
+                let ctx = InitCtx {
+                    spec: l.spec,
+                    rootfs: l.rootfs,
+                    bundle: l.bundle,
+                    chan,
+                    fifo: &fifo,
+                    ns: l.ns,
+                    cgroup_dirs: l.cgroup_dirs,
+                    cgroup_tasks: &l.cgroup.tasks,
+                    no_pivot: l.no_pivot,
+                    no_new_keyring: l.no_new_keyring,
+                    console: l.console,
+                    preserve_fds: l.preserve_fds,
+                    listen_fds: l.listen_fds,
+                    seccomp: l.seccomp,
+                    idmapped: l.idmapped,
+                };
+                init::run(&ctx);
+            },
         )
-    };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error()).context(if cgroup_fd.is_some() {
-            "clone3 into the container's namespaces and cgroup"
-        } else {
-            "clone3 into the container's namespaces"
-        });
     }
-    if pid == 0 {
-        // Child. carrack is single-threaded, so this copy of memory is consistent.
-        // Non-dumpable until it execs: no container process may open its /proc files
-        // (its exe is carrack's: CVE-2019-5736, see selfexe.rs).
-        // Except a rootless create's init: /proc/<pid> of a non-dumpable process belongs to
-        // the host's root, so its (non-root) parent could not write its id maps or open its
-        // root for the mount sources; init turns non-dumpable on Go (init::setup), before
-        // anything of the container exists, as runc's nsexec does.
-        if !stay_dumpable && !crate::insecure::off(crate::insecure::Defence::ReadonlyExe) {
-            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
-        }
-        drop(parent_end);
-        for fd in parent_only {
-            unsafe { libc::close(*fd) };
-        }
-        body(&child_end);
-        unsafe { libc::_exit(127) } // bodies end in execve or _exit; never return to the caller
-    }
-    drop(child_end);
-    Ok(Child {
-        pid: pid as i32,
-        chan: parent_end,
-    })
 }
 
 impl Child {

@@ -109,10 +109,14 @@ fn prepare_one(spec: &Spec, bundle: &Path, m: &Mount, recursive_map: bool) -> Re
 /// A user namespace fd with these mappings: a child born in it (clone3 CLONE_NEWUSER) waits
 /// while we write its maps and open its namespace, then exits.
 fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd> {
-    let child = crate::launcher::clone_child(libc::CLONE_NEWUSER as u64, None, &[], |chan| {
-        let _ = chan.recv(); // EOF when the parent is done
-        unsafe { libc::_exit(0) }
-    })
+    // SAFETY: called from create, single-threaded (checked) and holding no lock the child
+    // takes; the child only reads its channel and _exits.
+    let child = unsafe {
+        super::clone::clone_child(libc::CLONE_NEWUSER as u64, None, &[], |chan| {
+            let _ = chan.recv(); // EOF when the parent is done
+            libc::_exit(0) // runs nothing of the parent's
+        })
+    }
     .context("clone a user namespace for the mappings")?;
     let fmt = |maps: &[LinuxIdMapping]| -> String {
         maps.iter()

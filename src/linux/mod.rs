@@ -1,6 +1,7 @@
 //! One module per Linux subsystem the container touches.
 
 pub mod capabilities;
+pub mod clone;
 pub mod console;
 pub mod copyup;
 pub mod criu;

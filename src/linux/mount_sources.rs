@@ -7,13 +7,13 @@
 //! /proc/<init>/root after clone3 and sends the O_PATH fds on the channel (`sync::Msg::Sources`).
 //! Nothing of this runs without a new user namespace.
 
-use super::mounts::parse_options;
+use super::mounts::{host_path, parse_options};
 use crate::linux::namespaces::Plan;
 use anyhow::{bail, Context, Result};
 use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What init gets from the parent, every fd in init's mount namespace.
 #[derive(Debug)]
@@ -77,14 +77,6 @@ fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
     typ == "bind"
         || (opts.is_ok_and(|o| o.flags.contains(MsFlags::MS_BIND))
             && !["cgroup", "cgroup2"].contains(&typ))
-}
-
-/// A bind source as the host names it: relative ones are relative to the bundle.
-pub fn host_path(bundle: &Path, src: &Path) -> PathBuf {
-    match src.is_absolute() {
-        true => src.to_path_buf(),
-        false => bundle.join(src),
-    }
 }
 
 impl Sources {

@@ -279,7 +279,7 @@ fn source_path(ctx: &Ctx, m: &Mount) -> Result<PathBuf> {
         .source()
         .as_ref()
         .context("source: required for a bind mount")?;
-    let p = super::mount_sources::host_path(ctx.bundle, src);
+    let p = host_path(ctx.bundle, src);
     if !p.exists() {
         bail!("source {}: No such file or directory", p.display());
     }
@@ -291,10 +291,7 @@ fn mount_bind(ctx: &Ctx, m: &Mount, opts: &Options, given: Option<&OwnedFd>) -> 
     let (src, name, is_dir) = match given {
         Some(fd) => {
             let st = nix::sys::stat::fstat(fd).context("source: stat")?;
-            let name = super::mount_sources::host_path(
-                ctx.bundle,
-                &m.source().clone().unwrap_or_default(),
-            );
+            let name = host_path(ctx.bundle, &m.source().clone().unwrap_or_default());
             (
                 PathBuf::from(fd_path(fd)),
                 name,
@@ -689,6 +686,15 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
         .with_context(field)?;
     }
     Ok(())
+}
+
+/// A bind source as the host names it: relative ones are relative to the bundle (here, not
+/// in mount_sources.rs, which uses this module).
+pub fn host_path(bundle: &Path, src: &Path) -> PathBuf {
+    match src.is_absolute() {
+        true => src.to_path_buf(),
+        false => bundle.join(src),
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ impl PidFd {
         }
         // SAFETY: the kernel just gave us this fd; nothing else owns it.
         let p = PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        if !crate::state::process_alive(pid, start) {
+        if !super::process::process_alive(pid, start) {
             bail!("container not running");
         }
         Ok(p)

@@ -267,3 +267,22 @@ pub fn become_userns_root() -> Result<()> {
     }
     Ok(())
 }
+
+/// `(state, starttime)` from /proc/<pid>/stat; None when there is no such process.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = super::fs::read_text(format!("/proc/{pid}/stat")).ok()?;
+    // comm may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let st = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?; // field 22 overall
+    Some((st, start))
+}
+
+/// Alive means: exists, is the same process (start time), and is not a zombie.
+pub fn process_alive(pid: i32, start: u64) -> bool {
+    matches!(proc_stat(pid), Some((st, s)) if s == start && st != 'Z' && st != 'X')
+}

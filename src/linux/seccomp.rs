@@ -608,7 +608,8 @@ impl Enosys {
 pub fn listener_message(pid: i64, metadata: &str, state_json: &str) -> String {
     let state: serde_json::Value = serde_json::from_str(state_json).unwrap_or_default();
     serde_json::json!({
-        "ociVersion": crate::config::OCI_VERSION,
+        // The state's (config::OCI_VERSION): linux/ sits below config/ (scripts/check-layers).
+        "ociVersion": state["ociVersion"].clone(),
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": metadata,
@@ -822,6 +823,7 @@ impl Filter {
     }
 
     #[cfg(test)]
+    #[allow(clippy::len_without_is_empty)] // tests count instructions
     pub fn len(&self) -> usize {
         self.prog.len()
     }
