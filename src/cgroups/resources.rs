@@ -256,10 +256,29 @@ fn hugetlb(s: &Sites, r: &LinuxResources) -> Result<()> {
     let Some(h) = r.hugepage_limits().as_deref().filter(|h| !h.is_empty()) else {
         return Ok(());
     };
+    for (i, l) in h.iter().enumerate() {
+        // It becomes part of a file name (hugetlb.<size>.limit_in_bytes): a `/` would
+        // leave the cgroup directory.
+        if !is_page_size(l.page_size()) {
+            bail!(
+                "{R}.hugepageLimits[{i}].pageSize {:?}: not a hugepage size such as 2MB or 1GB",
+                l.page_size()
+            );
+        }
+    }
     match s.need(&format!("{R}.hugepageLimits"), "hugetlb", Some("hugetlb"))? {
         Serve::V1(d) => write::run(d, &v1::hugetlb(h)),
         Serve::V2(d) => write::run(d, &v2::hugetlb(h)),
     }
+}
+
+/// The kernel's spelling of a hugepage size: digits and KB, MB or GB (hugetlb.2MB.max).
+pub(super) fn is_page_size(s: &str) -> bool {
+    let digits = s.len().saturating_sub(2);
+    matches!(&s[digits..], "KB" | "MB" | "GB")
+        && digits > 0
+        && s[..digits].bytes().all(|b| b.is_ascii_digit())
+        && !s.starts_with('0')
 }
 
 fn network(s: &Sites, r: &LinuxResources) -> Result<()> {

@@ -192,3 +192,26 @@ fn random_resources_give_an_error_naming_the_field_or_apply() {
         });
     }
 }
+
+/// A pageSize becomes part of a file name: anything but a size is refused before a write
+/// (a `/` would leave the cgroup directory; found by the property test with "a\nb").
+#[test]
+fn a_hugepage_size_that_is_not_a_size_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    for bad in ["a\nb", "2MB/../../x", "", "MB", "02MB", "2mb"] {
+        let r: LinuxResources = crate::config::from_json_value(
+            &serde_json::json!({"hugepageLimits": [{"pageSize": bad, "limit": 4096}]}),
+        )
+        .unwrap();
+        let cg = fake_v2(t.path());
+        let err = apply_sites(&Sites::of(&cg, true), &r, false).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.starts_with("linux.resources.hugepageLimits[0].pageSize") && !msg.contains('\n'),
+            "{bad:?}: {msg}"
+        );
+    }
+    for good in ["2MB", "1GB", "64KB"] {
+        assert!(super::resources::is_page_size(good), "{good}");
+    }
+}
