@@ -42,6 +42,7 @@ extern "C" fn main(_argc: libc::c_int, argv: *mut *const libc::c_char) -> libc::
     stdio_open();
     linux::signals::ignore_sigpipe();
     no_error_backtraces();
+    quiet_on_closed_stdout();
     selfexe::protect_early();
     carrack_main()
 }
@@ -100,12 +101,53 @@ fn carrack_main() -> ! {
             logging::debug(&format!("exit status {code}"));
             code
         }
+        Err(e) if stdout_closed() && is_broken_pipe(&e) => exit_as_sigpipe(),
         Err(e) => {
             logging::error(&format!("{e:#}"));
             failed
         }
     };
     std::process::exit(code);
+}
+
+/// `carrack list | head -n1`: runc (Go) dies of SIGPIPE when its stdout's reader is gone,
+/// quietly. carrack ignores SIGPIPE (linux/signals.rs), so a print to that stdout fails
+/// (EPIPE: an error, or std's println! panic); both end as runc does, with no message.
+#[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
+fn quiet_on_closed_stdout() {
+    let std_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_closed() {
+            exit_as_sigpipe();
+        }
+        std_hook(info)
+    }));
+}
+
+/// The reader of stdout is gone: a pipe's write end polls POLLERR.
+fn stdout_closed() -> bool {
+    let mut p = libc::pollfd {
+        fd: 1,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let ready = unsafe { libc::poll(&mut p, 1, 0) };
+    ready == 1 && p.revents & libc::POLLERR != 0
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The status a shell shows for a process killed by SIGPIPE (128 + 13), as runc's.
+fn exit_as_sigpipe() -> ! {
+    // SAFETY: _exit ends the process at once; nothing is left half-written that matters
+    // (stdout has no reader).
+    unsafe { libc::_exit(128 + libc::SIGPIPE) }
 }
 
 /// The first debug line: the verb and its container, not the whole command line (exec's

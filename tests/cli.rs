@@ -360,3 +360,42 @@ fn init_writes_to_the_host_log_after_pivot_root() {
         "init's line is not in the host log: {logged}"
     );
 }
+
+/// `carrack list | head -n1`: when stdout's reader is gone, carrack ends quietly with the
+/// status of a process killed by SIGPIPE, as runc (Go) does; it used to panic ("failed
+/// printing to stdout") or print "Broken pipe".
+#[test]
+fn a_closed_stdout_ends_quietly_as_runc() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    for args in [
+        &["--version"][..],
+        &["features"],
+        &["spec", "--help"],
+        &["list"],
+    ] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two fds into the array; each is owned once below.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fresh fds from pipe, owned here.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let root = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(BIN)
+            .arg("--root")
+            .arg(root.path())
+            .args(args)
+            .stdout(write)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "carrack {args:?}: {stderr}");
+        // clap's --help ignores the write error and exits 0; quiet either way.
+        let want: &[i32] = if args.contains(&"--help") {
+            &[0, 141]
+        } else {
+            &[141]
+        };
+        let code = out.status.code().unwrap_or(-1);
+        assert!(want.contains(&code), "carrack {args:?}: exit {code}");
+    }
+}
