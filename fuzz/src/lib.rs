@@ -2,7 +2,9 @@
 //! state::parse_state, linux::seccomp::compile, linux::mounts::parse_options).
 #![allow(clippy::all)]
 
-use carrack::{config, linux, state};
+use carrack::{config, linux};
+// The module; `carrack::state` is also the API function of that name.
+use carrack::state as state_file;
 
 /// Private in linux/; the seccomp target picks syscall names from it.
 #[path = "../../src/linux/syscall_table.rs"]
@@ -37,11 +39,11 @@ pub fn config(data: &[u8]) {
 /// JSON and reads back the same.
 pub fn state(data: &[u8]) {
     let file = Path::new("/run/carrack/x/state.json");
-    match state::parse_state(data, file) {
+    match state_file::parse_state(data, file) {
         Ok(st) => {
-            state::state_json(&st, state::Status::Stopped);
+            state_file::state_json(&st, state_file::Status::Stopped);
             let text = serde_json::to_vec(&st).expect("a state serializes");
-            let again = state::parse_state(&text, file).expect("a written state reads back");
+            let again = state_file::parse_state(&text, file).expect("a written state reads back");
             assert_eq!(
                 serde_json::to_value(&st).unwrap(),
                 serde_json::to_value(&again).unwrap(),
