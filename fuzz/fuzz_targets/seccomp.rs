@@ -6,26 +6,8 @@ use arbitrary::Arbitrary;
 use carrack_fuzz::syscall_table;
 use serde_json::{json, Value};
 
-const ACTIONS: &[&str] = &[
-    "SCMP_ACT_ALLOW",
-    "SCMP_ACT_ERRNO",
-    "SCMP_ACT_KILL",
-    "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_KILL_THREAD",
-    "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY",
-    "SCMP_ACT_TRACE",
-    "SCMP_ACT_TRAP",
-];
-const OPS: &[&str] = &[
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_NE",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_MASKED_EQ",
-];
+// The names carrack's compiler accepts (and `features` advertises).
+use carrack::linux::seccomp::{ACTIONS, OPERATORS as OPS};
 const ARCHES: &[&str] = &[
     "SCMP_ARCH_X86_64",
     "SCMP_ARCH_X86",
