@@ -109,6 +109,9 @@ pub fn protect() -> Result<()> {
     }
     // The new image must see SIGPIPE as our caller left it (signals.rs).
     crate::linux::signals::restore_sigpipe();
+    // SAFETY: the path is an empty C string literal (AT_EMPTY_PATH: exe itself, an open OwnedFd);
+    // argv is non-null (checked) and NULL-terminated (argv()'s contract); environ is libc's
+    // NULL-terminated array, which carrack never modifies. On success nothing returns.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
@@ -125,7 +128,10 @@ pub fn protect() -> Result<()> {
 
 /// Our executable is on a read-only mount, or is a memfd sealed against writes.
 fn already_protected() -> bool {
+    // SAFETY: libc::statvfs is a C struct of integers, for which all zeroes is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: the path is a NUL-terminated C string literal; statvfs writes one statvfs into `st`,
+    // a live local.
     if unsafe { libc::statvfs(c"/proc/self/exe".as_ptr(), &mut st) } == 0
         && st.f_flag & libc::ST_RDONLY != 0
     {
@@ -135,12 +141,15 @@ fn already_protected() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
+    // SAFETY: F_GET_SEALS takes no argument; the fd is f's, open here.
     let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
     seals > 0 && seals & (libc::F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
 }
 
 /// A detached bind mount of our executable, made read-only.
 fn read_only_bind() -> Result<OwnedFd> {
+    // SAFETY: the path is a NUL-terminated C string literal; the fd returned is checked and owned
+    // below.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_open_tree,
@@ -152,6 +161,7 @@ fn read_only_bind() -> Result<OwnedFd> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("open_tree");
     }
+    // SAFETY: fd is the new fd open_tree returned, checked >= 0 above; nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     crate::linux::fs::mount_setattr(&tree, MOUNT_ATTR_RDONLY, 0, None, false)
         .context("mount_setattr")?;
@@ -160,6 +170,8 @@ fn read_only_bind() -> Result<OwnedFd> {
 
 /// A memfd holding a copy of our executable, sealed against any write.
 fn sealed_copy() -> Result<OwnedFd> {
+    // SAFETY: the name is a NUL-terminated C string literal; the fd returned is checked and owned
+    // below.
     let fd = unsafe {
         libc::memfd_create(
             c"carrack".as_ptr(),
@@ -169,6 +181,7 @@ fn sealed_copy() -> Result<OwnedFd> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("memfd_create");
     }
+    // SAFETY: fd is the new memfd, checked >= 0 above; nothing else owns it.
     let mem = unsafe { std::fs::File::from_raw_fd(fd) };
     let mut src = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
     // Plain reads and writes: std::io::copy splices page-cache pages into the memfd, and
@@ -188,6 +201,7 @@ fn sealed_copy() -> Result<OwnedFd> {
     let base = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
     let sealed = [libc::F_SEAL_WRITE, F_SEAL_FUTURE_WRITE]
         .iter()
+        // SAFETY: F_ADD_SEALS takes an int; the fd is mem's, open here.
         .any(|w| unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, base | w) } == 0);
     if !sealed {
         bail!("seal the copy: {}", std::io::Error::last_os_error());
@@ -214,6 +228,7 @@ mod tests {
             });
         assert!(err.is_err(), "a write to the sealed copy succeeded");
         const F_SEAL_FUTURE_WRITE: i32 = 0x0010;
+        // SAFETY: F_GET_SEALS takes no argument; the fd is fd's, an open OwnedFd.
         let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
         assert!(
             seals & (libc::F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0,

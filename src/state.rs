@@ -170,6 +170,7 @@ impl Store {
             let Ok(dir) = File::open(e.path()) else {
                 continue;
             };
+            // SAFETY: flock takes integers only; the fd is dir's, open here.
             let free = unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
             if free {
                 let _ = fs::remove_dir_all(e.path());
@@ -335,6 +336,7 @@ fn write_atomic(dir: &Path, state: &State) -> Result<()> {
 
 fn flock(f: &File, op: i32) -> Result<()> {
     loop {
+        // SAFETY: flock takes integers only; the fd is f's, open for the call.
         if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
             return Ok(());
         }
@@ -351,6 +353,8 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     let f = CString::new(from.as_os_str().as_bytes())?;
     let t = CString::new(to.as_os_str().as_bytes())?;
     // The raw syscall: musl has no renameat2 wrapper.
+    // SAFETY: `f` and `t` are NUL-terminated CStrings alive for the call; the other arguments are
+    // integers.
     let r = unsafe {
         libc::syscall(
             libc::SYS_renameat2,
@@ -373,10 +377,12 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
     if state.phase == Phase::Creating {
         let create_alive = dir.is_some_and(|d| {
+            // SAFETY: flock takes integers only; the fd is d's, open here.
             let r = unsafe { libc::flock(d.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
             r != 0
         });
         if let Some(d) = dir {
+            // SAFETY: flock takes integers only; the fd is d's, open here.
             unsafe { libc::flock(d.as_raw_fd(), libc::LOCK_UN) };
         }
         return if create_alive {

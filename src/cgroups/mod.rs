@@ -181,6 +181,8 @@ pub struct Entry {
 pub fn enter_self(tasks: &[(OwnedFd, PathBuf)]) -> Result<()> {
     use std::os::fd::AsRawFd;
     for (fd, path) in tasks {
+        // SAFETY: the fd is borrowed from an OwnedFd in `tasks`, open for the call; the buffer is a
+        // 1-byte literal and the length passed is 1.
         if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("write 0 to {}", path.display()));

@@ -23,10 +23,13 @@ impl OomWatch {
             match d.kind() {
                 Kind::V1 { controllers } if controllers.split(',').any(|c| c == "memory") => {
                     let control = d.path.join("memory.oom_control");
+                    // SAFETY: eventfd takes integers only; the fd it returns is checked and owned
+                    // just below.
                     let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
                     if efd < 0 {
                         return Err(std::io::Error::last_os_error()).context("eventfd");
                     }
+                    // SAFETY: efd is the new eventfd, checked >= 0 above; nothing else owns it.
                     let wake = unsafe { OwnedFd::from_raw_fd(efd) };
                     let oc = std::fs::File::open(&control)
                         .with_context(|| format!("open {}", control.display()))?;
@@ -70,6 +73,8 @@ impl OomWatch {
             revents: 0,
         };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one pollfd on the stack and a count of 1; its fd is self.wake, open while self
+        // lives.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
         if n <= 0 {
             return false;
@@ -81,6 +86,7 @@ impl OomWatch {
             let _ = f.read_to_end(&mut Vec::new());
         } else {
             let mut buf = [0u8; 8];
+            // SAFETY: an 8-byte stack buffer and a length of 8; the fd is self.wake's, open.
             unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
         }
         if !self.v2 {

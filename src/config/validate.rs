@@ -130,6 +130,7 @@ fn namespace_path(field: &str, path: &Path, kind: LinuxNamespaceType) -> Result<
         Ok(f) => f,
         Err(e) => bail!("{field} {}: {e}", shown(path)),
     };
+    // SAFETY: NS_GET_NSTYPE takes no argument and only returns a value; the fd is f's, open here.
     let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
     if t < 0 {
         bail!("{field} {}: not a namespace file", shown(path));

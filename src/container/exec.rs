@@ -222,10 +222,13 @@ fn enter_user_ns(ns: &mut namespaces::Plan) -> Result<()> {
 
 /// `--pidfd-socket`: a pidfd of the new process, sent with SCM_RIGHTS (runc 1.2).
 fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32) -> Result<()> {
+    // SAFETY: pidfd_open takes a pid and flags (integers) and returns a new fd or -1, checked
+    // below.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("exec --pidfd-socket: pidfd_open");
     }
+    // SAFETY: fd is the new pidfd, checked >= 0 above; nothing else owns it.
     let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
     crate::linux::console::send_fd(sock.as_raw_fd(), "pidfd", fd.as_raw_fd())
         .context("exec --pidfd-socket: send")

@@ -87,6 +87,8 @@ fn release_fifo(c: &Locked) -> Result<()> {
             events: libc::POLLIN,
             revents: 0,
         };
+        // SAFETY: one pollfd on the stack and a count of 1; its fd is `fifo`'s, open through the
+        // loop.
         let r = unsafe { libc::poll(&mut pfd, 1, 20) };
         if r > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
             let mut buf = [0u8; 4096];
@@ -352,6 +354,7 @@ static FOREGROUND_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI
 extern "C" fn forward_signal(sig: libc::c_int) {
     let pid = FOREGROUND_PID.load(std::sync::atomic::Ordering::Relaxed);
     if pid > 0 {
+        // SAFETY: kill is async-signal-safe and takes integers only (pid from an atomic load).
         unsafe { libc::kill(pid, sig) };
     }
 }
@@ -376,6 +379,8 @@ pub fn wait_foreground(pid: i32) -> Result<i32> {
         Signal::SIGUSR2,
         Signal::SIGWINCH,
     ] {
+        // SAFETY: the handler, forward_signal, only loads an atomic and calls kill(2), both
+        // async-signal-safe.
         unsafe { sigaction(s, &act) }?;
     }
     loop {

@@ -11,6 +11,8 @@ struct RawGuard(Option<Termios>);
 
 impl RawGuard {
     fn new() -> RawGuard {
+        // SAFETY: fd 0 stays open for the process's life: the entry point (main.rs stdio_open),
+        // as std's start-up, opens /dev/null on a closed fd 0-2, and nothing here closes it.
         let stdin = unsafe { BorrowedFd::borrow_raw(0) };
         let Ok(orig) = termios::tcgetattr(stdin) else {
             return RawGuard(None); // not a terminal: nothing to restore
@@ -25,14 +27,20 @@ impl RawGuard {
 impl Drop for RawGuard {
     fn drop(&mut self) {
         if let Some(orig) = &self.0 {
+            // SAFETY: fd 0 is open for the process's life (see RawGuard::new).
             let _ = termios::tcsetattr(unsafe { BorrowedFd::borrow_raw(0) }, SetArg::TCSANOW, orig);
         }
     }
 }
 
 fn copy_size(from: RawFd, to: RawFd) {
+    // SAFETY: winsize is a C struct of integers, for which all zeroes is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize, to a live one on the stack; a bad or non-tty fd only
+    // fails.
     if unsafe { libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        // SAFETY: TIOCSWINSZ reads one winsize, from a live one on the stack; a bad or non-tty fd
+        // only fails.
         unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
     }
 }
@@ -58,14 +66,18 @@ pub fn relay(master: OwnedFd, pid: i32) -> Result<i32> {
                 revents: 0,
             },
         ];
+        // SAFETY: two pollfds in a stack array and a count of 2; poll ignores the fd -1.
         unsafe { libc::poll(fds.as_mut_ptr(), 2, 50) };
         if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            // SAFETY: buf is a live stack buffer and the length passed is its own; m is the master,
+            // owned by `master` for the whole loop.
             let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 write_all(1, &buf[..n as usize]);
             }
         }
         if fds[1].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            // SAFETY: buf is a live stack buffer and the length passed is its own.
             let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 write_all(m, &buf[..n as usize]);
@@ -84,8 +96,10 @@ pub fn relay(master: OwnedFd, pid: i32) -> Result<i32> {
 
 /// Drain what the process wrote before it exited.
 fn finish(m: RawFd, buf: &mut [u8], code: i32) -> Result<i32> {
+    // SAFETY: F_SETFL takes an int; m is the master, still owned by relay's `master`.
     unsafe { libc::fcntl(m, libc::F_SETFL, libc::O_NONBLOCK) };
     loop {
+        // SAFETY: the pointer and length are those of `buf`, a live mutable slice.
         let n = unsafe { libc::read(m, buf.as_mut_ptr().cast(), buf.len()) };
         if n <= 0 {
             return Ok(code);
@@ -96,6 +110,7 @@ fn finish(m: RawFd, buf: &mut [u8], code: i32) -> Result<i32> {
 
 fn write_all(fd: RawFd, mut data: &[u8]) {
     while !data.is_empty() {
+        // SAFETY: the pointer and length are those of `data`, a live slice; a bad fd only fails.
         let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
         if n <= 0 {
             return;

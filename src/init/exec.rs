@@ -30,10 +30,13 @@ pub fn run(ctx: &ExecCtx, chan: &Channel) {
         Err(e) => e,
     };
     let _ = chan.send(&Msg::Error(format!("{err:#}")));
+    // SAFETY: _exit takes an int and never returns; skipping destructors and atexit handlers is the
+    // point in this cloned child.
     unsafe { libc::_exit(1) }
 }
 
 fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
+    // SAFETY: PR_SET_PDEATHSIG takes integer arguments only and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // For exec, Go carries the seccomp agent's message (empty without SCMP_ACT_NOTIFY).
     let Msg::Go(notify_msg) = chan.expect(Msg::Go(String::new()))? else {
@@ -73,6 +76,7 @@ fn setup(ctx: &ExecCtx, chan: &Channel) -> Result<(process::Exec, String)> {
     {
         crate::linux::scheduling::apply_cpu_affinity("process.execCPUAffinity.final", list)?;
     }
+    // SAFETY: PR_SET_PDEATHSIG takes integer arguments only and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     Ok((exec, notify_msg))
 }

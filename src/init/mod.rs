@@ -61,11 +61,14 @@ pub fn run(ctx: &InitCtx) -> ! {
         Err(e) => {
             // The parent prints it: one error line, with its cause.
             let _ = ctx.chan.send(&Msg::Error(format!("{e:#}")));
+            // SAFETY: _exit takes an int and never returns; skipping destructors and atexit
+            // handlers is the point in this cloned child.
             unsafe { libc::_exit(1) }
         }
     };
     // After Ready nobody listens on the channel: stderr is all that is left.
     eprintln!("carrack init: {err:#}");
+    // SAFETY: as above: _exit never returns and runs nothing of the parent's.
     unsafe { libc::_exit(127) }
 }
 
@@ -73,6 +76,7 @@ pub fn run(ctx: &InitCtx) -> ! {
 /// `wait_for_start` needs after pivot_root.
 fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Die with the parent until we are ready: a create killed half-way leaves no orphan.
+    // SAFETY: PR_SET_PDEATHSIG takes integer arguments only and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let (state_json, sources) = wait_for_go(ctx.chan)?;
     // In our own user namespace (the one the time namespace needs), while still dumpable:
@@ -234,6 +238,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // the exec.fifo wait, the startContainer hooks and execve after it).
     seccomp_late(Some(proc_), ctx.seccomp.filter(|f| f.uses_notify()), &msg)?;
     crate::fault::point("init:before-ready");
+    // SAFETY: PR_SET_PDEATHSIG takes integer arguments only and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     ctx.chan.send(&Msg::Ready)?;
     Ok((exec, host_proc, state_json))
@@ -263,6 +268,8 @@ fn wait_for_go(chan: &Channel) -> Result<(String, Option<Sources>)> {
 /// `start` the outcome: "0", or "1" and the error, which becomes start's error.
 fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Result<()> {
     let rel = std::ffi::CString::new(format!("thread-self/fd/{}", ctx.fifo.as_raw_fd()))?;
+    // SAFETY: `rel` is a NUL-terminated CString alive for the call; proc_fd is an open File. The fd
+    // returned is checked below and closed after its one write.
     let fd = unsafe {
         libc::openat(
             proc_fd.as_raw_fd(),
@@ -285,10 +292,14 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Re
         Ok(()) => "0".to_string(),
         Err(e) => format!("1{e:#}"),
     };
+    // SAFETY: the pointer and length are those of `msg`, a live String; fd is the exec.fifo opened
+    // above and not yet closed.
     let n = unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
+    // SAFETY: fd is ours alone (openat above) and is not used after this close.
     unsafe { libc::close(fd) };
     if let Err(e) = result {
         eprintln!("carrack init: {e:#}");
+        // SAFETY: _exit takes an int and never returns; see run.
         unsafe { libc::_exit(1) };
     }
     if n != msg.len() as isize {
@@ -370,6 +381,7 @@ fn new_time_ns(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
 pub(crate) fn join_session_keyring() -> Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = c"_ses.carrack";
+    // SAFETY: `name` is a NUL-terminated C string literal ('static); the syscall only reads it.
     let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     // ENOSYS: kernel without keys; nothing to isolate.
     if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
@@ -383,6 +395,8 @@ fn set_names(spec: &Spec) -> Result<()> {
         nix::unistd::sethostname(h).with_context(|| format!("hostname {h:?}: sethostname"))?;
     }
     if let Some(d) = spec.domainname().as_deref() {
+        // SAFETY: setdomainname reads exactly d.len() bytes from d's pointer (no NUL needed); d is
+        // a live &str.
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("domainname {d:?}: setdomainname"));

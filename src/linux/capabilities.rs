@@ -14,6 +14,7 @@ use std::str::FromStr;
 fn last_cap() -> u8 {
     static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
     *LAST.get_or_init(|| {
+        // SAFETY: PR_CAPBSET_READ takes integer arguments only and touches no memory of ours.
         let known = |c: u8| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong) } >= 0;
         let (mut lo, mut hi) = (0u8, 63u8); // cap 0 always exists
         while lo < hi {
@@ -86,6 +87,8 @@ fn capset(
         version: VERSION_3,
         pid: 0,
     };
+    // SAFETY: capset reads a v3 header and two data structs (_LINUX_CAPABILITY_U32S_3): both
+    // repr(C) with the kernel's layouts, alive on the stack for the call.
     if unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) } != 0 {
         return Err(std::io::Error::last_os_error())
             .context("process.capabilities (effective, permitted, inheritable): capset");
@@ -103,12 +106,14 @@ pub fn prepare(p: &Process) -> Result<()> {
         .into_iter()
         .filter(|c| supported(*c) && !bounding.contains(c))
     {
+        // SAFETY: PR_CAPBSET_DROP takes integer arguments only and touches no memory of ours.
         let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong) };
         if r != 0 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("process.capabilities.bounding: drop {cap}"));
         }
     }
+    // SAFETY: PR_SET_KEEPCAPS takes integer arguments only and touches no memory of ours.
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1) } != 0 {
         return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_KEEPCAPS)");
     }
@@ -120,9 +125,11 @@ pub fn prepare(p: &Process) -> Result<()> {
 pub fn apply(p: &Process) -> Result<()> {
     if let Some(c) = p.capabilities() {
         set_sets(c)?;
+        // SAFETY: PR_SET_KEEPCAPS takes integer arguments only and touches no memory of ours.
         unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0) };
     }
     if p.no_new_privileges().unwrap_or(false)
+        // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only and touches no memory of ours.
         && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0
     {
         return Err(std::io::Error::last_os_error()).context("process.noNewPrivileges: prctl");

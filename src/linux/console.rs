@@ -20,6 +20,8 @@ pub fn setup_pty(
     let master = open_master().context("process.terminal: open /dev/ptmx in the container")?;
     let mut n: libc::c_int = 0;
     let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int and TIOCGPTN writes one, both live locals; the fd is
+    // `master`'s, open.
     unsafe {
         if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) != 0
             || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) != 0
@@ -28,6 +30,8 @@ pub fn setup_pty(
         }
     }
     // The peer is opened from the master itself: no path lookup a container could redirect.
+    // SAFETY: TIOCGPTPEER takes its flags by value and returns a new fd (checked below); the fd is
+    // `master`'s, open.
     let slave = unsafe {
         libc::ioctl(
             master.as_raw_fd(),
@@ -38,6 +42,7 @@ pub fn setup_pty(
     if slave < 0 {
         return Err(std::io::Error::last_os_error()).context("process.terminal: open pty peer");
     }
+    // SAFETY: `slave` is the new fd TIOCGPTPEER returned, checked >= 0 above; nothing else owns it.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     give_to(&slave, owner)?;
     if let Some((h, w)) = size {
@@ -78,6 +83,8 @@ fn give_to(slave: &OwnedFd, uid: u32) -> Result<()> {
 }
 
 fn open_master() -> Result<OwnedFd> {
+    // SAFETY: the path is a NUL-terminated C string literal; the fd returned is checked and owned
+    // below.
     let fd = unsafe {
         libc::open(
             c"/dev/ptmx".as_ptr(),
@@ -87,6 +94,7 @@ fn open_master() -> Result<OwnedFd> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error().into());
     }
+    // SAFETY: fd is the new fd open returned, checked >= 0 above; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -97,6 +105,7 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<()> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
+    // SAFETY: TIOCSWINSZ reads one winsize, a live local; a bad or non-tty fd only fails.
     if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } != 0 {
         return Err(std::io::Error::last_os_error()).context("process.consoleSize: TIOCSWINSZ");
     }
@@ -122,6 +131,9 @@ fn bind_dev_console(slave: &str) -> Result<()> {
 }
 
 fn become_controlling(slave: RawFd) -> Result<()> {
+    // SAFETY: setsid and TIOCSCTTY take integers only; slave is an open fd of the caller's. dup2
+    // onto 0-2 swaps the standard streams for the pty and leaves them open, as std assumes (the
+    // swap rustix offers as the safe dup2_stdin).
     unsafe {
         libc::setsid();
         if libc::ioctl(slave, libc::TIOCSCTTY, 0) != 0 {
@@ -166,6 +178,8 @@ pub fn recv_fd(socket: RawFd) -> Result<OwnedFd> {
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS with MSG_CMSG_CLOEXEC just installed this fd in our table;
+                // nothing else owns it.
                 return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
             }
         }

@@ -99,11 +99,14 @@ fn make_device(
         .with_context(|| format!("open {}", parent.display()))?;
     let c = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))?;
     let dev = libc::makedev(major as u32, minor as u32);
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; dir is an open OwnedFd.
     unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; dir is an open OwnedFd.
     if unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), kind | (mode & 0o7777), dev) } != 0 {
         return Err(std::io::Error::last_os_error()).context("mknod");
     }
     // mknod is subject to the umask; set the exact mode and owner the config asks for.
+    // SAFETY: `c` is a NUL-terminated CString alive for both calls; dir is an open OwnedFd.
     unsafe {
         libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode & 0o7777, 0);
         if libc::fchownat(
@@ -139,7 +142,10 @@ pub fn create_links(rootfs: RawFd, has_devpts: bool) -> Result<()> {
     for (target, link) in links {
         let name = CString::new(&link[5..])?;
         let t = CString::new(target)?;
+        // SAFETY: `name` is a NUL-terminated CString alive for the call; dev is an open OwnedFd.
         unsafe { libc::unlinkat(dev.as_raw_fd(), name.as_ptr(), 0) };
+        // SAFETY: `t` and `name` are NUL-terminated CStrings alive for the call; dev is an open
+        // OwnedFd.
         if unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), name.as_ptr()) } != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EEXIST) {

@@ -67,6 +67,8 @@ pub fn mount_setattr(
         userns_fd: userns.map_or(0, |u| u as u64),
     };
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: MountAttr is repr(C) with the kernel's struct mount_attr layout (four u64) and its
+    // size is passed; it and the empty C string live on the stack for the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
@@ -85,9 +87,13 @@ pub fn mount_setattr(
 
 fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result<OwnedFd> {
     let c = cstr(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: open_how is a C struct of integers, for which all zeroes is a valid value (and the
+    // kernel wants unused fields 0).
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
     how.resolve = resolve;
+    // SAFETY: `c` is a NUL-terminated CString and `how` a live open_how whose size is passed; the
+    // fd returned is checked and owned below.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_openat2,
@@ -100,6 +106,7 @@ fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> std::io::Result
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: fd is the new fd openat2 returned, checked >= 0 above; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
@@ -248,8 +255,11 @@ fn is_symlink(fd: &OwnedFd) -> bool {
 fn create_at(dir: RawFd, name: &std::ffi::OsStr, kind: Kind) -> std::io::Result<()> {
     let c = cstr(Path::new(name)).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let r = match kind {
+        // SAFETY: `c` is a NUL-terminated CString alive for the call.
         Kind::Dir => unsafe { libc::mkdirat(dir, c.as_ptr(), 0o755) },
         Kind::File => {
+            // SAFETY: `c` is a NUL-terminated CString alive for the call; the fd returned is closed
+            // just below.
             let fd = unsafe {
                 libc::openat(
                     dir,
@@ -263,6 +273,7 @@ fn create_at(dir: RawFd, name: &std::ffi::OsStr, kind: Kind) -> std::io::Result<
                 )
             };
             if fd >= 0 {
+                // SAFETY: fd is the one openat just created, ours alone and not used after this.
                 unsafe { libc::close(fd) };
             }
             fd.min(0)
@@ -292,6 +303,8 @@ pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
 pub fn dir_entries(path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, u8)>> {
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; the fd returned is checked and
+    // owned below.
     let fd = unsafe {
         libc::open(
             c.as_ptr(),
@@ -301,11 +314,14 @@ pub fn dir_entries(path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, u8)>
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: fd is the new fd open returned, checked >= 0 above; nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut out = Vec::new();
     // u64 elements: the kernel's dirent64 records are 8-byte aligned.
     let mut buf = [0u64; 1024];
     loop {
+        // SAFETY: the kernel writes at most size_of_val(&buf) bytes into `buf`, a live stack array;
+        // fd is open.
         let n = unsafe {
             libc::syscall(
                 libc::SYS_getdents64,
@@ -320,6 +336,9 @@ pub fn dir_entries(path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, u8)>
         if n == 0 {
             return Ok(out);
         }
+        // SAFETY: the kernel wrote n <= size_of_val(&buf) bytes, and the u64 array was fully
+        // initialised anyway; u8 has no alignment need, and the slice ends before buf is written
+        // again.
         let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
         let mut off = 0;
         // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
@@ -347,7 +366,9 @@ pub fn fd_path(fd: &impl AsRawFd) -> String {
 /// True when `path` is a real procfs (not something a hostile rootfs put there).
 pub fn is_procfs(fd: RawFd) -> bool {
     const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    // SAFETY: libc::statfs is a C struct of integers, for which all zeroes is a valid value.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs writes one statfs into `st`, a live local; a bad fd only fails.
     unsafe { libc::fstatfs(fd, &mut st) == 0 && st.f_type as i64 == PROC_SUPER_MAGIC }
 }
 

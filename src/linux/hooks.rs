@@ -157,9 +157,12 @@ fn wait_until(
 
 fn memfd() -> Result<std::fs::File> {
     use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated C string literal; the fd returned is checked and owned
+    // below.
     let fd = unsafe { libc::memfd_create(c"carrack-hook".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("memfd_create");
     }
+    // SAFETY: fd is the new memfd, checked >= 0 above; nothing else owns it.
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }

@@ -77,6 +77,8 @@ fn prepare_one(spec: &Spec, bundle: &Path, m: &Mount, recursive_map: bool) -> Re
     } else {
         0
     };
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; the other arguments are integers.
+    // The fd returned is checked and owned below.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_open_tree,
@@ -89,6 +91,7 @@ fn prepare_one(spec: &Spec, bundle: &Path, m: &Mount, recursive_map: bool) -> Re
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("source {}: open_tree", src.display()));
     }
+    // SAFETY: fd is the new fd open_tree returned, checked >= 0 above; nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     super::fs::mount_setattr(
         &tree,

@@ -20,7 +20,9 @@ pub fn apparmor_enabled() -> bool {
 pub fn selinux_enabled() -> bool {
     const SELINUX_MAGIC: i64 = 0xf97c_ff8c;
     let path = c"/sys/fs/selinux";
+    // SAFETY: libc::statfs is a C struct of integers, for which all zeroes is a valid value.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: libc::statvfs is a C struct of integers, for which all zeroes is a valid value.
     let mut vst: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a NUL-terminated path and structs the kernel fills.
     let ok = unsafe { libc::statfs(path.as_ptr(), &mut st) == 0 }

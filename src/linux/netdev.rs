@@ -267,6 +267,7 @@ struct Netlink {
 
 impl Netlink {
     fn open() -> Result<Self> {
+        // SAFETY: socket takes integers only; the fd returned is checked and owned below.
         let fd = unsafe {
             libc::socket(
                 libc::AF_NETLINK,
@@ -278,6 +279,7 @@ impl Netlink {
             return Err(io::Error::last_os_error()).context("socket(AF_NETLINK)");
         }
         Ok(Netlink {
+            // SAFETY: fd is the new socket, checked >= 0 above; nothing else owns it.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             seq: 0,
         })
@@ -312,6 +314,8 @@ impl Netlink {
         msg.extend_from_slice(&self.seq.to_ne_bytes());
         msg.extend_from_slice(&0u32.to_ne_bytes());
         msg.extend_from_slice(body);
+        // SAFETY: the pointer and length are those of `msg`, a live Vec; self.fd is an open
+        // OwnedFd.
         let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -320,6 +324,8 @@ impl Netlink {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n =
+                // SAFETY: the pointer and length are those of `buf`, a live Vec; self.fd is an open
+                // OwnedFd.
                 unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = io::Error::last_os_error();

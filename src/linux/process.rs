@@ -41,6 +41,7 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
             rlim_cur: l.soft(),
             rlim_max: l.hard(),
         };
+        // SAFETY: setrlimit reads one rlimit, `r`, a live local.
         if unsafe { libc::setrlimit(rlimit_resource(l.typ()), &r) } != 0 {
             return Err(std::io::Error::last_os_error()).with_context(|| {
                 format!(
@@ -77,6 +78,7 @@ fn unmapped(e: std::io::Error, kind: &str) -> anyhow::Error {
 pub fn set_user(user: &User) -> Result<()> {
     let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
     // Supplementary groups are cleared even when none are configured, so the host's don't leak.
+    // SAFETY: the pointer and count are those of `gids`, a live Vec of gid_t.
     if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } != 0 {
         let e = std::io::Error::last_os_error();
         // In a user namespace with setgroups denied, an empty list is the only option.
@@ -85,15 +87,20 @@ pub fn set_user(user: &User) -> Result<()> {
         }
     }
     let (uid, gid) = (user.uid(), user.gid());
+    // SAFETY: setresgid takes integers only (in a multi-threaded process libc applies it to every
+    // thread).
     if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
         return Err(unmapped(std::io::Error::last_os_error(), "gid"))
             .with_context(|| format!("process.user.gid {gid}: setgid"));
     }
+    // SAFETY: setresuid takes integers only (in a multi-threaded process libc applies it to every
+    // thread).
     if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
         return Err(unmapped(std::io::Error::last_os_error(), "uid"))
             .with_context(|| format!("process.user.uid {uid}: setuid"));
     }
     if let Some(mask) = user.umask() {
+        // SAFETY: umask takes an integer and touches no memory of ours.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
     Ok(())
@@ -190,6 +197,8 @@ pub fn cloexec_from(first: u32) -> Result<()> {
         return Ok(());
     }
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: CLOSE_RANGE_CLOEXEC only sets close-on-exec on the range and closes nothing, so no fd
+    // owned elsewhere in the process is invalidated.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("close_range");
@@ -261,6 +270,7 @@ pub fn set_oom_score_adj(pid: i32, v: i32) -> Result<()> {
 /// After entering a user namespace (new or joined) we are still the host's root, unmapped
 /// there: become the namespace's root.
 pub fn become_userns_root() -> Result<()> {
+    // SAFETY: setresgid and setresuid take integers only.
     if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error())
             .context("linux.uidMappings: no mapping for root in the user namespace (setuid 0)");

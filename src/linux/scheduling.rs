@@ -126,6 +126,8 @@ pub fn apply_scheduler(s: &Scheduler) -> Result<()> {
         period: s.period().unwrap_or(0),
         ..Default::default()
     };
+    // SAFETY: SchedAttr is repr(C) with the kernel's sched_attr (VER1) layout and its own size in
+    // `size`; it is a live local.
     let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("process.scheduler: sched_setattr");
@@ -151,6 +153,7 @@ pub fn apply_io_priority(p: &LinuxIOPriority) -> Result<()> {
         IOPriorityClass::IoprioClassIdle => 3,
     };
     let value = class << 13 | p.priority();
+    // SAFETY: ioprio_set takes integers only.
     let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("process.ioPriority: ioprio_set");
@@ -203,6 +206,7 @@ pub fn apply_personality(p: &LinuxPersonality) -> Result<()> {
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
+    // SAFETY: personality takes an integer and touches no memory of ours.
     if unsafe { libc::personality(domain) } < 0 {
         return Err(std::io::Error::last_os_error()).context("linux.personality: personality");
     }
@@ -254,6 +258,8 @@ pub fn check_memory_policy(m: &LinuxMemoryPolicy) -> Result<()> {
 
 pub fn apply_memory_policy(m: &LinuxMemoryPolicy) -> Result<()> {
     let (mode, mask, maxnode) = mempolicy_parts(m)?;
+    // SAFETY: the kernel reads (maxnode - 1) / 64 u64 words from `mask`: exactly mask.len(), a live
+    // Vec (mempolicy_parts sets maxnode so).
     let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask.as_ptr(), maxnode) };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("linux.memoryPolicy: set_mempolicy");

@@ -859,6 +859,8 @@ impl Filter {
             len: self.prog.len() as u16,
             filter: self.prog.as_ptr() as *mut libc::sock_filter,
         };
+        // SAFETY: `prog` points at self.prog, a live Vec of at most 4096 instructions (checked when
+        // built) whose length it carries; the kernel only reads it.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_seccomp,
@@ -875,6 +877,8 @@ impl Filter {
         if self.flags & FLAG_NEW_LISTENER == 0 {
             return Ok(());
         }
+        // SAFETY: r is the new listener fd seccomp returned (FLAG_NEW_LISTENER, r >= 0 checked
+        // above); nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(r as i32) };
         let l = self
             .listener
@@ -1181,17 +1185,26 @@ mod tests {
             }),
             NATIVE,
         );
+        // SAFETY: fork in the multi-threaded test harness: the child below only makes raw syscalls
+        // and _exits, never returning into the harness; install without a listener allocates only
+        // on its error path (the error message).
         let pid = unsafe { libc::fork() };
         if pid == 0 {
+            // SAFETY: prctl with integer arguments only.
             unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
             if f.install("").is_err() {
+                // SAFETY: _exit in the forked child: runs none of the harness's atexit handlers or
+                // destructors.
                 unsafe { libc::_exit(90) };
             }
+            // SAFETY: the path is a NUL-terminated C string literal.
             let r = unsafe { libc::mkdir(c"/tmp/carrack-seccomp-test-never".as_ptr(), 0o700) };
             let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            // SAFETY: _exit in the forked child, as above.
             unsafe { libc::_exit(if r == -1 && e == 38 { 0 } else { 91 }) };
         }
         let mut status = 0;
+        // SAFETY: waitpid writes one int, `status`, a live local.
         unsafe { libc::waitpid(pid, &mut status, 0) };
         assert!(libc::WIFEXITED(status), "{status}");
         assert_eq!(

@@ -13,6 +13,7 @@ static CALLER_IGNORED: AtomicBool = AtomicBool::new(false);
 /// At start-up: ignore SIGPIPE, remembering what the caller had.
 #[cfg_attr(test, allow(dead_code))] // called from the entry point, which tests do not build
 pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN installs no handler, so there is no handler code to be async-signal-safe.
     let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     CALLER_IGNORED.store(old == libc::SIG_IGN, Ordering::Relaxed);
 }
@@ -20,6 +21,7 @@ pub fn ignore_sigpipe() {
 /// Just before the container's execve: SIGPIPE as carrack's caller had it.
 pub fn restore_sigpipe() {
     if !CALLER_IGNORED.load(Ordering::Relaxed) {
+        // SAFETY: SIG_DFL installs no handler, so there is no handler code to be async-signal-safe.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
 }
