@@ -701,7 +701,8 @@ fn exec(b: &Bundle, args: &[OsString], no_dac: bool) -> Output {
         .stdout(std::fs::File::create(&o).unwrap())
         .stderr(std::fs::File::create(&e).unwrap());
     if no_dac {
-        // Safety: only async-signal-safe prctl calls between fork and exec.
+        // SAFETY: only async-signal-safe prctl calls between fork and exec (the error is an
+        // errno, allocation-free).
         unsafe {
             cmd.pre_exec(|| {
                 // CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH

@@ -21,6 +21,7 @@ fn receive_master(listener: UnixListener) -> std::thread::JoinHandle<(String, Ow
 /// Read from the master until `want` shows up or 5 s pass.
 fn read_until(master: &OwnedFd, want: &str) -> String {
     let mut f = std::fs::File::from(master.try_clone().unwrap());
+    // SAFETY: F_SETFL takes an int; the fd is master's, an open OwnedFd.
     unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     let mut out = String::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);

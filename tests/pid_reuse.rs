@@ -15,6 +15,7 @@ fn a_reused_init_pid_is_never_signalled_or_joined() {
     assert!(b.rt_bundle("run", &id, &["--detach"]).status.success());
     let init = b.state(&id)["pid"].as_i64().unwrap() as i32;
     // init dies (the container's own process, which this test made)...
+    // SAFETY: kill takes integers only; the pid is this test's container init, not yet reaped.
     unsafe { libc::kill(init, libc::SIGKILL) };
     assert!(b.wait_status(&id, "stopped"), "init did not die");
     // ...and a process of the test's own stands in for whoever got its pid.

@@ -878,11 +878,12 @@ fn a_delegated_cgroup2_directory_is_used() {
         &id,
     ]);
     use std::os::unix::process::CommandExt;
-    // SAFETY: only a write(2) to a file opened before fork runs in the child.
     let procs_file = std::fs::OpenOptions::new()
         .write(true)
         .open(&procs)
         .unwrap();
+    // SAFETY: only a write(2) to a file opened before fork runs in the child (write_all's
+    // errors are allocation-free), which is async-signal-safe.
     unsafe {
         c.pre_exec(move || {
             use std::io::Write;

@@ -103,9 +103,13 @@ fn notify_reaches_a_seccomp_agent() {
         let (data, fd) = recv_fd(&conn).unwrap();
         // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
         let mut req = [0u64; 10];
+        // SAFETY: NOTIF_RECV writes one struct seccomp_notif (80 bytes, wanted zeroed) into `req`,
+        // 80 zeroed bytes on the stack; fd is the listener, an open OwnedFd.
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc050_2100u64 as _, req.as_mut_ptr()) };
         assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
         let resp: [u64; 3] = [req[0], 0, (-libc::EXDEV as u32) as u64];
+        // SAFETY: NOTIF_SEND reads one struct seccomp_notif_resp (24 bytes) from `resp`, 24 bytes
+        // on the stack.
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc018_2101u64 as _, resp.as_ptr()) };
         assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
         String::from_utf8(data).unwrap()

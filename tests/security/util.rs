@@ -176,6 +176,8 @@ impl Exchanger {
         let (s, n) = (stop.clone(), swaps.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
+                // SAFETY: `a` and `b` are NUL-terminated CStrings the thread owns for the call; the
+                // other arguments are integers.
                 let r = unsafe {
                     libc::renameat2(
                         libc::AT_FDCWD,
