@@ -4,8 +4,6 @@
 //!
 //! A raw clone is `fork` without libc's bookkeeping, so the contract of [`clone_child`] is
 //! written down there and the parts that can be checked are checked.
-// Every unsafe block here says why it is sound (the crate-wide lint is issue 19's next step).
-#![deny(clippy::undocumented_unsafe_blocks)]
 
 use crate::sync::{self, Channel};
 use anyhow::{bail, Context, Result};
