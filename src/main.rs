@@ -38,7 +38,9 @@ fn args_os() -> Vec<std::ffi::OsString> {
 #[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(_argc: libc::c_int, argv: *mut *const libc::c_char) -> libc::c_int {
-    selfexe::set_argv(argv);
+    // SAFETY: the argv the C runtime passes to main: a NULL-terminated array of NUL-terminated
+    // strings that lives as long as the process.
+    unsafe { selfexe::set_argv(argv) };
     stdio_open();
     linux::signals::ignore_sigpipe();
     no_error_backtraces();

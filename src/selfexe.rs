@@ -22,7 +22,12 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 static ARGV: AtomicPtr<*const libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The binary's C entry point hands over its argv (before anything else runs).
-pub fn set_argv(argv: *mut *const libc::c_char) {
+///
+/// # Safety
+///
+/// `argv` is null or a NULL-terminated array of NUL-terminated strings, which with the array
+/// stay valid and unchanged for the rest of the process: `args` reads them as `'static`.
+pub unsafe fn set_argv(argv: *mut *const libc::c_char) {
     ARGV.store(argv, Ordering::Relaxed);
 }
 
