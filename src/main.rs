@@ -50,7 +50,9 @@ extern "C" fn main(_argc: libc::c_int, argv: *mut *const libc::c_char) -> libc::
 }
 
 /// What std's start-up did that carrack needs: fds 0-2 exist (else the first file carrack
-/// opens could become its stdout), opened on /dev/null when closed.
+/// opens could become its stdout), opened on /dev/null when closed. Close-on-exec: the
+/// container's process gets the closed fd its caller gave, not a host /dev/null outside its
+/// mounts (which CRIU cannot checkpoint: podman `run -d` without `-i` closes stdin).
 #[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
 fn stdio_open() {
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
@@ -65,11 +67,12 @@ fn stdio_open() {
     }
     for p in fds {
         if p.revents & libc::POLLNVAL != 0 {
-            let flags = if p.fd == 0 {
-                libc::O_RDONLY
-            } else {
-                libc::O_WRONLY
-            };
+            let flags = libc::O_CLOEXEC
+                | if p.fd == 0 {
+                    libc::O_RDONLY
+                } else {
+                    libc::O_WRONLY
+                };
             // SAFETY: the path is a NUL-terminated C string literal. The fd is left unowned on
             // purpose: open takes the lowest free number, the closed stdio fd p.fd (filled in order
             // 0, 1, 2).

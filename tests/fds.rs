@@ -103,3 +103,19 @@ fn preserve_fds_beyond_the_callers_open_fds_is_refused() {
         text(&out.stderr)
     );
 }
+
+/// A caller that closed stdin (podman `run -d` without `-i`) hands the container a closed fd 0,
+/// not the host /dev/null carrack opens for itself: that one is outside the container's mounts
+/// (CRIU cannot checkpoint it) and is carrack's, not the caller's.
+#[test]
+fn a_closed_stdin_stays_closed_in_the_container() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["readlink", "/proc/self/fd/0"]);
+    let id = b.id("closed0");
+    let out = run_via_shell(&b, &id, "exec 0<&-;", "");
+    assert_eq!(text(&out.stdout), "", "fd 0 of the container is open");
+    assert!(!out.status.success(), "readlink of a closed fd 0 succeeded");
+    let id = b.id("open0");
+    let out = run_via_shell(&b, &id, "", "");
+    assert_eq!(text(&out.stdout), "/dev/null\n", "{}", text(&out.stderr));
+}
