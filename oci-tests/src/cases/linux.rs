@@ -590,6 +590,8 @@ fn net_devices(ctx: &Ctx) -> Res {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
         let fd = nsfd.as_raw_fd();
+        // SAFETY: the closure runs in the forked child before exec and calls only setns, which
+        // is async-signal-safe; nsfd outlives the spawn.
         unsafe {
             cmd.pre_exec(move || match libc::setns(fd, libc::CLONE_NEWNET) {
                 0 => Ok(()),
