@@ -62,6 +62,25 @@ pub enum Status {
     Stopped,
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an operation found: the container's status forbids it (a kind of error: lib.rs adds
+/// the operation, the binary prints runc's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongStatus(pub Status);
+
+impl std::fmt::Display for WrongStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the container is {}", self.0)
+    }
+}
+
+impl std::error::Error for WrongStatus {}
+
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,6 +116,7 @@ pub fn state_json(s: &State, status: Status) -> serde_json::Value {
     v
 }
 
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
 }
@@ -201,7 +221,7 @@ impl Store {
 
     /// Every container under the root, sorted by id; unreadable entries are reported, not hidden.
     /// Each state is read when the iterator reaches it: `list` of 1,000 containers holds one.
-    pub fn list(&self) -> Result<impl Iterator<Item = Listed> + '_> {
+    pub fn list(&self) -> Result<impl Iterator<Item = Listed>> {
         let mut ids: Vec<String> = fs::read_dir(&self.root)
             .with_context(|| format!("--root {}: cannot list", self.root.display()))?
             .filter_map(|e| e.ok())
@@ -216,9 +236,10 @@ impl Store {
             .filter(|n| !n.starts_with('.'))
             .collect();
         ids.sort();
+        let store = self.clone();
         Ok(ids
             .into_iter()
-            .map(|id| self.load(&id).map_err(|e| (id, e))))
+            .map(move |id| store.load(&id).map_err(|e| (id, e))))
     }
 }
 
@@ -452,8 +473,9 @@ mod tests {
         let store = Store::new(root.path()).unwrap();
         let first = store.create(sample("a")).unwrap();
         let err = store.create(sample("a")).err().unwrap();
-        assert!(
-            err.to_string().contains("container with id exists"),
+        assert_eq!(
+            err.downcast_ref::<crate::error::Kind>(),
+            Some(&crate::error::Kind::Exists("a".into())),
             "{err}"
         );
         drop(first);
@@ -476,7 +498,11 @@ mod tests {
         locked.destroy().unwrap();
         assert!(store.load("b").is_err());
         let err = store.lock("b").err().unwrap();
-        assert!(err.to_string().contains("does not exist"));
+        assert_eq!(
+            err.downcast_ref::<crate::error::Kind>(),
+            Some(&crate::error::Kind::NotFound),
+            "{err}"
+        );
     }
 
     #[test]
