@@ -302,13 +302,11 @@ pub struct ContainerState {
     pub annotations: std::collections::BTreeMap<String, String>,
     /// The owner recorded in the state (runc's `state` field; empty for root).
     pub owner: String,
-    /// The user owning the container's state directory (None: it could not be read).
-    pub owner_uid: Option<u32>,
+    /// The user owning the container (its state directory).
+    pub owner_uid: u32,
 }
 
-fn container_state(store: &state::Store, s: state::State, status: Status) -> ContainerState {
-    use std::os::unix::fs::MetadataExt;
-    let owner_uid = std::fs::metadata(store.dir(&s.id)).ok().map(|m| m.uid());
+fn container_state((s, status, owner_uid): state::Loaded) -> ContainerState {
     ContainerState {
         pid: if status == Status::Stopped { 0 } else { s.pid },
         id: s.id,
@@ -326,32 +324,32 @@ fn container_state(store: &state::Store, s: state::State, status: Status) -> Con
 pub fn state(root: &Path, id: &str) -> Result<ContainerState> {
     valid_id(id)?;
     let classify = |e| Error::classify(id, Operation::State, e);
-    let store = state::Store::new(root).map_err(classify)?;
-    let (s, status) = store.load(id).map_err(classify)?;
-    Ok(container_state(&store, s, status))
+    let loaded = state::Store::new(root)
+        .and_then(|st| st.load_owned(id))
+        .map_err(classify)?;
+    Ok(container_state(loaded))
 }
 
 /// Every container under `root` that reads, by id; each is read when the iterator reaches
 /// it (a damaged one is logged and left out). None when `root` does not exist.
 pub fn list(root: &Path) -> Result<impl Iterator<Item = ContainerState>> {
-    let store = match root.exists() {
-        true => Some(state::Store::new(root).map_err(Error::Other)?),
+    let entries = match root.exists() {
+        true => Some(
+            state::Store::new(root)
+                .and_then(|st| st.list())
+                .map_err(Error::Other)?,
+        ),
         false => None,
-    };
-    let entries = match &store {
-        Some(st) => Some(st.list().map_err(Error::Other)?),
-        None => None,
     };
     Ok(entries
         .into_iter()
         .flatten()
-        .filter_map(move |entry| match (entry, &store) {
-            (Ok((s, status)), Some(st)) => Some(container_state(st, s, status)),
-            (Err((id, e)), _) => {
+        .filter_map(|entry| match entry {
+            Ok(loaded) => Some(container_state(loaded)),
+            Err((id, e)) => {
                 logging::warn(&format!("list: {id}: {e:#}"));
                 None
             }
-            (Ok(_), None) => None,
         }))
 }
 

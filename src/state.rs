@@ -94,7 +94,10 @@ impl Status {
 }
 
 /// One entry of `list`: the state, or the id and why it could not be read.
-pub type Listed = Result<(State, Status), (String, anyhow::Error)>;
+pub type Listed = Result<Loaded, (String, anyhow::Error)>;
+
+/// A container as `load_owned` reads it: its state, status, and the uid owning its directory.
+pub type Loaded = (State, Status, u32);
 
 /// The state object runc prints and hooks read on stdin (runtime-spec state plus runc's
 /// rootfs, created, owner), its keys in runc's order (serde_json keeps insertion order).
@@ -200,7 +203,7 @@ impl Store {
     /// Open and exclusively lock an existing container.
     pub fn lock(&self, id: &str) -> Result<Locked> {
         let path = self.dir(id);
-        let dir = open_existing_dir(&path)?;
+        let (dir, _) = open_existing_dir(&path)?;
         flock(&dir, libc::LOCK_EX)?;
         // The directory may have been deleted while we waited for the lock.
         if nix::sys::stat::fstat(&dir)?.st_nlink == 0 {
@@ -212,11 +215,17 @@ impl Store {
 
     /// Read without taking the lock: state.json is only ever replaced atomically.
     pub fn load(&self, id: &str) -> Result<(State, Status)> {
+        self.load_owned(id)
+            .map(|(state, status, _)| (state, status))
+    }
+
+    /// `load`, and the uid owning the container's directory (`list` shows its name).
+    pub fn load_owned(&self, id: &str) -> Result<Loaded> {
         let path = self.dir(id);
-        let dir = open_existing_dir(&path)?;
+        let (dir, owner) = open_existing_dir(&path)?;
         let state = read_state(&path)?;
         let status = status_of(&state, &path, Some(&dir));
-        Ok((state, status))
+        Ok((state, status, owner))
     }
 
     /// Every container under the root, sorted by id; unreadable entries are reported, not hidden.
@@ -239,7 +248,7 @@ impl Store {
         let store = self.clone();
         Ok(ids
             .into_iter()
-            .map(move |id| store.load(&id).map_err(|e| (id, e))))
+            .map(move |id| store.load_owned(&id).map_err(|e| (id, e))))
     }
 }
 
@@ -300,7 +309,8 @@ impl Locked {
     }
 }
 
-fn open_existing_dir(path: &Path) -> Result<File> {
+/// The directory, and the uid owning it.
+fn open_existing_dir(path: &Path) -> Result<(File, u32)> {
     let dir = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             crate::error::Kind::NotFound.into()
@@ -318,7 +328,7 @@ fn open_existing_dir(path: &Path) -> Result<File> {
             path.display()
         );
     }
-    Ok(dir)
+    Ok((dir, owner))
 }
 
 /// The config this process saved, by path: `run` creates, starts and deletes in one process

@@ -33,10 +33,7 @@ struct Owners {
 impl Owners {
     /// As runc's list: the user owning the container's state dir, by name from the host's
     /// /etc/passwd, else "#UID" (`state` prints the owner field as it is, "" for root).
-    fn name(&mut self, uid: Option<u32>) -> String {
-        let Some(uid) = uid else {
-            return String::new();
-        };
+    fn name(&mut self, uid: u32) -> String {
         if let Some((_, n)) = self.names.iter().find(|(u, _)| *u == uid) {
             return n.clone();
         }
