@@ -25,6 +25,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Errors are [`Error`]: the kind (a missing or existing container, a status that forbids
+//! the operation, a refused config, a kernel error), with carrack's context chain. The texts
+//! are the library's own; the binary prints runc's words for the kinds
+//! (src/commands/errors.rs).
+//!
 //! create, run and exec clone the calling process (init and exec's child are clones of it,
 //! not new programs): call them from a single-threaded process (they refuse otherwise), and
 //! call [`protect_executable`] first thing in `main` (see there, CVE-2019-5736).

@@ -1,5 +1,5 @@
-//! events: the container's cgroup stats in runc's `events` shape, once (--stats) or every
-//! --interval until the container stops.
+//! events: the container's statistics in runc's `events` shape, once (--stats) or every
+//! --interval until the container stops, and its OOM kills.
 
 use crate::cli::EventsArgs;
 use anyhow::{bail, Result};
