@@ -25,6 +25,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Errors are [`Error`]: the kind (a missing or existing container, a status that forbids
+//! the operation, a refused config, a kernel error), with carrack's context chain. The texts
+//! are the library's own; the binary prints runc's words for the kinds
+//! (src/commands/errors.rs).
+//!
 //! create, run and exec clone the calling process (init and exec's child are clones of it,
 //! not new programs): call them from a single-threaded process (they refuse otherwise), and
 //! call [`protect_executable`] first thing in `main` (see there, CVE-2019-5736).
@@ -68,8 +73,13 @@ pub mod sync;
 mod testutil;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub use container::{CreateOptions, ExecProcess, ExecRequest};
+pub use config::OCI_VERSION;
+pub use container::{
+    CheckpointOptions, CreateOptions, CriuOptions, Event, ExecProcess, ExecRequest, RestoreOptions,
+    RunOptions,
+};
 pub use logging::{LogFormat, Settings as LogSettings};
 pub use state::Status;
 
@@ -80,16 +90,30 @@ pub enum Error {
     NotFound { id: String },
     #[error("container {id:?} already exists")]
     Exists { id: String },
+    /// The container's status does not allow `op`: starting a stopped container, pausing a
+    /// paused one, deleting a running one without force, ...
+    #[error("cannot {op} container {id:?}: it is {status}")]
+    WrongStatus {
+        id: String,
+        op: Operation,
+        status: Status,
+    },
     #[error("{0:#}")]
     InvalidId(anyhow::Error),
-    /// config.json (or a process or resources given) is refused: `field` is its JSON path.
+    /// config.json (or a process or resources given) is refused: `field` is its JSON path;
+    /// `cause` is the whole error, its context chain as carrack prints it.
     #[error("{field}: {reason}")]
-    BadConfig { field: String, reason: String },
-    /// The kernel refused `op` (the context chain) with `errno`.
+    BadConfig {
+        field: String,
+        reason: String,
+        cause: anyhow::Error,
+    },
+    /// The kernel refused `op` (the context chain) with `errno`; `cause` is the whole error.
     #[error("{op}: {errno}")]
     Kernel {
         op: String,
         errno: nix::errno::Errno,
+        cause: anyhow::Error,
     },
     #[error("{0:#}")]
     Other(anyhow::Error),
@@ -97,15 +121,76 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// What was asked of a container: the functions of this API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Start,
+    Run,
+    State,
+    Kill,
+    Delete,
+    Exec,
+    Pause,
+    Resume,
+    Update,
+    Events,
+    Processes,
+    Checkpoint,
+    Restore,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Operation::Create => "create",
+            Operation::Start => "start",
+            Operation::Run => "run",
+            Operation::State => "read the state of",
+            Operation::Kill => "signal",
+            Operation::Delete => "delete",
+            Operation::Exec => "exec in",
+            Operation::Pause => "pause",
+            Operation::Resume => "resume",
+            Operation::Update => "update",
+            Operation::Events => "read the statistics of",
+            Operation::Processes => "list the processes of",
+            Operation::Checkpoint => "checkpoint",
+            Operation::Restore => "restore",
+        })
+    }
+}
+
 impl Error {
-    /// The kind of an internal error, found in its chain; the chain is kept (as the message,
-    /// or whole in `Other`).
-    fn classify(id: &str, e: anyhow::Error) -> Error {
-        if let Some(k) = e.chain().find_map(|c| c.downcast_ref::<error::Kind>()) {
-            return match k {
-                error::Kind::NotFound => Error::NotFound { id: id.into() },
-                error::Kind::Exists(_) => Error::Exists { id: id.into() },
-            };
+    /// The kind of an internal error of `op` on `id`, found in its chain; the chain is kept
+    /// (as the message, as `cause`, or whole in `Other`).
+    fn classify(id: &str, op: Operation, e: anyhow::Error) -> Error {
+        enum Found {
+            Missing,
+            Exists,
+            Status(Status),
+            Config,
+        }
+        let found = e.chain().find_map(|c| {
+            if let Some(k) = c.downcast_ref::<error::Kind>() {
+                return Some(match k {
+                    error::Kind::NotFound => Found::Missing,
+                    error::Kind::Exists(_) => Found::Exists,
+                    error::Kind::NotRunning => Found::Status(Status::Stopped),
+                });
+            }
+            if let Some(w) = c.downcast_ref::<state::WrongStatus>() {
+                return Some(Found::Status(w.0));
+            }
+            c.is::<error::BadConfig>().then_some(Found::Config)
+        });
+        let id = id.to_string();
+        match found {
+            Some(Found::Missing) => return Error::NotFound { id },
+            Some(Found::Exists) => return Error::Exists { id },
+            Some(Found::Status(status)) => return Error::WrongStatus { id, op, status },
+            Some(Found::Config) => return Error::bad_config(e),
+            None => {}
         }
         let errno = e.chain().find_map(|c| {
             c.downcast_ref::<std::io::Error>()
@@ -118,6 +203,7 @@ impl Error {
             return Error::Kernel {
                 op,
                 errno: nix::errno::Errno::from_raw(errno),
+                cause: e,
             };
         }
         Error::Other(e)
@@ -135,6 +221,7 @@ impl Error {
         Error::BadConfig {
             field: field.into(),
             reason: rest.trim_start_matches(':').trim_start().into(),
+            cause: e,
         }
     }
 }
@@ -158,22 +245,51 @@ pub fn init_logging(settings: LogSettings) {
     logging::init(settings)
 }
 
+/// Cgroups through systemd (a transient unit per container, over D-Bus) instead of cgroupfs,
+/// for the containers this process creates: refused when systemd does not run.
+pub fn use_systemd_cgroups() -> Result<()> {
+    cgroups::systemd::enable().map_err(Error::Other)
+}
+
+/// Rootless cgroups (runc's --rootless): a cgroup the container cannot get is done without,
+/// where no linux.cgroupsPath asks for one. None: on for a non-root caller or one in a user
+/// namespace (runc's auto, the default).
+pub fn set_rootless_cgroups(on: Option<bool>) {
+    rootless::set_cgroups(on)
+}
+
+/// runc's default state directory for this caller: /run/carrack, or
+/// $XDG_RUNTIME_DIR/carrack for a rootless one.
+pub fn default_root() -> PathBuf {
+    rootless::default_root()
+}
+
+/// A config.json for a bundle whose rootfs is `rootfs/`, running `sh` (runc's `spec`);
+/// `rootless`: for a non-root caller (a user namespace mapping it to root).
+pub fn default_spec(rootless: bool) -> serde_json::Value {
+    config::default_spec(rootless)
+}
+
 /// Create the container `id` from `opts.bundle` under the state directory `root` and leave
 /// it created (init waits for [`start`]); returns init's pid. Init is our child: whoever
 /// outlives it reaps it (see examples/lifecycle.rs).
 pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<i32> {
     valid_id(id)?;
-    let bundle = std::fs::canonicalize(&opts.bundle)
-        .map_err(|e| Error::classify(id, anyhow::Error::new(e).context("bundle")))?;
-    let spec = config::load(&bundle).map_err(Error::bad_config)?;
-    config::validate(&spec, &bundle).map_err(Error::bad_config)?;
-    container::create(root, id, opts, None).map_err(|e| Error::classify(id, e))
+    container::create(root, id, opts, None).map_err(|e| Error::classify(id, Operation::Create, e))
 }
 
 /// Let a created container run its process.
 pub fn start(root: &Path, id: &str) -> Result<()> {
     valid_id(id)?;
-    container::start(root, id).map_err(|e| Error::classify(id, e))
+    container::start(root, id).map_err(|e| Error::classify(id, Operation::Start, e))
+}
+
+/// Create and start the container `id`; unless `opts.detach`, wait for it, delete it (unless
+/// `opts.keep`) and return its exit code (128+N when signal N killed it). A terminal
+/// container's pty is relayed to our stdio when no console socket is given.
+pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
+    valid_id(id)?;
+    container::run(root, id, opts).map_err(|e| Error::classify(id, Operation::Run, e))
 }
 
 /// What `state` reports of a container.
@@ -184,90 +300,240 @@ pub struct ContainerState {
     /// Init's pid (0 once stopped, as runc reports it).
     pub pid: i32,
     pub bundle: PathBuf,
+    /// The root filesystem, resolved.
+    pub rootfs: PathBuf,
     /// RFC 3339.
     pub created: String,
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// The owner recorded in the state (runc's `state` field; empty for root).
+    pub owner: String,
+    /// The user owning the container (its state directory).
+    pub owner_uid: u32,
 }
 
-fn container_state(s: &state::State, status: Status) -> ContainerState {
-    let v = state::state_json(s, status);
+fn container_state((s, status, owner_uid): state::Loaded) -> ContainerState {
     ContainerState {
-        id: s.id.clone(),
+        pid: if status == Status::Stopped { 0 } else { s.pid },
+        id: s.id,
         status,
-        pid: v["pid"].as_i64().unwrap_or(0) as i32,
-        bundle: s.bundle.clone(),
-        created: s.created.clone(),
-        annotations: s.annotations.clone().into_iter().collect(),
+        bundle: s.bundle,
+        rootfs: s.rootfs,
+        created: s.created,
+        annotations: s.annotations,
+        owner: s.owner,
+        owner_uid,
     }
 }
 
 /// The container's state.
 pub fn state(root: &Path, id: &str) -> Result<ContainerState> {
     valid_id(id)?;
-    let (s, status) = state::Store::new(root)
-        .and_then(|st| st.load(id))
-        .map_err(|e| Error::classify(id, e))?;
-    Ok(container_state(&s, status))
+    let classify = |e| Error::classify(id, Operation::State, e);
+    let loaded = state::Store::new(root)
+        .and_then(|st| st.load_owned(id))
+        .map_err(classify)?;
+    Ok(container_state(loaded))
 }
 
-/// Every container under `root` that reads (a damaged one is logged and left out).
-pub fn list(root: &Path) -> Result<Vec<ContainerState>> {
-    if !root.exists() {
-        return Ok(Vec::new());
-    }
-    let store = state::Store::new(root).map_err(Error::Other)?;
-    let mut out = Vec::new();
-    for entry in store.list().map_err(Error::Other)? {
-        match entry {
-            Ok((s, status)) => out.push(container_state(&s, status)),
-            Err((id, e)) => logging::warn(&format!("list: {id}: {e:#}")),
-        }
-    }
-    Ok(out)
+/// Every container under `root` that reads, by id; each is read when the iterator reaches
+/// it (a damaged one is logged and left out). None when `root` does not exist.
+pub fn list(root: &Path) -> Result<impl Iterator<Item = ContainerState>> {
+    let entries = match root.exists() {
+        true => Some(
+            state::Store::new(root)
+                .and_then(|st| st.list())
+                .map_err(Error::Other)?,
+        ),
+        false => None,
+    };
+    Ok(entries
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| match entry {
+            Ok(loaded) => Some(container_state(loaded)),
+            Err((id, e)) => {
+                logging::warn(&format!("list: {id}: {e:#}"));
+                None
+            }
+        }))
 }
 
-/// Send `signal` to init, or with `all` to every process of the container.
-pub fn kill(root: &Path, id: &str, signal: nix::sys::signal::Signal, all: bool) -> Result<()> {
+/// Send signal number `signal` to init, or with `all` to every process of the container.
+/// A number, not a `nix` Signal: 0 probes, and real-time signals have no `nix` Signal.
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     valid_id(id)?;
-    container::kill(root, id, signal as i32, all).map_err(|e| Error::classify(id, e))
+    container::kill(root, id, signal, all).map_err(|e| Error::classify(id, Operation::Kill, e))
 }
 
-/// Remove a stopped container (with `force`, a running one is killed first).
+/// Remove a stopped container (with `force`, a running one is killed first, and a damaged
+/// or half-created one is removed).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     valid_id(id)?;
-    container::delete(root, id, force).map_err(|e| Error::classify(id, e))
+    container::delete(root, id, force).map_err(|e| Error::classify(id, Operation::Delete, e))
 }
 
 /// Run a new process in the container; returns its exit code (0 with `req.detach`).
 pub fn exec(root: &Path, id: &str, req: ExecRequest) -> Result<i32> {
     valid_id(id)?;
-    container::exec(root, id, req).map_err(|e| Error::classify(id, e))
+    container::exec(root, id, req).map_err(|e| Error::classify(id, Operation::Exec, e))
 }
 
 /// Freeze every process of the container.
 pub fn pause(root: &Path, id: &str) -> Result<()> {
     valid_id(id)?;
-    container::pause(root, id).map_err(|e| Error::classify(id, e))
+    container::pause(root, id).map_err(|e| Error::classify(id, Operation::Pause, e))
 }
 
 /// Thaw a paused container.
 pub fn resume(root: &Path, id: &str) -> Result<()> {
     valid_id(id)?;
-    container::resume(root, id).map_err(|e| Error::classify(id, e))
+    container::resume(root, id).map_err(|e| Error::classify(id, Operation::Resume, e))
 }
 
 /// Change the container's resources: the fields set in `resources` replace its own.
 pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
     valid_id(id)?;
     let changes = serde_json::to_value(resources).map_err(|e| Error::Other(e.into()))?;
-    container::update(root, id, changes).map_err(|e| Error::classify(id, e))
+    container::update(root, id, changes).map_err(|e| Error::classify(id, Operation::Update, e))
 }
 
-/// One `events --stats` sample: the container's cgroup statistics, in runc's shape.
+/// One sample of the container's statistics (its cgroup's, and the network interfaces of
+/// its netns), in the shape of runc's `events --stats`; a stopped container has none.
 pub fn events(root: &Path, id: &str) -> Result<serde_json::Value> {
     valid_id(id)?;
-    let (s, _) = state::Store::new(root)
-        .and_then(|st| st.load(id))
-        .map_err(|e| Error::classify(id, e))?;
-    s.cgroup.stats().map_err(|e| Error::classify(id, e))
+    container::stats_sample(root, id).map_err(|e| Error::classify(id, Operation::Events, e))
+}
+
+/// A sample of the statistics now and every `interval`, and each OOM kill as it happens,
+/// until the container stops (runc's `events`).
+pub fn watch_events(root: &Path, id: &str, interval: Duration) -> Result<Events> {
+    valid_id(id)?;
+    let inner = container::watch_events(root, id, interval)
+        .map_err(|e| Error::classify(id, Operation::Events, e))?;
+    Ok(Events {
+        inner,
+        id: id.to_string(),
+    })
+}
+
+/// What [`watch_events`] returns: it reads the state once per interval, when it is iterated.
+pub struct Events {
+    inner: container::Events,
+    id: String,
+}
+
+impl Iterator for Events {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Result<Event>> {
+        let id = &self.id;
+        self.inner
+            .next()
+            .map(|r| r.map_err(|e| Error::classify(id, Operation::Events, e)))
+    }
+}
+
+/// The container's processes (host pids, sorted); none once it has stopped.
+pub fn processes(root: &Path, id: &str) -> Result<Vec<i32>> {
+    valid_id(id)?;
+    container::processes_of(root, id).map_err(|e| Error::classify(id, Operation::Processes, e))
+}
+
+/// Checkpoint the container `opts.id` through CRIU (the program `criu`) into
+/// `opts.criu.image_path`; unless `opts.leave_running` (or a pre-dump), it is then deleted.
+pub fn checkpoint(root: &Path, criu: &Path, opts: &CheckpointOptions) -> Result<()> {
+    let id = &opts.id;
+    valid_id(id)?;
+    container::checkpoint::checkpoint(root, criu, opts)
+        .map_err(|e| Error::classify(id, Operation::Checkpoint, e))
+}
+
+/// Restore a checkpoint as the new container `opts.id` of `opts.bundle`; returns its exit
+/// code in the foreground, 0 with `opts.detach`.
+pub fn restore(root: &Path, criu: &Path, opts: &RestoreOptions) -> Result<i32> {
+    let id = &opts.id;
+    valid_id(id)?;
+    container::checkpoint::restore(root, criu, opts)
+        .map_err(|e| Error::classify(id, Operation::Restore, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn the_kind_is_found_in_the_chain() {
+        let c = |e: anyhow::Error, op| Error::classify("c1", op, e);
+        let e = c(error::Kind::NotFound.into(), Operation::Kill);
+        assert!(
+            matches!(e, Error::NotFound { ref id } if id == "c1"),
+            "{e:?}"
+        );
+        let e = c(error::Kind::Exists("c1".into()).into(), Operation::Create);
+        assert!(matches!(e, Error::Exists { ref id } if id == "c1"), "{e:?}");
+        let e = c(state::WrongStatus(Status::Paused).into(), Operation::Pause);
+        assert!(
+            matches!(
+                e,
+                Error::WrongStatus {
+                    op: Operation::Pause,
+                    status: Status::Paused,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "cannot pause container \"c1\": it is paused");
+        // Init gone under us: the container is stopped.
+        let e = c(error::Kind::NotRunning.into(), Operation::Exec);
+        assert!(
+            matches!(
+                e,
+                Error::WrongStatus {
+                    status: Status::Stopped,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn config_and_kernel_errors_keep_the_whole_error() {
+        let cfg = error::BadConfig::mark(anyhow::anyhow!(
+            "process.cwd \"x\": must be an absolute path"
+        ));
+        match Error::classify("c1", Operation::Create, cfg) {
+            Error::BadConfig {
+                field,
+                reason,
+                cause,
+            } => {
+                assert_eq!(field, "process.cwd");
+                assert_eq!(reason, "\"x\": must be an absolute path");
+                assert_eq!(
+                    format!("{cause:#}"),
+                    "process.cwd \"x\": must be an absolute path"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let io = Err::<(), _>(std::io::Error::from_raw_os_error(libc::EACCES))
+            .context("open /x")
+            .unwrap_err();
+        match Error::classify("c1", Operation::Create, io) {
+            Error::Kernel { op, errno, cause } => {
+                assert_eq!(op, "open /x");
+                assert_eq!(errno, nix::errno::Errno::EACCES);
+                assert_eq!(
+                    format!("{cause:#}"),
+                    "open /x: Permission denied (os error 13)"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Error::classify("c1", Operation::Start, anyhow::anyhow!("hook failed"));
+        assert!(matches!(e, Error::Other(_)), "{e:?}");
+    }
 }

@@ -13,9 +13,9 @@
 mod cli;
 mod commands;
 
-// The library's modules under their old names: the verbs in commands/ reach them as
-// `crate::state`, `crate::container`, ...
-use carrack::{cgroups, config, container, linux, logging, rootless, selfexe, state};
+// The verbs go through the library's API (src/lib.rs); main reaches its modules only for
+// what happens before any verb: the command line, fds, signals, the log.
+use carrack::{linux, logging, selfexe};
 
 use anyhow::{bail, Result};
 use clap::Parser;
@@ -111,9 +111,9 @@ fn carrack_main() -> ! {
             logging::debug(&format!("exit status {code}"));
             code
         }
-        Err(e) if stdout_closed() && is_broken_pipe(&e) => exit_as_sigpipe(),
+        Err(e) if stdout_closed() && commands::errors::is_broken_pipe(&e) => exit_as_sigpipe(),
         Err(e) => {
-            logging::error(&format!("{e:#}"));
+            logging::error(&commands::errors::message(&e));
             failed
         }
     };
@@ -144,13 +144,6 @@ fn stdout_closed() -> bool {
     // SAFETY: one valid pollfd, zero timeout.
     let ready = unsafe { libc::poll(&mut p, 1, 0) };
     ready == 1 && p.revents & libc::POLLERR != 0
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }
 
 /// The status a shell shows for a process killed by SIGPIPE (128 + 13), as runc's.
@@ -215,17 +208,12 @@ fn no_error_backtraces() {
 /// the caller's open fds.
 fn check_preserved_fds(cmd: Option<&Command>) -> Result<()> {
     let (n, listen) = match cmd {
-        Some(Command::Create(a)) => (a.opts.preserve_fds, container::listen_fds()),
-        Some(Command::Run(a)) => (a.opts.preserve_fds, container::listen_fds()),
+        Some(Command::Create(a)) => (a.opts.preserve_fds, carrack::container::listen_fds()),
+        Some(Command::Run(a)) => (a.opts.preserve_fds, carrack::container::listen_fds()),
         Some(Command::Exec(a)) => (a.preserve_fds, 0),
         _ => return Ok(()),
     };
     linux::process::check_preserved_fds(n, listen)
-}
-
-/// --criu, or `criu` on PATH (runc's default).
-fn criu_path(g: &cli::Global) -> std::path::PathBuf {
-    g.criu.clone().unwrap_or_else(|| "criu".into())
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
@@ -237,20 +225,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let Some(cmd) = cli.command else {
         bail!("no command given: see carrack --help");
     };
-    if g.systemd_cgroup {
-        cgroups::systemd::enable()?;
-    }
-    rootless::init(&g.rootless)?;
+    g.apply()?;
     let root = &g.root();
     if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
-        selfexe::protect()?;
+        carrack::protect_executable()?;
     }
     match cmd {
-        Command::Create(a) => container::create(root, &a.id, &a.opts.options(), None).map(|_| 0),
-        Command::Start(a) => {
-            config::validate_id(&a.id)?;
-            container::start(root, &a.id).map(|_| 0)
-        }
+        Command::Create(a) => commands::create::run(root, &a).map(|_| 0),
+        Command::Start(a) => carrack::start(root, &a.id).map(|_| 0).map_err(Into::into),
         Command::State(a) => commands::state::run(root, &a.id).map(|_| 0),
         Command::Kill(a) => commands::kill::run(root, &a).map(|_| 0),
         Command::Delete(a) => commands::delete::run(root, &a).map(|_| 0),
@@ -260,19 +242,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(a) => commands::exec::run(root, *a),
         Command::Ps(a) => commands::ps::run(root, &a.id, &a.format, &a.ps_args).map(|_| 0),
         Command::Events(a) => commands::events::run(root, &a).map(|_| 0),
-        Command::Pause(a) => {
-            config::validate_id(&a.id)?;
-            container::pause(root, &a.id).map(|_| 0)
-        }
-        Command::Resume(a) => {
-            config::validate_id(&a.id)?;
-            container::resume(root, &a.id).map(|_| 0)
-        }
+        Command::Pause(a) => carrack::pause(root, &a.id).map(|_| 0).map_err(Into::into),
+        Command::Resume(a) => carrack::resume(root, &a.id).map(|_| 0).map_err(Into::into),
         Command::Update(a) => commands::update::run(root, &a).map(|_| 0),
-        Command::Features(_) => commands::features::run(&criu_path(g)).map(|_| 0),
+        Command::Features(_) => commands::features::run(&g.criu_path()).map(|_| 0),
         Command::Checkpoint(a) => {
-            container::checkpoint::checkpoint(root, &criu_path(g), &a.options()).map(|_| 0)
+            commands::checkpoint::checkpoint(root, &g.criu_path(), &a).map(|_| 0)
         }
-        Command::Restore(a) => container::checkpoint::restore(root, &criu_path(g), &a.options()),
+        Command::Restore(a) => commands::checkpoint::restore(root, &g.criu_path(), &a),
     }
 }

@@ -15,16 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static CGROUPS: AtomicBool = AtomicBool::new(false);
 
-/// Called once by main with the value of the global --rootless.
-pub fn init(flag: &str) -> Result<()> {
-    let on = match flag {
-        "true" => true,
-        "false" => false,
-        "auto" => auto(),
-        other => bail!("--rootless {other:?}: must be true, false or auto"),
-    };
-    CGROUPS.store(on, Ordering::Relaxed);
-    Ok(())
+/// Rootless cgroups on or off; None: decided as runc's auto (once, at start-up).
+pub fn set_cgroups(on: Option<bool>) {
+    CGROUPS.store(on.unwrap_or_else(auto), Ordering::Relaxed);
 }
 
 /// runc's shouldUseRootlessCgroupManager for the cgroupfs driver: a non-root euid, or root

@@ -62,6 +62,25 @@ pub enum Status {
     Stopped,
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an operation found: the container's status forbids it (a kind of error: lib.rs adds
+/// the operation, the binary prints runc's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongStatus(pub Status);
+
+impl std::fmt::Display for WrongStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the container is {}", self.0)
+    }
+}
+
+impl std::error::Error for WrongStatus {}
+
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -75,7 +94,10 @@ impl Status {
 }
 
 /// One entry of `list`: the state, or the id and why it could not be read.
-pub type Listed = Result<(State, Status), (String, anyhow::Error)>;
+pub type Listed = Result<Loaded, (String, anyhow::Error)>;
+
+/// A container as `load_owned` reads it: its state, status, and the uid owning its directory.
+pub type Loaded = (State, Status, u32);
 
 /// The state object runc prints and hooks read on stdin (runtime-spec state plus runc's
 /// rootfs, created, owner), its keys in runc's order (serde_json keeps insertion order).
@@ -97,6 +119,7 @@ pub fn state_json(s: &State, status: Status) -> serde_json::Value {
     v
 }
 
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
 }
@@ -181,7 +204,7 @@ impl Store {
     /// Open and exclusively lock an existing container.
     pub fn lock(&self, id: &str) -> Result<Locked> {
         let path = self.dir(id);
-        let dir = open_existing_dir(&path)?;
+        let (dir, _) = open_existing_dir(&path)?;
         flock(&dir, libc::LOCK_EX)?;
         // The directory may have been deleted while we waited for the lock.
         if nix::sys::stat::fstat(&dir)?.st_nlink == 0 {
@@ -193,16 +216,22 @@ impl Store {
 
     /// Read without taking the lock: state.json is only ever replaced atomically.
     pub fn load(&self, id: &str) -> Result<(State, Status)> {
+        self.load_owned(id)
+            .map(|(state, status, _)| (state, status))
+    }
+
+    /// `load`, and the uid owning the container's directory (`list` shows its name).
+    pub fn load_owned(&self, id: &str) -> Result<Loaded> {
         let path = self.dir(id);
-        let dir = open_existing_dir(&path)?;
+        let (dir, owner) = open_existing_dir(&path)?;
         let state = read_state(&path)?;
         let status = status_of(&state, &path, Some(&dir));
-        Ok((state, status))
+        Ok((state, status, owner))
     }
 
     /// Every container under the root, sorted by id; unreadable entries are reported, not hidden.
     /// Each state is read when the iterator reaches it: `list` of 1,000 containers holds one.
-    pub fn list(&self) -> Result<impl Iterator<Item = Listed> + '_> {
+    pub fn list(&self) -> Result<impl Iterator<Item = Listed>> {
         let mut ids: Vec<String> = fs::read_dir(&self.root)
             .with_context(|| format!("--root {}: cannot list", self.root.display()))?
             .filter_map(|e| e.ok())
@@ -217,9 +246,10 @@ impl Store {
             .filter(|n| !n.starts_with('.'))
             .collect();
         ids.sort();
+        let store = self.clone();
         Ok(ids
             .into_iter()
-            .map(|id| self.load(&id).map_err(|e| (id, e))))
+            .map(move |id| store.load_owned(&id).map_err(|e| (id, e))))
     }
 }
 
@@ -280,7 +310,8 @@ impl Locked {
     }
 }
 
-fn open_existing_dir(path: &Path) -> Result<File> {
+/// The directory, and the uid owning it.
+fn open_existing_dir(path: &Path) -> Result<(File, u32)> {
     let dir = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             crate::error::Kind::NotFound.into()
@@ -298,7 +329,7 @@ fn open_existing_dir(path: &Path) -> Result<File> {
             path.display()
         );
     }
-    Ok(dir)
+    Ok((dir, owner))
 }
 
 /// The config this process saved, by path: `run` creates, starts and deletes in one process
@@ -458,8 +489,9 @@ mod tests {
         let store = Store::new(root.path()).unwrap();
         let first = store.create(sample("a")).unwrap();
         let err = store.create(sample("a")).err().unwrap();
-        assert!(
-            err.to_string().contains("container with id exists"),
+        assert_eq!(
+            err.downcast_ref::<crate::error::Kind>(),
+            Some(&crate::error::Kind::Exists("a".into())),
             "{err}"
         );
         drop(first);
@@ -482,7 +514,11 @@ mod tests {
         locked.destroy().unwrap();
         assert!(store.load("b").is_err());
         let err = store.lock("b").err().unwrap();
-        assert!(err.to_string().contains("does not exist"));
+        assert_eq!(
+            err.downcast_ref::<crate::error::Kind>(),
+            Some(&crate::error::Kind::NotFound),
+            "{err}"
+        );
     }
 
     #[test]

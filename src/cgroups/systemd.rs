@@ -20,7 +20,7 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Called by main for --systemd-cgroup.
 pub fn enable() -> Result<()> {
     if !std::path::Path::new("/run/systemd/system").exists() {
-        bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs driver");
+        bail!("systemd is not running on this host (no /run/systemd/system); use the default cgroupfs driver");
     }
     ENABLED.store(true, Ordering::Relaxed);
     Ok(())

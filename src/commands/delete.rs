@@ -3,6 +3,5 @@ use anyhow::Result;
 use std::path::Path;
 
 pub fn run(root: &Path, a: &DeleteArgs) -> Result<()> {
-    crate::config::validate_id(&a.id)?;
-    crate::container::delete(root, &a.id, a.force)
+    Ok(carrack::delete(root, &a.id, a.force)?)
 }

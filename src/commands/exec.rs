@@ -3,7 +3,7 @@
 
 use crate::cli::ExecArgs;
 use anyhow::{bail, Context, Result};
-use carrack::container::{ExecProcess, ExecRequest};
+use carrack::{ExecProcess, ExecRequest};
 use oci_spec::runtime::Process;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -21,7 +21,7 @@ pub fn run(root: &Path, a: ExecArgs) -> Result<i32> {
         ignore_paused: a.ignore_paused,
         process: ExecProcess::Derived(Box::new(move |base| build_process(base, &a))),
     };
-    carrack::container::exec(root, &id, req)
+    Ok(carrack::exec(root, &id, req)?)
 }
 
 /// The container's process as the template; `--process` replaces it whole, the other flags
@@ -31,13 +31,13 @@ pub fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
         let text = std::fs::read(p).with_context(|| format!("--process {}", p.display()))?;
         let mut v: Value =
             serde_json::from_slice(&text).with_context(|| format!("--process {}", p.display()))?;
-        crate::linux::scheduling::respell_flags(&mut v);
+        carrack::linux::scheduling::respell_flags(&mut v);
         // runc reads the file into Go's zero values: no `user` means uid 0, gid 0.
         if let Some(o) = v.as_object_mut() {
             o.entry("user")
                 .or_insert_with(|| json!({"uid": 0, "gid": 0}));
         }
-        let proc_: Process = crate::config::from_json_value(&v)
+        let proc_: Process = carrack::config::from_json_value(&v)
             .map_err(|e| anyhow::anyhow!("--process {}: {e:#}", p.display()))?;
         return Ok(proc_);
     }
@@ -98,7 +98,7 @@ pub fn build_process(base: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if let Some(label) = &a.process_label {
         v["selinuxLabel"] = json!(label);
     }
-    crate::config::from_json_value(&v).context("exec: building the process")
+    carrack::config::from_json_value(&v).context("exec: building the process")
 }
 
 #[cfg(test)]

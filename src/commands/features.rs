@@ -87,7 +87,7 @@ pub fn document() -> serde_json::Value {
         .iter()
         .copied()
         .filter(|o| {
-            crate::linux::mounts::parse_options(&[o.to_string()]).is_ok_and(|p| p.data.is_empty())
+            carrack::linux::mounts::parse_options(&[o.to_string()]).is_ok_and(|p| p.data.is_empty())
         })
         .collect();
     let namespaces: Vec<&str> = NAMESPACES
@@ -100,16 +100,16 @@ pub fn document() -> serde_json::Value {
         .map(|c| c.to_string())
         .collect();
     caps.sort();
-    let layout = crate::cgroups::detect_layout().ok();
-    use crate::cgroups::Layout;
+    let layout = carrack::cgroups::detect_layout().ok();
+    use carrack::cgroups::Layout;
     // A rootless caller (runc's test: not root, or in a user namespace) cannot use what needs
     // the host's privileges: idmapped mounts of host filesystems, moving the host's network
     // devices. runc 1.1.5 answers the same for every caller; we answer for the one asking.
-    let privileged = !crate::rootless::euid() && !crate::rootless::in_user_namespace();
+    let privileged = !carrack::rootless::euid() && !carrack::rootless::in_user_namespace();
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": crate::config::OCI_VERSION,
-        "hooks": crate::linux::hooks::KINDS,
+        "ociVersionMax": carrack::config::OCI_VERSION,
+        "hooks": carrack::linux::hooks::KINDS,
         "mountOptions": mount_options,
         "linux": {
             "namespaces": namespaces,
@@ -125,14 +125,14 @@ pub fn document() -> serde_json::Value {
             },
             "seccomp": {
                 "enabled": true,
-                "actions": crate::linux::seccomp::ACTIONS,
-                "operators": crate::linux::seccomp::OPERATORS,
-                "archs": crate::linux::seccomp::arches(),
-                "knownFlags": crate::linux::seccomp::FLAGS,
-                "supportedFlags": crate::linux::seccomp::FLAGS
+                "actions": carrack::linux::seccomp::ACTIONS,
+                "operators": carrack::linux::seccomp::OPERATORS,
+                "archs": carrack::linux::seccomp::arches(),
+                "knownFlags": carrack::linux::seccomp::FLAGS,
+                "supportedFlags": carrack::linux::seccomp::FLAGS
             },
-            "apparmor": {"enabled": crate::linux::lsm::apparmor_enabled()},
-            "selinux": {"enabled": crate::linux::lsm::selinux_enabled()},
+            "apparmor": {"enabled": carrack::linux::lsm::apparmor_enabled()},
+            "selinux": {"enabled": carrack::linux::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": privileged},
             "mountExtensions": {"idmap": {"enabled": privileged}}
@@ -149,7 +149,7 @@ pub fn document() -> serde_json::Value {
 /// true only when `criu` answers a VERSION request and is new enough, and that version.
 pub fn run(criu: &std::path::Path) -> Result<()> {
     let mut doc = document();
-    let version = crate::linux::criu::check_version(criu).ok();
+    let version = carrack::linux::criu::check_version(criu).ok();
     let a = &mut doc["annotations"];
     a["org.opencontainers.runc.checkpoint.enabled"] = version.is_some().to_string().into();
     if let Some(v) = version {

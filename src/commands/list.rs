@@ -1,5 +1,4 @@
 use crate::cli::{ListArgs, ListFormat};
-use crate::state::Store;
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -9,25 +8,16 @@ const HEAD: [&str; 6] = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
 const KEYS: [&str; 6] = ["id", "pid", "status", "bundle", "created", "owner"];
 
 /// Memory stays flat in the number of containers: each state is read, printed (quiet, JSON)
-/// or cut down to its table cells, and dropped before the next is read.
+/// or cut down to its table cells, and dropped before the next is read. runc lists nothing
+/// (not an error) when the root was never used; a corrupt entry is logged by the library,
+/// never silently dropped.
 pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
     let mut out = Output::new(a);
-    if !root.exists() {
-        // runc lists nothing (not an error) when the root was never used.
-        return out.finish();
-    }
-    let store = Store::new(root)?;
     let mut owners = Owners::default();
-    for entry in store.list()? {
-        match entry {
-            Ok((s, status)) => {
-                let mut row = super::state_json(&s, status);
-                row["owner"] = owners.name(&store.dir(&s.id)).into();
-                out.row(row)?;
-            }
-            // A corrupt entry is shown, never silently dropped.
-            Err((id, e)) => crate::logging::warn(&format!("list: {id}: {e:#}")),
-        }
+    for s in carrack::list(root)? {
+        let mut row = super::state::state_json(&s);
+        row["owner"] = owners.name(s.owner_uid).into();
+        out.row(row)?;
     }
     out.finish()
 }
@@ -43,11 +33,7 @@ struct Owners {
 impl Owners {
     /// As runc's list: the user owning the container's state dir, by name from the host's
     /// /etc/passwd, else "#UID" (`state` prints the owner field as it is, "" for root).
-    fn name(&mut self, dir: &Path) -> String {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
-            return String::new();
-        };
+    fn name(&mut self, uid: u32) -> String {
         if let Some((_, n)) = self.names.iter().find(|(u, _)| *u == uid) {
             return n.clone();
         }

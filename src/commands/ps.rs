@@ -2,19 +2,11 @@
 //! table is the host's `ps` (default `-ef`) filtered to those pids. A stopped container is
 //! no error: runc prints the header alone, and `null` (Go's empty list) as JSON.
 
-use crate::state::{Status, Store};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 pub fn run(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
-    crate::config::validate_id(id)?;
-    let (state, status) = Store::new(root)?.load(id)?;
-    let pids = match crate::container::processes(&state) {
-        Ok(pids) => pids,
-        // Its cgroup may be gone with the last process: nothing runs.
-        Err(_) if status == Status::Stopped => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let pids = carrack::processes(root, id)?;
     match format {
         "json" if pids.is_empty() => println!("null"),
         "json" => println!("{}", serde_json::to_string(&pids)?),

@@ -6,6 +6,6 @@ pub fn run(a: &SpecArgs) -> Result<()> {
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());
     }
-    let text = serde_json::to_string_pretty(&crate::config::default_spec(a.rootless))?;
+    let text = serde_json::to_string_pretty(&carrack::default_spec(a.rootless))?;
     std::fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))
 }

@@ -3,21 +3,28 @@
 
 use crate::cli::UpdateArgs;
 use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
 pub fn run(root: &Path, a: &UpdateArgs) -> Result<()> {
-    crate::config::validate_id(&a.id)?;
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
         bail!("update: Intel RDT is not supported (no resctrl on this host)");
     }
+    let resources = resources(a)?;
+    Ok(carrack::update(root, &a.id, &resources)?)
+}
+
+/// The resources to change: `-r`'s, amended by the flags. Only the fields set replace the
+/// container's own (the library merges them).
+fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     let mut changes = match &a.resources {
         Some(p) => read_resources(p)?,
         None => json!({}),
     };
     apply_flags(a, &mut changes)?;
     unlimited_memory_lifts_swap(&mut changes);
-    crate::container::update(root, &a.id, changes)
+    carrack::config::from_json_value(&changes).context("update: resources")
 }
 
 /// As runc: `memory.limit` -1 (unlimited) with no swap in the same update lifts the swap limit
@@ -152,6 +159,39 @@ mod tests {
         assert_eq!(v["cpu"]["quota"], 50000);
         assert_eq!(v["cpu"]["period"], 100000);
         assert_eq!(v["pids"]["limit"], 10);
+    }
+
+    /// The library merges what is set: the typed resources must carry nothing more than the
+    /// JSON and the flags gave (no defaults of unset fields).
+    #[test]
+    fn typed_resources_carry_only_what_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.json");
+        let given = json!({
+            "memory": {"limit": 1 << 20, "swap": 2 << 20},
+            "cpu": {"shares": 512, "quota": -1, "period": 100000, "cpus": "0-1"},
+            "pids": {"limit": 50},
+            "blockIO": {"weight": 100},
+            "devices": [{"allow": false, "access": "rwm"}],
+            "unified": {"memory.high": "max"}
+        });
+        std::fs::write(&file, given.to_string()).unwrap();
+        let a = UpdateArgs {
+            resources: Some(file),
+            memory: Some("64m".into()),
+            ..Default::default()
+        };
+        let mut want = given;
+        want["memory"]["limit"] = json!(64 << 20);
+        assert_eq!(serde_json::to_value(resources(&a).unwrap()).unwrap(), want);
+        let a = UpdateArgs {
+            pids_limit: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(resources(&a).unwrap()).unwrap(),
+            json!({"pids": {"limit": 7}})
+        );
     }
 
     #[test]

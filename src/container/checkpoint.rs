@@ -40,7 +40,7 @@ pub fn checkpoint(root: &Path, criu_bin: &Path, a: &CheckpointArgs) -> Result<()
     let c = Store::new(root)?.lock(&a.id)?;
     match c.status() {
         Status::Running | Status::Paused => {}
-        s => bail!("cannot checkpoint a container that is {}", s.as_str()),
+        s => return Err(state::WrongStatus(s).into()),
     }
     let spec = c.config()?;
     criu::check_version(criu_bin)?;
@@ -123,8 +123,8 @@ pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
     config::validate_id(&a.id)?;
     let bundle =
         fs::canonicalize(&a.bundle).with_context(|| format!("--bundle {}", a.bundle.display()))?;
-    let spec = config::load(&bundle)?;
-    config::validate(&spec, &bundle)?;
+    let spec = config::load(&bundle).map_err(crate::error::BadConfig::mark)?;
+    config::validate(&spec, &bundle).map_err(crate::error::BadConfig::mark)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?;
     let images_path = a
         .criu

@@ -3,6 +3,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::config;
+use crate::error::BadConfig;
 use crate::launcher::{self, Launch};
 use crate::linux::namespaces;
 use crate::state::{self, Locked, Phase, State, Store};
@@ -56,8 +57,8 @@ pub fn create_held(
     config::validate_id(id)?;
     let bundle = std::fs::canonicalize(&o.bundle)
         .with_context(|| format!("--bundle {}", o.bundle.display()))?;
-    let spec = config::load(&bundle)?;
-    config::validate(&spec, &bundle)?;
+    let spec = config::load(&bundle).map_err(BadConfig::mark)?;
+    config::validate(&spec, &bundle).map_err(BadConfig::mark)?;
     crate::rootless::check(&spec)?;
     crate::linux::netdev::check_present(&spec)?;
     let console = console_socket(&spec, o, console)?;

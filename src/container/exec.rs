@@ -3,7 +3,7 @@
 
 use crate::init::exec::ExecCtx;
 use crate::linux::namespaces;
-use crate::state::{Status, Store};
+use crate::state::{Status, Store, WrongStatus};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -67,9 +67,7 @@ pub fn exec(root: &Path, id: &str, a: ExecRequest) -> Result<i32> {
     match c.status() {
         Status::Created | Status::Running => {}
         Status::Paused if a.ignore_paused => {}
-        Status::Paused => bail!("cannot exec in a paused container (use --ignore-paused)"),
-        Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Creating => bail!("cannot exec in a container that is still being created"),
+        s => return Err(WrongStatus(s).into()),
     }
     let spec = c.config()?;
     let process = match a.process {

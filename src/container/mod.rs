@@ -4,14 +4,16 @@
 pub mod checkpoint;
 mod create;
 mod criu_options;
+mod events;
 mod exec;
 pub mod tty;
 
 pub use create::{create, create_held, listen_fds, CreateOptions};
 pub use criu_options::{CheckpointOptions, CriuOptions, RestoreOptions};
+pub use events::{sample as stats_sample, watch as watch_events, Event, Events};
 pub use exec::{exec, ExecProcess, ExecRequest};
 
-use crate::state::{process_alive, Locked, Phase, Status, Store};
+use crate::state::{process_alive, Locked, Phase, Status, Store, WrongStatus};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -22,13 +24,9 @@ use std::time::{Duration, Instant};
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
-        Status::Created => {}
-        Status::Stopped => bail!("cannot start a container that has stopped"),
-        Status::Running => bail!("cannot start an already running container"),
-        Status::Creating => bail!("cannot start a container that is still being created"),
-        Status::Paused => bail!("cannot start a paused container"),
+        Status::Created => start_held(c),
+        s => Err(WrongStatus(s).into()),
     }
-    start_held(c)
 }
 
 /// Start a container we hold locked, Created or just made by create_held (run).
@@ -55,6 +53,47 @@ pub fn start_held(mut c: Locked) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `run` takes besides the id: create's options, and what follows the start.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub create: CreateOptions,
+    /// Return once the container runs (exit code 0) instead of waiting for it to exit.
+    pub detach: bool,
+    /// In the foreground: keep the stopped container instead of deleting it.
+    pub keep: bool,
+}
+
+/// run = create + start, then (unless `detach`) wait and return the container's exit code.
+/// In the foreground without a console socket, a terminal container's pty comes back to us
+/// and is relayed to our stdio. The container stays locked from create to start: no state is
+/// written or read back in between.
+pub fn run(root: &Path, id: &str, o: &RunOptions) -> Result<i32> {
+    let own_console = !o.detach && o.create.console_socket.is_none();
+    let (ours, theirs) = if own_console {
+        let (x, y) = std::os::unix::net::UnixStream::pair()?;
+        (Some(x), Some(y.into()))
+    } else {
+        (None, None)
+    };
+    let (c, pid) = create_held(root, id, &o.create, theirs)?;
+    if let Err(e) = start_held(c) {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    let master = ours.as_ref().and_then(tty::received_master);
+    let code = match master {
+        Some(m) => tty::relay(m, pid)?,
+        None => wait_foreground(pid)?,
+    };
+    if !o.keep {
+        delete(root, id, true)?;
+    }
+    Ok(code)
 }
 
 /// SIGKILL the container's init (as runc's terminate) and wait, bounded, until it is gone.
@@ -108,7 +147,7 @@ fn release_fifo(c: &Locked) -> Result<()> {
     match answer.split_first() {
         Some((b'0', _)) => Ok(()),
         Some((b'1', msg)) => bail!("{}", String::from_utf8_lossy(msg)),
-        _ => bail!("cannot start a container that has stopped"),
+        _ => Err(WrongStatus(Status::Stopped).into()),
     }
 }
 
@@ -117,7 +156,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
         Status::Created | Status::Running | Status::Paused => {}
-        _ => bail!("container not running"),
+        s => return Err(WrongStatus(s).into()),
     }
     if all && c.state.cgroup.dirs.is_empty() {
         // A rootless container without a cgroup: its processes are init's descendants.
@@ -131,6 +170,17 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         return c.state.cgroup.signal_all(sig);
     }
     crate::linux::pidfd::PidFd::open(c.state.pid, c.state.pid_start)?.signal(sig)
+}
+
+/// ps: the processes of the container `id`; none once it has stopped (its cgroup may be gone
+/// with the last of them).
+pub fn processes_of(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let (state, status) = Store::new(root)?.load(id)?;
+    match processes(&state) {
+        Ok(pids) => Ok(pids),
+        Err(_) if status == Status::Stopped => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The container's processes, sorted: its cgroup's, or, for a rootless container that has
@@ -184,8 +234,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
         Status::Running | Status::Created => c.state.cgroup.freeze(),
-        Status::Paused => bail!("container already paused"),
-        _ => bail!("container not running"),
+        s => Err(WrongStatus(s).into()),
     }
 }
 
@@ -194,7 +243,7 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
     match c.status() {
         Status::Paused => c.state.cgroup.thaw(),
-        _ => bail!("container not paused"),
+        s => Err(WrongStatus(s).into()),
     }
 }
 
@@ -202,8 +251,8 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
 /// stay) into the container's resources, apply the whole result, and keep it for next time.
 pub fn update(root: &Path, id: &str, changes: serde_json::Value) -> Result<()> {
     let c = Store::new(root)?.lock(id)?;
-    if matches!(c.status(), Status::Stopped | Status::Creating) {
-        bail!("container not running");
+    if let s @ (Status::Stopped | Status::Creating) = c.status() {
+        return Err(WrongStatus(s).into());
     }
     let mut spec = c.config()?;
     let mut linux = spec.linux().clone().unwrap_or_default();
@@ -264,10 +313,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     match c.status() {
         Status::Stopped | Status::Created => {}
-        s if !force => bail!(
-            "cannot delete container {id} that is not stopped: {}",
-            s.as_str()
-        ),
+        s if !force => return Err(WrongStatus(s).into()),
         _ => {}
     }
     let spec = c.config().ok();

@@ -2,7 +2,7 @@
 //! and the two that init must unshare itself (cgroup: after it is placed in its cgroup; time:
 //! offsets can only be written before any process enters).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -140,7 +140,7 @@ pub fn plan_exec(pid: i32, start: u64, namespaces: &[LinuxNamespace]) -> Result<
     }
     // The comparisons above read /proc/<pid>: still the same process now, so they held.
     if !init.alive() {
-        bail!("container not running");
+        return Err(crate::error::Kind::NotRunning.into());
     }
     p.join
         .sort_by_key(|(_, f, _)| *f != nix::sched::CloneFlags::CLONE_NEWUSER);

@@ -2,7 +2,7 @@
 //! is open and the start time still matches, every signal and namespace join through it
 //! reaches that process, never a newer one that reused its pid.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 pub struct PidFd(OwnedFd);
@@ -16,14 +16,14 @@ impl PidFd {
         if fd < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::ESRCH) {
-                bail!("container not running");
+                return Err(crate::error::Kind::NotRunning.into());
             }
             return Err(e).with_context(|| format!("pidfd_open {pid}"));
         }
         // SAFETY: the kernel just gave us this fd; nothing else owns it.
         let p = PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) });
         if !super::process::process_alive(pid, start) {
-            bail!("container not running");
+            return Err(crate::error::Kind::NotRunning.into());
         }
         Ok(p)
     }
@@ -43,7 +43,7 @@ impl PidFd {
         if r != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::ESRCH) {
-                bail!("container not running");
+                return Err(crate::error::Kind::NotRunning.into());
             }
             return Err(e).context("kill");
         }
