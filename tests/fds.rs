@@ -119,3 +119,28 @@ fn a_closed_stdin_stays_closed_in_the_container() {
     let out = run_via_shell(&b, &id, "", "");
     assert_eq!(text(&out.stdout), "/dev/null\n", "{}", text(&out.stderr));
 }
+
+/// A caller's /dev/null on stdio becomes the container's own /dev/null (runc's
+/// reOpenDevNull): the host's is a file on a mount outside the container, which CRIU cannot
+/// checkpoint (podman's conmon gives it as stdin without `-i`).
+#[test]
+fn the_hosts_dev_null_on_stdin_becomes_the_containers() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep mnt_id /proc/self/fdinfo/0; grep ' /dev ' /proc/self/mountinfo",
+    ]);
+    let id = b.id("devnull");
+    let out = run_via_shell(&b, &id, "", "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let fd0_mount = lines.next().and_then(|l| l.split_whitespace().nth(1));
+    let dev_mount = lines.next().and_then(|l| l.split_whitespace().next());
+    assert!(fd0_mount.is_some() && dev_mount.is_some(), "{stdout}");
+    assert_eq!(
+        fd0_mount, dev_mount,
+        "fd 0 is not on the container's /dev mount: {stdout}"
+    );
+}

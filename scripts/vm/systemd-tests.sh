@@ -389,6 +389,19 @@ t_podman() {
   unit_gone "$cg"
 }
 
+# count_in WHAT PODMAN-ARGS...: the counter of t_podman_checkpoint's container, read with
+# podman exec; a few tries (the first write may still be due under TCG), then fail with
+# podman's error.
+count_in() {
+  local what=$1 c
+  shift
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    c=$(podman "$@" cat /count 2>/tmp/exec.err) && [ -n "$c" ] && { echo "$c"; return; }
+    sleep 0.5
+  done
+  fail "podman exec cat /count ($what) printed '$c': $(tail -n 3 /tmp/exec.err)"
+}
+
 # podman container checkpoint and restore (the systemd driver: the restored container gets
 # its scope and limits back) counting on; then checkpoint --export and restore --import into a
 # second podman store (a --root of its own), as a move to another node is done.
@@ -401,13 +414,14 @@ t_podman_checkpoint() {
   command -v criu >/dev/null || skip no-criu "no criu in the image"
   engines_setup
   podman_image
-  # -i: stdin a pipe from conmon, as stdout and stderr are (CRIU cannot dump a host file such
-  # as /dev/null, outside the container's mounts, as stdio).
-  podman --runtime "$(ert)" run -d -i --name "$n" --network none --memory 64m --cpus 0.5 localhost/carrack-bb \
+  # No -i: conmon gives the host's /dev/null as stdin, which the runtime must replace with
+  # the container's own (runc's reOpenDevNull): CRIU cannot dump a file on a mount outside
+  # the container.
+  podman --runtime "$(ert)" run -d --name "$n" --network none --memory 64m --cpus 0.5 localhost/carrack-bb \
     sh -c 'i=0; while :; do i=$((i + 1)); echo $i > /count; sleep 0.2; done' >/dev/null || fail "podman run failed"
   sleep 3
   # A restarted counter would be below this a second after restore; a restored one is above.
-  at=$(podman exec "$n" cat /count)
+  at=$(count_in "before the checkpoint" exec "$n") || exit 1
   podman container checkpoint "$n" >/tmp/cp.out 2>&1 || fail "podman container checkpoint failed: $(tail -n 5 /tmp/cp.out)"
   eq "$(podman inspect -f '{{.State.Status}}' "$n")" exited "status after checkpoint"
   podman container restore "$n" >/tmp/cp.out 2>&1 || fail "podman container restore failed: $(tail -n 5 /tmp/cp.out)"
@@ -415,9 +429,9 @@ t_podman_checkpoint() {
   cg=$(cg_of "$(podman inspect -f '{{.State.Pid}}' "$n")")
   limits "$cg"
   sleep 1
-  now=$(podman exec "$n" cat /count) || fail "podman exec in the restored container failed"
+  now=$(count_in "after restore" exec "$n") || exit 1
   [ -n "$at" ] && [ "$now" -gt "$at" ] || fail "the restored counter is at '$now', was '$at' at the checkpoint"
-  at=$(podman exec "$n" cat /count)
+  at=$(count_in "before the export" exec "$n") || exit 1
   podman container checkpoint --export "/tmp/$n.tar.gz" "$n" >/tmp/cp.out 2>&1 \
     || fail "podman container checkpoint --export failed: $(tail -n 5 /tmp/cp.out)"
   podman rm -f "$n" >/dev/null
@@ -433,7 +447,7 @@ t_podman_checkpoint() {
   eq "$(podman $s2 inspect -f '{{.OCIRuntime}}' "$n")" "$(ert)" "the imported container's runtime"
   sleep 1
   # shellcheck disable=SC2086
-  now=$(podman $s2 exec "$n" cat /count) || fail "podman exec in the imported container failed"
+  now=$(count_in "after restore --import" $s2 exec "$n") || exit 1
   [ -n "$at" ] && [ "$now" -gt "$at" ] || fail "the imported counter is at '$now', was '$at' at the export"
   # shellcheck disable=SC2086
   podman $s2 rm -f "$n" >/dev/null || fail "podman rm (second store) failed"

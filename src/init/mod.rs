@@ -175,6 +175,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         rootfs::finish(rootfs::propagation(
             linux.and_then(|l| l.rootfs_propagation().as_deref()),
         )?)?;
+        if !dev_from_host(spec) {
+            devices::reopen_dev_null()?;
+        }
     }
     // /dev/console is bound only in a mount namespace of the container's own.
     let console = || match ctx.console {
@@ -330,7 +333,6 @@ fn setup_rootfs(
         mount_label,
     };
     let all = ctx.spec.mounts().as_deref().unwrap_or(&[]);
-    let mut dev_from_host = false;
     let mut has_devpts = false;
     let mut deferred_ro = Vec::new();
     for (i, m) in all.iter().enumerate() {
@@ -338,13 +340,9 @@ fn setup_rootfs(
         if let Some(fd) = mounts::mount_one(&mctx, i, m, defer)? {
             deferred_ro.push((i, fd));
         }
-        let dest = m.destination();
-        if dest == Path::new("/dev") && m.typ().as_deref() == Some("bind") {
-            dev_from_host = true;
-        }
-        has_devpts |= dest == Path::new("/dev/pts");
+        has_devpts |= m.destination() == Path::new("/dev/pts");
     }
-    if !dev_from_host {
+    if !dev_from_host(ctx.spec) {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
         // As runc: bound from the host in a new user namespace, or when carrack itself runs
         // in one (rootless podman runs us inside its own, where mknod is refused too).
@@ -494,4 +492,13 @@ fn notify_message(seccomp: Option<&Filter>, state_json: &str) -> String {
         .and_then(|v| v["pid"].as_i64())
         .unwrap_or(0);
     crate::linux::seccomp::listener_message(pid, f.metadata(), state_json)
+}
+
+/// A bind mount on /dev: the container has the host's devices, and carrack makes none.
+fn dev_from_host(spec: &Spec) -> bool {
+    spec.mounts()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("bind"))
 }

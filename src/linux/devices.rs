@@ -155,3 +155,60 @@ pub fn create_links(rootfs: RawFd, has_devpts: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// Is `st` the null device (1:3), wherever it lives?
+fn is_dev_null(st: &nix::sys::stat::FileStat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+}
+
+/// runc's reOpenDevNull, after pivot_root when the runtime made /dev: each of fds 0-2 that
+/// the caller gave as the host's /dev/null becomes the container's own /dev/null. A file on a
+/// mount outside the container is one CRIU cannot dump (podman's conmon gives /dev/null as
+/// stdin without `-i`). Close-on-exec fds (carrack's own stand-ins for closed stdio, main.rs)
+/// are left alone: they close at exec, as the caller had them.
+pub fn reopen_dev_null() -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+    let mut null: Option<OwnedFd> = None;
+    for fd in 0..3 {
+        // SAFETY: fds 0-2 stay open for the whole call; the borrow does not outlive it.
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = nix::sys::stat::fstat(b) else {
+            continue; // closed
+        };
+        if !is_dev_null(&st) {
+            continue;
+        }
+        let flags = fcntl(b, FcntlArg::F_GETFD).context("fcntl F_GETFD")?;
+        if FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC) {
+            continue;
+        }
+        if null.is_none() {
+            let c = c"/dev/null";
+            // SAFETY: a NUL-terminated path; the fd returned is owned below.
+            let n = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                )
+            };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error()).context("reopen /dev/null");
+            }
+            // SAFETY: a fresh fd from open, owned only here.
+            let n = unsafe { OwnedFd::from_raw_fd(n) };
+            let st = nix::sys::stat::fstat(&n).context("fstat /dev/null")?;
+            if !is_dev_null(&st) {
+                bail!("reopen /dev/null: the container's /dev/null is not the null device");
+            }
+            null = Some(n);
+        }
+        let n = null.as_ref().expect("opened above");
+        // SAFETY: dup3 onto fd 0-2 replaces the host's /dev/null with the container's; no
+        // Rust object owns those fds.
+        if unsafe { libc::dup3(n.as_raw_fd(), fd, 0) } < 0 {
+            return Err(std::io::Error::last_os_error()).context("reopen /dev/null: dup3");
+        }
+    }
+    Ok(())
+}
