@@ -175,16 +175,21 @@ pub fn recv_fd(socket: RawFd) -> Result<OwnedFd> {
         Some(&mut cmsg),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
+    // Every fd received is owned (and so closed when dropped); the first is the master.
+    let mut received = Vec::new();
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: SCM_RIGHTS with MSG_CMSG_CLOEXEC just installed this fd in our table;
-                // nothing else owns it.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            for fd in fds {
+                // SAFETY: SCM_RIGHTS with MSG_CMSG_CLOEXEC just installed this fd in our
+                // table; nothing else owns it.
+                received.push(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }
     }
-    anyhow::bail!("console: no pty master received")
+    received
+        .into_iter()
+        .next()
+        .context("console: no pty master received")
 }
 
 /// Connect to `--console-socket` (before pivot_root: the path is on the host).

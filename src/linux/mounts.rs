@@ -339,10 +339,7 @@ fn remount_bind_flags(ctx: &Ctx, m: &Mount, opts: &Options) -> Result<()> {
 /// Attach the idmapped tree the parent prepared, then the bind's flags as for any bind.
 fn mount_idmapped(ctx: &Ctx, m: &Mount, opts: &Options, tree: &std::os::fd::OwnedFd) -> Result<()> {
     use super::idmap::{MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH};
-    // SAFETY: libc::stat is a C struct of integers, for which all zeroes is a valid value.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat writes one stat into `st`, a live local; tree is an open OwnedFd.
-    unsafe { libc::fstat(tree.as_raw_fd(), &mut st) };
+    let st = nix::sys::stat::fstat(tree).context("idmapped source: stat")?;
     let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         Kind::Dir
     } else {
