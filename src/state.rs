@@ -312,13 +312,15 @@ impl Locked {
 
 /// The directory, and the uid owning it.
 fn open_existing_dir(path: &Path) -> Result<(File, u32)> {
-    let dir = File::open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            crate::error::Kind::NotFound.into()
-        } else {
-            anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
-        }
-    })?;
+    let dir = crate::linux::fs::open_cloexec(path, libc::O_RDONLY | libc::O_DIRECTORY)
+        .map(File::from)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                crate::error::Kind::NotFound.into()
+            } else {
+                anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
+            }
+        })?;
     // A rootless user acts on their own containers only, whatever a shared --root lets
     // them open (the permissions of the state directory are the first line).
     let me = nix::unistd::geteuid().as_raw();
@@ -339,7 +341,8 @@ static CONFIG_MEMO: std::sync::Mutex<Option<(PathBuf, oci_spec::runtime::Spec)>>
 
 fn read_state(dir: &Path) -> Result<State> {
     let file = dir.join(STATE_FILE);
-    let text = fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = crate::linux::fs::read_bytes(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     parse_state(&text, &file)
 }
 

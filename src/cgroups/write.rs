@@ -154,7 +154,7 @@ pub fn run(dir: &Path, writes: &[Write]) -> Result<()> {
 /// Read a cgroup file, trimmed; errors name the file.
 pub fn read(dir: &Path, file: &str) -> Result<String> {
     let p = dir.join(file);
-    fs::read_to_string(&p)
+    crate::linux::fs::read_text(&p)
         .map(|s| s.trim().to_string())
         .map_err(|e| anyhow::anyhow!("read {}: {}", p.display(), describe(&e)))
 }
