@@ -311,6 +311,24 @@ pub struct ContainerState {
     pub owner_uid: u32,
 }
 
+impl ContainerState {
+    /// The state object runc's `state` prints and hooks read on stdin (runtime-spec's state
+    /// plus runc's rootfs, created and owner), keys in runc's order.
+    pub fn to_json(&self) -> serde_json::Value {
+        state::Summary {
+            id: &self.id,
+            pid: self.pid,
+            status: self.status,
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            annotations: &self.annotations,
+            owner: &self.owner,
+        }
+        .to_json()
+    }
+}
+
 fn container_state((s, status, owner_uid): state::Loaded) -> ContainerState {
     ContainerState {
         pid: if status == Status::Stopped { 0 } else { s.pid },

@@ -102,21 +102,49 @@ pub type Loaded = (State, Status, u32);
 /// The state object runc prints and hooks read on stdin (runtime-spec state plus runc's
 /// rootfs, created, owner), its keys in runc's order (serde_json keeps insertion order).
 pub fn state_json(s: &State, status: Status) -> serde_json::Value {
-    let pid = if status == Status::Stopped { 0 } else { s.pid };
-    let mut v = serde_json::json!({
-        "ociVersion": crate::config::OCI_VERSION,
-        "id": s.id,
-        "pid": pid,
-        "status": status.as_str(),
-        "bundle": s.bundle,
-        "rootfs": s.rootfs,
-        "created": s.created,
-    });
-    if !s.annotations.is_empty() {
-        v["annotations"] = serde_json::json!(s.annotations);
+    Summary {
+        id: &s.id,
+        pid: if status == Status::Stopped { 0 } else { s.pid },
+        status,
+        bundle: &s.bundle,
+        rootfs: &s.rootfs,
+        created: &s.created,
+        annotations: &s.annotations,
+        owner: &s.owner,
     }
-    v["owner"] = s.owner.clone().into();
-    v
+    .to_json()
+}
+
+/// The fields of that state object, borrowed (from a State, or from the library's
+/// ContainerState): one builder for hooks, `state` and `list`.
+pub struct Summary<'a> {
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub annotations: &'a BTreeMap<String, String>,
+    pub owner: &'a str,
+}
+
+impl Summary<'_> {
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "ociVersion": crate::config::OCI_VERSION,
+            "id": self.id,
+            "pid": self.pid,
+            "status": self.status.as_str(),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.annotations);
+        }
+        v["owner"] = self.owner.into();
+        v
+    }
 }
 
 #[derive(Clone)]

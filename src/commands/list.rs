@@ -15,7 +15,7 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
     let mut out = Output::new(a);
     let mut owners = Owners::default();
     for s in carrack::list(root)? {
-        let mut row = super::state::state_json(&s);
+        let mut row = s.to_json();
         row["owner"] = owners.name(s.owner_uid).into();
         out.row(row)?;
     }
