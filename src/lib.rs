@@ -80,6 +80,7 @@ pub use container::{
     CheckpointOptions, CreateOptions, CriuOptions, Event, ExecProcess, ExecRequest, RestoreOptions,
     RunOptions,
 };
+pub use error::{Opt, OptError};
 pub use logging::{LogFormat, Settings as LogSettings};
 pub use state::Status;
 
@@ -243,6 +244,13 @@ pub fn protect_executable() -> Result<()> {
 /// a call, nothing is logged.
 pub fn init_logging(settings: LogSettings) {
     logging::init(settings)
+}
+
+/// How the texts the library writes itself (warnings, a container's init's last words) name
+/// the options an error is about ([`Opt`], found in a chain as [`OptError`]): the carrack
+/// binary names them by its flags. Plain words unless called; the first call decides.
+pub fn name_options(names: fn(Opt) -> &'static str) {
+    error::name_options(names)
 }
 
 /// Cgroups through systemd (a transient unit per container, over D-Bus) instead of cgroupfs,

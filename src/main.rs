@@ -83,6 +83,8 @@ fn stdio_open() {
 
 #[cfg_attr(test, allow(dead_code))] // the entry point is not built for tests
 fn carrack_main() -> ! {
+    // The library's own warnings name options as the command line does.
+    carrack::name_options(commands::errors::flag);
     let cli = match Cli::try_parse_from(args_os()) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help

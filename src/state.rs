@@ -11,6 +11,7 @@
 //!   not a zombie) and the presence of exec.fifo.
 
 use crate::cgroups::Cgroup;
+use crate::error::{Opt, OptContext};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -165,7 +166,7 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(root)
-            .with_context(|| format!("--root {}: cannot create", root.display()))?;
+            .with_opt_context(|| Opt::Root.said(format!(" {}: cannot create", root.display())))?;
         Ok(Store {
             root: root.to_path_buf(),
         })
@@ -261,7 +262,7 @@ impl Store {
     /// Each state is read when the iterator reaches it: `list` of 1,000 containers holds one.
     pub fn list(&self) -> Result<impl Iterator<Item = Listed>> {
         let mut ids: Vec<String> = fs::read_dir(&self.root)
-            .with_context(|| format!("--root {}: cannot list", self.root.display()))?
+            .with_opt_context(|| Opt::Root.said(format!(" {}: cannot list", self.root.display())))?
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             // A rootless user does not see other users' containers in a shared --root.
@@ -376,10 +377,10 @@ fn read_state(dir: &Path) -> Result<State> {
 
 /// state.json's bytes to a State; an error names `file` (fuzz/ fuzzes this).
 pub fn parse_state(text: &[u8], file: &Path) -> Result<State> {
-    serde_json::from_slice(text).with_context(|| {
-        format!(
-            "{}: corrupt state, remove it with delete --force",
-            file.display()
+    serde_json::from_slice(text).with_opt_context(|| {
+        Opt::ForceDelete.within(
+            format!("{}: corrupt state, remove it with ", file.display()),
+            "",
         )
     })
 }

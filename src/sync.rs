@@ -84,7 +84,7 @@ pub enum Msg {
     HooksDone,
     /// init → parent: set up, now waiting on exec.fifo.
     Ready,
-    /// init → parent: setup failed; the text is the error chain.
+    /// init → parent: setup failed; the text is the error chain (error::to_wire).
     Error(String),
 }
 
@@ -239,7 +239,7 @@ impl Channel {
     pub fn expect(&self, want: Msg) -> Result<Msg> {
         match self.recv()? {
             Some(m) if std::mem::discriminant(&m) == std::mem::discriminant(&want) => Ok(m),
-            Some(Msg::Error(text)) => bail!("{text}"),
+            Some(Msg::Error(text)) => Err(crate::error::from_wire(&text)),
             Some(m) => bail!("init channel: expected {want:?}, got {m:?}"),
             None => bail!("init channel: peer exited before {want:?}"),
         }

@@ -19,6 +19,7 @@ mod v1;
 mod v2;
 mod write;
 
+use crate::error::Opt;
 use anyhow::{bail, Context, Result};
 pub use oom::OomWatch;
 use parse::{CgroupMount, ProcCgroup};
@@ -342,7 +343,8 @@ impl Cgroup {
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_)))
             {
-                bail!("exec --cgroup {a:?}: must be a path below the container's cgroup");
+                let msg = format!(" {a:?}: must be a path below the container's cgroup");
+                return Err(Opt::ExecCgroup.said(msg).into());
             }
             let mut matched = false;
             for (d, orig) in out.dirs.iter_mut().zip(&self.dirs) {
@@ -350,7 +352,8 @@ impl Cgroup {
                     (None, _) => true,
                     (Some(c), Kind::V1 { controllers }) => controllers.split(',').any(|x| x == c),
                     (Some(_), Kind::Unified) if self.dirs.len() == 1 => {
-                        bail!("exec --cgroup {a:?}: cgroup v2 takes a path, not controller:path")
+                        let msg = format!(" {a:?}: cgroup v2 takes a path, not controller:path");
+                        return Err(Opt::ExecCgroup.said(msg).into());
                     }
                     // Hybrid: the unified hierarchy serves no v1 controller.
                     (Some(_), Kind::Unified) => false,
@@ -359,12 +362,14 @@ impl Cgroup {
                     matched = true;
                     d.path = orig.path.join(rel);
                     if !d.path.is_dir() {
-                        bail!("exec --cgroup {a:?}: {} does not exist", d.path.display());
+                        let msg = format!(" {a:?}: {} does not exist", d.path.display());
+                        return Err(Opt::ExecCgroup.said(msg).into());
                     }
                 }
             }
             if !matched {
-                bail!("exec --cgroup {a:?}: no hierarchy serves that controller");
+                let msg = format!(" {a:?}: no hierarchy serves that controller");
+                return Err(Opt::ExecCgroup.said(msg).into());
             }
         }
         Ok(out)

@@ -8,6 +8,7 @@
 mod props;
 
 use super::dbus::{self, Conn, Message, Value};
+use crate::error::{Opt, OptContext};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,7 +79,13 @@ pub fn unit_for(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
         Some(p) => {
             let parts: Vec<&str> = p.split(':').collect();
             let [slice, prefix, name] = parts[..] else {
-                bail!("{FIELD} {p:?}: with --systemd-cgroup it must be slice:prefix:name");
+                let opt = Opt::SystemdCgroup;
+                return Err(opt
+                    .within(
+                        format!("{FIELD} {p:?}: with "),
+                        " it must be slice:prefix:name",
+                    )
+                    .into());
             };
             let slice = if slice.is_empty() {
                 default_slice()
@@ -145,7 +152,7 @@ fn bus() -> Result<Conn> {
         true => Conn::session(),
         false => Conn::system(),
     }
-    .context("--systemd-cgroup")
+    .opt_context(Opt::SystemdCgroup.said(""))
 }
 
 /// The cgroupfs path of `unit` relative to the hierarchy's root: `path_of`, under the user
@@ -167,13 +174,13 @@ pub fn cgroup_path(unit: &Unit) -> Result<PathBuf> {
             )
             .with_body(vec![Value::str(MANAGER), Value::str("ControlGroup")]),
         )
-        .context("--systemd-cgroup: the user manager's ControlGroup")?;
+        .opt_context(Opt::SystemdCgroup.said(": the user manager's ControlGroup"))?;
     let root = match reply.first() {
         Some(Value::Variant(v)) => v.as_str().map(PathBuf::from),
         _ => None,
     }
     .filter(|r| r.is_absolute())
-    .context("--systemd-cgroup: the user manager has no ControlGroup")?;
+    .opt_context(Opt::SystemdCgroup.said(": the user manager has no ControlGroup"))?;
     Ok(root.join(path.strip_prefix("/").unwrap_or(&path)))
 }
 
@@ -235,19 +242,19 @@ pub fn start(unit: &Unit, pid: i32, mut props: Vec<Value>) -> Result<()> {
             Value::Array("(sa(sv))".into(), vec![]),
         ]
     };
-    let what = || format!("--systemd-cgroup: systemd: start unit {}", unit.name);
+    let what = || Opt::SystemdCgroup.said(format!(": systemd: start unit {}", unit.name));
     let result = match run_job(&mut c, "StartTransientUnit", body()) {
         Err(e) if is_error(&e, "org.freedesktop.systemd1.UnitExists") => {
             let _ = c.call(manager_call(
                 "ResetFailedUnit",
                 vec![Value::str(&unit.name)],
             ));
-            run_job(&mut c, "StartTransientUnit", body()).with_context(what)?
+            run_job(&mut c, "StartTransientUnit", body()).with_opt_context(what)?
         }
-        r => r.with_context(what)?,
+        r => r.with_opt_context(what)?,
     };
     if result != "done" {
-        bail!("{}: job result {result:?}", what());
+        return Err(what().on(anyhow::anyhow!("job result {result:?}")));
     }
     Ok(())
 }
@@ -266,7 +273,9 @@ pub fn set_properties(unit: &Unit, props: Vec<Value>) -> Result<()> {
             Value::Array("(sv)".into(), props),
         ],
     ))
-    .with_context(|| format!("--systemd-cgroup: systemd: set properties of {}", unit.name))?;
+    .with_opt_context(|| {
+        Opt::SystemdCgroup.said(format!(": systemd: set properties of {}", unit.name))
+    })?;
     Ok(())
 }
 
@@ -287,7 +296,9 @@ pub fn stop(unit: &Unit, gone: impl Fn() -> bool) -> Result<()> {
         Ok(_) => {}
         Err(e) if is_error(&e, "org.freedesktop.systemd1.NoSuchUnit") => {}
         Err(e) => {
-            return Err(e).with_context(|| format!("--systemd-cgroup: systemd: stop {}", unit.name))
+            return Err(e).with_opt_context(|| {
+                Opt::SystemdCgroup.said(format!(": systemd: stop {}", unit.name))
+            })
         }
     }
     let _ = c.call(manager_call(

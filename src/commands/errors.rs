@@ -2,7 +2,7 @@
 //! runc's words. Engines read them: containerd's shim looks for "does not exist" in the
 //! message of a failed delete or kill, and treats the container as gone.
 
-use carrack::{Error, Operation, Status};
+use carrack::{Error, Operation, Opt, OptError, Status};
 
 /// The message of a failed command (main prints it, and logs it): its context chain, joined
 /// as anyhow's `{:#}` joins it, with runc's words for a library error in it.
@@ -13,9 +13,46 @@ pub fn message(e: &anyhow::Error) -> String {
             parts.push(runc_words(lib));
             break;
         }
-        parts.push(c.to_string());
+        parts.push(words(c));
     }
     parts.join(": ")
+}
+
+/// A chain as `{:#}` prints it, with the flag for each option the library names.
+fn chain_words(e: &anyhow::Error) -> String {
+    e.chain().map(words).collect::<Vec<_>>().join(": ")
+}
+
+/// One message of a chain: the library's, or runc's flag for an option it names.
+fn words(c: &(dyn std::error::Error + 'static)) -> String {
+    match c.downcast_ref::<OptError>() {
+        Some(o) => o.render(flag(o.opt())),
+        None => c.to_string(),
+    }
+}
+
+/// The command line's name for an option of the library.
+pub fn flag(o: Opt) -> &'static str {
+    match o {
+        Opt::Root => "--root",
+        Opt::Bundle => "--bundle",
+        Opt::ConsoleSocket => "--console-socket",
+        Opt::PidFile => "--pid-file",
+        Opt::PreserveFds => "--preserve-fds",
+        Opt::NoPivot => "--no-pivot",
+        Opt::SystemdCgroup => "--systemd-cgroup",
+        Opt::ExecCgroup => "exec --cgroup",
+        Opt::ExecTty => "exec --tty",
+        Opt::ExecPidfdSocket => "exec --pidfd-socket",
+        Opt::PreDump => "--pre-dump/--parent-path",
+        Opt::ImagePath => "--image-path",
+        Opt::WorkPath => "--work-path",
+        Opt::PageServer => "--page-server",
+        Opt::ManageCgroupsMode => "--manage-cgroups-mode",
+        Opt::EmptyNs => "--empty-ns",
+        Opt::Criu => "--criu",
+        Opt::ForceDelete => "delete --force",
+    }
 }
 
 /// runc's message for each kind; the others keep carrack's own text (the chain of what
@@ -31,8 +68,8 @@ pub fn runc_words(e: &Error) -> String {
             Operation::Checkpoint => format!("cannot checkpoint a container that is {status}"),
             op => not_allowed(*op, *status).into(),
         },
-        Error::InvalidId(e) | Error::Other(e) => format!("{e:#}"),
-        Error::BadConfig { cause, .. } | Error::Kernel { cause, .. } => format!("{cause:#}"),
+        Error::InvalidId(e) | Error::Other(e) => chain_words(e),
+        Error::BadConfig { cause, .. } | Error::Kernel { cause, .. } => chain_words(cause),
     }
 }
 
@@ -204,6 +241,165 @@ mod tests {
         assert_eq!(message(&e), "--systemd-cgroup: systemd is not running");
         let e = anyhow::Error::new(Error::NotFound { id: "x".into() }).context("checkpoint");
         assert_eq!(message(&e), "checkpoint: container does not exist");
+    }
+
+    /// The library's errors that name an option, built as its sites build them, and runc's
+    /// text that carrack printed before the library named options instead of flags.
+    fn option_errors() -> Vec<(anyhow::Error, &'static str)> {
+        use carrack::error::OptContext;
+        let enoent = || std::io::Error::from_raw_os_error(libc::ENOENT);
+        let leaf = |o: OptError| anyhow::Error::new(o);
+        vec![
+            (
+                Err::<(), _>(enoent())
+                    .opt_context(Opt::Bundle.said(" /nonexistent"))
+                    .unwrap_err(),
+                "--bundle /nonexistent: No such file or directory (os error 2)",
+            ),
+            (
+                leaf(Opt::ConsoleSocket.said(": cannot use console socket if carrack will not detach or allocate tty (process.terminal is false)")),
+                "--console-socket: cannot use console socket if carrack will not detach or allocate tty (process.terminal is false)",
+            ),
+            (
+                Opt::PidFile.said(" /p/pid").on(enoent()),
+                "--pid-file /p/pid: No such file or directory (os error 2)",
+            ),
+            (
+                Opt::Root.said(" /r: cannot create").on(enoent()),
+                "--root /r: cannot create: No such file or directory (os error 2)",
+            ),
+            (
+                leaf(Opt::PreserveFds.said(" 2: unable to stat preserved-fd 4: Bad file descriptor (os error 9)")),
+                "--preserve-fds 2: unable to stat preserved-fd 4: Bad file descriptor (os error 9)",
+            ),
+            (
+                Opt::NoPivot
+                    .said(": chroot")
+                    .on(anyhow::anyhow!("EPERM: Operation not permitted"))
+                    .context("rootfs"),
+                "rootfs: --no-pivot: chroot: EPERM: Operation not permitted",
+            ),
+            (
+                leaf(Opt::SystemdCgroup.within(
+                    "linux.cgroupsPath \"a:b\": with ",
+                    " it must be slice:prefix:name",
+                )),
+                "linux.cgroupsPath \"a:b\": with --systemd-cgroup it must be slice:prefix:name",
+            ),
+            (
+                Opt::SystemdCgroup
+                    .said(": systemd: start unit x.scope")
+                    .on(anyhow::anyhow!("job result \"failed\"")),
+                "--systemd-cgroup: systemd: start unit x.scope: job result \"failed\"",
+            ),
+            (
+                leaf(Opt::ExecCgroup.said(" \"../x\": must be a path below the container's cgroup")),
+                "exec --cgroup \"../x\": must be a path below the container's cgroup",
+            ),
+            (
+                leaf(Opt::ExecTty.said(": cannot allocate tty if carrack will detach without setting console socket")),
+                "exec --tty: cannot allocate tty if carrack will detach without setting console socket",
+            ),
+            (
+                Opt::ExecPidfdSocket.said("").on(enoent()),
+                "exec --pidfd-socket: No such file or directory (os error 2)",
+            ),
+            (
+                leaf(Opt::PreDump.said(": this CRIU or kernel cannot track memory changes (soft-dirty)")),
+                "--pre-dump/--parent-path: this CRIU or kernel cannot track memory changes (soft-dirty)",
+            ),
+            (
+                Opt::ImagePath.said(" /i: no checkpoint there").on(enoent()),
+                "--image-path /i: no checkpoint there: No such file or directory (os error 2)",
+            ),
+            (
+                Opt::WorkPath.said("").on(enoent()),
+                "--work-path: No such file or directory (os error 2)",
+            ),
+            (
+                Opt::PageServer.said(" x: want ADDRESS:PORT").on(anyhow::anyhow!("invalid")),
+                "--page-server x: want ADDRESS:PORT: invalid",
+            ),
+            (
+                leaf(Opt::ManageCgroupsMode.said(" \"loose\": want soft, full, strict or ignore")),
+                "--manage-cgroups-mode \"loose\": want soft, full, strict or ignore",
+            ),
+            (
+                leaf(Opt::EmptyNs.said(" \"pid\": namespace not supported (only network)")),
+                "--empty-ns \"pid\": namespace not supported (only network)",
+            ),
+            (
+                leaf(Opt::Criu.within("criu: /x not found: checkpoint and restore need CRIU (>= 3.0; Debian: apt-get install criu), or ", " PATH")),
+                "criu: /x not found: checkpoint and restore need CRIU (>= 3.0; Debian: apt-get install criu), or --criu PATH",
+            ),
+            (
+                leaf(Opt::ConsoleSocket.within(
+                    "process.terminal: restore needs ",
+                    " for the restored pty",
+                )),
+                "process.terminal: restore needs --console-socket for the restored pty",
+            ),
+            (
+                Opt::ForceDelete
+                    .within("/r/c/state.json: corrupt state, remove it with ", "")
+                    .on(anyhow::anyhow!("EOF while parsing")),
+                "/r/c/state.json: corrupt state, remove it with delete --force: EOF while parsing",
+            ),
+        ]
+    }
+
+    #[test]
+    fn options_are_named_by_runcs_flags() {
+        for (e, want) in option_errors() {
+            // The library's own text names the option, not the flag.
+            let plain = format!("{e:#}");
+            assert!(!plain.contains("--"), "{plain}");
+            // As main prints it: an error of the binary's own, or the chain of a library error
+            // of each kind that keeps one.
+            assert_eq!(message(&e), want);
+            assert_eq!(message(&e.context("outer")), format!("outer: {want}"));
+        }
+        for (e, want) in option_errors() {
+            let lib = Error::Other(e);
+            assert_eq!(runc_words(&lib), want);
+            assert_eq!(message(&anyhow::Error::new(lib)), want);
+        }
+        for (e, want) in option_errors() {
+            let lib = Error::Kernel {
+                op: "x".into(),
+                errno: nix::errno::Errno::ENOENT,
+                cause: e,
+            };
+            assert_eq!(message(&anyhow::Error::new(lib)), want);
+        }
+        for (e, want) in option_errors() {
+            let lib = Error::BadConfig {
+                field: "x".into(),
+                reason: "y".into(),
+                cause: e,
+            };
+            assert_eq!(message(&anyhow::Error::new(lib)), want);
+        }
+        // From a container's init, across the channel to its parent.
+        for (e, want) in option_errors() {
+            let back = carrack::error::from_wire(&carrack::error::to_wire(&e));
+            assert_eq!(message(&back), want);
+        }
+    }
+
+    #[test]
+    fn the_librarys_own_errors_name_runcs_flags() {
+        let e = carrack::linux::process::check_preserved_fds(u32::MAX, 0).unwrap_err();
+        assert_eq!(message(&e), "--preserve-fds 4294967295: too large");
+        assert_eq!(format!("{e:#}"), "preserved fds 4294967295: too large");
+        let file = std::path::Path::new("/r/c/state.json");
+        let e = carrack::state::parse_state(b"{", file).unwrap_err();
+        assert!(
+            message(&e)
+                .starts_with("/r/c/state.json: corrupt state, remove it with delete --force: "),
+            "{}",
+            message(&e)
+        );
     }
 
     #[test]

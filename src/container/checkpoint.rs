@@ -15,6 +15,7 @@ use super::criu_options::{
     CheckpointOptions as CheckpointArgs, CriuOptions as CriuOpts, RestoreOptions as RestoreArgs,
 };
 use crate::config;
+use crate::error::{Opt, OptContext};
 use crate::linux::criu::{self, opt, Msg};
 use crate::state::{self, Locked, Phase, State, Status, Store};
 use anyhow::{bail, Context, Result};
@@ -45,14 +46,15 @@ pub fn checkpoint(root: &Path, criu_bin: &Path, a: &CheckpointArgs) -> Result<()
     let spec = c.config()?;
     criu::check_version(criu_bin)?;
     if (a.pre_dump || a.parent_path.is_some()) && !criu::supports_mem_track(criu_bin)? {
-        bail!("--pre-dump/--parent-path: this CRIU or kernel cannot track memory changes (soft-dirty)");
+        let msg = ": this CRIU or kernel cannot track memory changes (soft-dirty)";
+        return Err(Opt::PreDump.said(msg).into());
     }
     let images_path = a
         .criu
         .image_path
         .clone()
         .unwrap_or_else(|| PathBuf::from("checkpoint"));
-    let images = open_dir(&images_path, true).context("--image-path")?;
+    let images = open_dir(&images_path, true).opt_context(Opt::ImagePath.said(""))?;
     let (work, work_path) = work_dir(&a.criu, &images, &images_path)?;
     write_descriptors(&images_path, c.state.pid)?;
 
@@ -77,7 +79,7 @@ pub fn checkpoint(root: &Path, criu_bin: &Path, a: &CheckpointArgs) -> Result<()
         let (addr, port) = ps
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h, p.parse::<i32>().ok()?)))
-            .with_context(|| format!("--page-server {ps}: want ADDRESS:PORT"))?;
+            .with_opt_context(|| Opt::PageServer.said(format!(" {ps}: want ADDRESS:PORT")))?;
         o.msg(opt::PS, &criu::page_server(addr, port));
     }
     for (key, val) in dump_mounts(&spec, c.state.pid) {
@@ -121,8 +123,8 @@ pub fn checkpoint(root: &Path, criu_bin: &Path, a: &CheckpointArgs) -> Result<()
 /// Returns the exit code: 0 with --detach, else the restored init's.
 pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
     config::validate_id(&a.id)?;
-    let bundle =
-        fs::canonicalize(&a.bundle).with_context(|| format!("--bundle {}", a.bundle.display()))?;
+    let bundle = fs::canonicalize(&a.bundle)
+        .with_opt_context(|| Opt::Bundle.said(format!(" {}", a.bundle.display())))?;
     let spec = config::load(&bundle).map_err(crate::error::BadConfig::mark)?;
     config::validate(&spec, &bundle).map_err(crate::error::BadConfig::mark)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?;
@@ -131,11 +133,8 @@ pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
         .image_path
         .clone()
         .unwrap_or_else(|| PathBuf::from("checkpoint"));
-    let images = open_dir(&images_path, false).with_context(|| {
-        format!(
-            "--image-path {}: no checkpoint there",
-            images_path.display()
-        )
+    let images = open_dir(&images_path, false).with_opt_context(|| {
+        Opt::ImagePath.said(format!(" {}: no checkpoint there", images_path.display()))
     })?;
     let terminal = spec
         .process()
@@ -145,10 +144,13 @@ pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
     let console = match (terminal, &a.console_socket) {
         (true, Some(p)) => Some(crate::linux::console::connect(p)?),
         (true, None) => {
-            bail!("process.terminal: restore needs --console-socket for the restored pty")
+            let msg = Opt::ConsoleSocket
+                .within("process.terminal: restore needs ", " for the restored pty");
+            return Err(msg.into());
         }
         (false, Some(_)) => {
-            bail!("--console-socket: cannot use console socket if process.terminal is false")
+            let msg = ": cannot use console socket if process.terminal is false";
+            return Err(Opt::ConsoleSocket.said(msg).into());
         }
         (false, None) => None,
     };
@@ -283,7 +285,7 @@ fn criu_restore(
     // --systemd-cgroup the scope is made with criu in it, as create makes it with init.
     if c.state.cgroup.unit.is_some() {
         super::create::join_unit(c, spec, resources, swrk.pid())
-            .context("--systemd-cgroup: the scope for criu")?;
+            .opt_context(Opt::SystemdCgroup.said(": the scope for criu"))?;
     } else {
         c.state
             .cgroup
@@ -398,7 +400,10 @@ fn cgroups_mode(m: &str) -> Result<u64> {
         "soft" => 3,
         "full" => 4,
         "strict" => 5,
-        _ => bail!("--manage-cgroups-mode {m:?}: want soft, full, strict or ignore"),
+        _ => {
+            let msg = format!(" {m:?}: want soft, full, strict or ignore");
+            return Err(Opt::ManageCgroupsMode.said(msg).into());
+        }
     })
 }
 
@@ -412,7 +417,10 @@ fn empty_ns(names: &[String]) -> Result<u32> {
     for n in names {
         match n.as_str() {
             "network" => flags |= libc::CLONE_NEWNET as u32,
-            _ => bail!("--empty-ns {n:?}: namespace not supported (only network)"),
+            _ => {
+                let msg = format!(" {n:?}: namespace not supported (only network)");
+                return Err(Opt::EmptyNs.said(msg).into());
+            }
         }
     }
     Ok(flags)
@@ -438,7 +446,10 @@ fn open_dir(p: &Path, create: bool) -> Result<OwnedFd> {
 /// --work-path (made when missing), or the image dir; with its path, for the log's name.
 fn work_dir(a: &CriuOpts, images: &OwnedFd, images_path: &Path) -> Result<(OwnedFd, PathBuf)> {
     match &a.work_path {
-        Some(p) => Ok((open_dir(p, true).context("--work-path")?, p.clone())),
+        Some(p) => Ok((
+            open_dir(p, true).opt_context(Opt::WorkPath.said(""))?,
+            p.clone(),
+        )),
         None => Ok((
             images.try_clone().context("dup the image dir")?,
             images_path.to_path_buf(),
@@ -667,7 +678,7 @@ mod tests {
     fn bad_mode_and_namespace_are_refused() {
         assert!(cgroups_mode("soft").is_ok());
         assert!(
-            format!("{:#}", cgroups_mode("loose").unwrap_err()).contains("--manage-cgroups-mode")
+            format!("{:#}", cgroups_mode("loose").unwrap_err()).contains("cgroups mode \"loose\"")
         );
         assert_eq!(
             empty_ns(&["network".into()]).unwrap(),

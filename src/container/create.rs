@@ -4,6 +4,7 @@
 use crate::cgroups::Cgroup;
 use crate::config;
 use crate::error::BadConfig;
+use crate::error::{Opt, OptContext};
 use crate::launcher::{self, Launch};
 use crate::linux::namespaces;
 use crate::state::{self, Locked, Phase, State, Store};
@@ -56,7 +57,7 @@ pub fn create_held(
 ) -> Result<(Locked, i32)> {
     config::validate_id(id)?;
     let bundle = std::fs::canonicalize(&o.bundle)
-        .with_context(|| format!("--bundle {}", o.bundle.display()))?;
+        .with_opt_context(|| Opt::Bundle.said(format!(" {}", o.bundle.display())))?;
     let spec = config::load(&bundle).map_err(BadConfig::mark)?;
     config::validate(&spec, &bundle).map_err(BadConfig::mark)?;
     crate::rootless::check(&spec)?;
@@ -342,7 +343,7 @@ fn console_socket(
         .unwrap_or(false);
     if !terminal {
         if o.console_socket.is_some() {
-            bail!("--console-socket: cannot use console socket if carrack will not detach or allocate tty (process.terminal is false)");
+            return Err(Opt::ConsoleSocket.said(": cannot use console socket if carrack will not detach or allocate tty (process.terminal is false)").into());
         }
         return Ok(None);
     }

@@ -1,6 +1,7 @@
 //! exec: a new process in a running container, in all its namespaces and its cgroup, with the
 //! container's process settings as the template (runc's rules for merging the flags).
 
+use crate::error::{Opt, OptContext};
 use crate::init::exec::ExecCtx;
 use crate::linux::namespaces;
 use crate::state::{Status, Store, WrongStatus};
@@ -102,7 +103,8 @@ pub fn exec(root: &Path, id: &str, a: ExecRequest) -> Result<i32> {
         (_, false) => (None, None),
         (Some(path), true) => (None, Some(crate::linux::console::connect(path)?)),
         (None, true) if a.detach => {
-            bail!("exec --tty: cannot allocate tty if carrack will detach without setting console socket")
+            let msg = ": cannot allocate tty if carrack will detach without setting console socket";
+            return Err(Opt::ExecTty.said(msg).into());
         }
         (None, true) => {
             let (x, y) = UnixStream::pair()?;
@@ -115,7 +117,7 @@ pub fn exec(root: &Path, id: &str, a: ExecRequest) -> Result<i32> {
         .as_deref()
         .map(crate::linux::console::connect)
         .transpose()
-        .context("exec --pidfd-socket")?;
+        .opt_context(Opt::ExecPidfdSocket.said(""))?;
     let seccomp =
         super::create::compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let ctx = ExecCtx {
@@ -224,12 +226,13 @@ fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32) -> Result<()> {
     // below.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("exec --pidfd-socket: pidfd_open");
+        return Err(std::io::Error::last_os_error())
+            .opt_context(Opt::ExecPidfdSocket.said(": pidfd_open"));
     }
     // SAFETY: fd is the new pidfd, checked >= 0 above; nothing else owns it.
     let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
     crate::linux::console::send_fd(sock.as_raw_fd(), "pidfd", fd.as_raw_fd())
-        .context("exec --pidfd-socket: send")
+        .opt_context(Opt::ExecPidfdSocket.said(": send"))
 }
 
 /// What the kernel or init would refuse later, refused before anything runs.

@@ -13,6 +13,7 @@ pub use criu_options::{CheckpointOptions, CriuOptions, RestoreOptions};
 pub use events::{sample as stats_sample, watch as watch_events, Event, Events};
 pub use exec::{exec, ExecProcess, ExecRequest};
 
+use crate::error::{Opt, OptContext};
 use crate::state::{process_alive, Locked, Phase, Status, Store, WrongStatus};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
@@ -392,7 +393,7 @@ pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let tmp = p.with_extension("carrack-tmp");
     std::fs::write(&tmp, pid.to_string())
         .and_then(|_| std::fs::rename(&tmp, p))
-        .with_context(|| format!("--pid-file {}", p.display()))
+        .with_opt_context(|| Opt::PidFile.said(format!(" {}", p.display())))
 }
 
 static FOREGROUND_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);

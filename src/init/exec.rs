@@ -29,7 +29,7 @@ pub fn run(ctx: &ExecCtx, chan: &Channel) {
         },
         Err(e) => e,
     };
-    let _ = chan.send(&Msg::Error(format!("{err:#}")));
+    let _ = chan.send(&Msg::Error(crate::error::to_wire(&err)));
     // SAFETY: _exit takes an int and never returns; skipping destructors and atexit handlers is the
     // point in this cloned child.
     unsafe { libc::_exit(1) }

@@ -60,7 +60,7 @@ pub fn run(ctx: &InitCtx) -> ! {
         },
         Err(e) => {
             // The parent prints it: one error line, with its cause.
-            let _ = ctx.chan.send(&Msg::Error(format!("{e:#}")));
+            let _ = ctx.chan.send(&Msg::Error(crate::error::to_wire(&e)));
             // SAFETY: _exit takes an int and never returns; skipping destructors and atexit
             // handlers is the point in this cloned child.
             unsafe { libc::_exit(1) }

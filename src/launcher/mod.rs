@@ -109,7 +109,7 @@ impl Child {
     pub fn wait_exec(&self) -> Result<()> {
         match self.chan.recv()? {
             None => Ok(()),
-            Some(Msg::Error(text)) => bail!("{text}"),
+            Some(Msg::Error(text)) => Err(crate::error::from_wire(&text)),
             Some(m) => bail!("exec channel: unexpected {m:?}"),
         }
     }
@@ -137,7 +137,7 @@ impl Child {
                     runtime_hooks()?;
                     self.chan.send(&Msg::HooksDone)?;
                 }
-                Some(Msg::Error(text)) => bail!("{text}"),
+                Some(Msg::Error(text)) => return Err(crate::error::from_wire(&text)),
                 Some(m) => bail!("init channel: unexpected {m:?}"),
                 None => bail!(
                     "container init exited during setup{}",

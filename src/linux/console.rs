@@ -3,6 +3,7 @@
 //! containerd, podman and runc's own `--console-socket`), the slave as the process's stdio and
 //! controlling terminal.
 
+use crate::error::{Opt, OptContext};
 use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -59,7 +60,8 @@ pub fn setup_pty(
             super::fs::fd_path(&slave)
         })?;
     }
-    send_fd(socket, &name, master.as_raw_fd()).context("--console-socket: send the pty master")?;
+    send_fd(socket, &name, master.as_raw_fd())
+        .opt_context(Opt::ConsoleSocket.said(": send the pty master"))?;
     drop(master);
     become_controlling(slave.as_raw_fd())
 }
@@ -195,6 +197,6 @@ pub fn recv_fd(socket: RawFd) -> Result<OwnedFd> {
 /// Connect to `--console-socket` (before pivot_root: the path is on the host).
 pub fn connect(path: &std::path::Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(path)
-        .with_context(|| format!("--console-socket {}", path.display()))?;
+        .with_opt_context(|| Opt::ConsoleSocket.said(format!(" {}", path.display())))?;
     Ok(s.into())
 }

@@ -14,6 +14,7 @@
 //! protoc at build time for ~35 fields. proto2's wire format is stable; unknown response
 //! fields are skipped.
 
+use crate::error::{Opt, OptContext};
 use anyhow::{bail, Context, Result};
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -337,10 +338,13 @@ impl Swrk {
         }
         let child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow::anyhow!(
-                    "criu: {} not found: checkpoint and restore need CRIU (>= 3.0; Debian: apt-get install criu), or --criu PATH",
-                    criu.display()
-                )
+                anyhow::Error::new(Opt::Criu.within(
+                    format!(
+                        "criu: {} not found: checkpoint and restore need CRIU (>= 3.0; Debian: apt-get install criu), or ",
+                        criu.display()
+                    ),
+                    " PATH",
+                ))
             } else {
                 anyhow::Error::new(e).context(format!("criu: cannot run {}", criu.display()))
             }
@@ -505,7 +509,7 @@ pub fn send_fd(sock: &OwnedFd, fd: &OwnedFd, name: &str) -> Result<()> {
         MsgFlags::empty(),
         None,
     )
-    .context("--console-socket: send the pty master")?;
+    .opt_context(Opt::ConsoleSocket.said(": send the pty master"))?;
     Ok(())
 }
 

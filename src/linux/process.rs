@@ -1,5 +1,6 @@
 //! The user process: rlimits, identity, umask, cwd, the executable's path, fds and execve.
 
+use crate::error::{Opt, OptContext};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType, User};
 use std::ffi::CString;
@@ -224,12 +225,13 @@ pub fn check_preserved_fds(n: u32, extra: u32) -> Result<()> {
         .checked_add(n)
         .and_then(|t| t.checked_add(3))
         .and_then(|e| i32::try_from(e).ok())
-        .with_context(|| format!("--preserve-fds {n}: too large"))?;
+        .with_opt_context(|| Opt::PreserveFds.said(format!(" {n}: too large")))?;
     for fd in 3..end {
         // SAFETY: F_GETFD only reads the flags of an fd number; EBADF when it is not open.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
             let why = std::io::Error::last_os_error();
-            bail!("--preserve-fds {n}: unable to stat preserved-fd {fd}: {why}");
+            let msg = format!(" {n}: unable to stat preserved-fd {fd}: {why}");
+            return Err(Opt::PreserveFds.said(msg).into());
         }
     }
     Ok(())

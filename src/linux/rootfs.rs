@@ -1,6 +1,7 @@
 //! The container's root: propagation, the rootfs bind, pivot_root (or MS_MOVE + chroot) and
 //! `root.readonly`.
 
+use crate::error::{Opt, OptContext};
 use crate::linux::fs::fd_path;
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -235,7 +236,9 @@ pub fn pivot(new_root: &File) -> Result<()> {
 pub fn move_root(rootfs: &Path, new_root: &File) -> Result<()> {
     let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
     for p in host_pseudo_fs(&info, rootfs) {
-        hide(&p).with_context(|| format!("--no-pivot: detach the host's {}", p.display()))?;
+        hide(&p).with_opt_context(|| {
+            Opt::NoPivot.said(format!(": detach the host's {}", p.display()))
+        })?;
     }
     // Only / itself (its subtree keeps the propagation the config asked for): a move onto a
     // shared / would propagate the rootfs to the host's peers.
@@ -246,13 +249,13 @@ pub fn move_root(rootfs: &Path, new_root: &File) -> Result<()> {
         MsFlags::MS_SLAVE,
         None::<&str>,
     )
-    .context("--no-pivot: make / a slave")?;
+    .opt_context(Opt::NoPivot.said(": make / a slave"))?;
     // By the fd: the host's procfs is gone, and under a user namespace the path may be out
     // of reach.
     fchdir(new_root).context("chdir rootfs")?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-        .context("--no-pivot: move rootfs to /")?;
-    chroot(".").context("--no-pivot: chroot")?;
+        .opt_context(Opt::NoPivot.said(": move rootfs to /"))?;
+    chroot(".").opt_context(Opt::NoPivot.said(": chroot"))?;
     chdir("/").context("chdir /")?;
     Ok(())
 }
