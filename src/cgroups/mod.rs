@@ -639,7 +639,7 @@ fn collect_pids(dir: &Path, out: &mut BTreeSet<i32>) -> Result<()> {
     let procs = dir.join("cgroup.procs");
     let text = match fs::read_to_string(&procs) {
         Ok(t) => t,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) if gone(&e) => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("read {}", procs.display())),
     };
     out.extend(parse_procs(&text));
@@ -647,6 +647,13 @@ fn collect_pids(dir: &Path, out: &mut BTreeSet<i32>) -> Result<()> {
         collect_pids(&sub, out)?;
     }
     Ok(())
+}
+
+/// A cgroup removed meanwhile: its directory is gone, or still listed but dead (v1 answers
+/// ENODEV), as when systemd stops an emptied scope while `kill --all` chases its processes.
+/// A removed cgroup holds no process.
+fn gone(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// cgroup.procs lists 0 for a process outside our pid namespace; kill(0) would hit our own
@@ -661,7 +668,7 @@ fn parse_procs(text: &str) -> impl Iterator<Item = i32> + '_ {
 fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match crate::linux::fs::dir_entries(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if gone(&e) => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("read dir {}", dir.display())),
     };
     // cgroupfs reports every d_type (no DT_UNKNOWN).
