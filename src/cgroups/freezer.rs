@@ -33,7 +33,12 @@ fn v2_frozen(dir: &Path) -> bool {
 impl Freezer<'_> {
     pub fn is_frozen(&self) -> bool {
         match self {
-            Freezer::V1(d) => read(d, "freezer.state").is_ok_and(|s| s == "FROZEN"),
+            // `list` asks this of every container: one read into the stack, no String.
+            Freezer::V1(d) => {
+                let mut buf = [0u8; 64];
+                crate::linux::fs::read_small(&d.join("freezer.state"), &mut buf)
+                    .is_ok_and(|s| s.trim_ascii() == b"FROZEN")
+            }
             Freezer::V2(d) => v2_frozen(d),
         }
     }

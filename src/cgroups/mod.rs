@@ -533,6 +533,40 @@ impl Cgroup {
         self.freezer().is_ok_and(|f| f.is_frozen())
     }
 
+    /// A Cgroup as serialized, with only the directories `freezer` chooses from (v1 freezer,
+    /// unified): `list` reads nothing else, and parsing a dozen v1 directories (and the paths
+    /// each created) into strings was most of its time.
+    pub fn deserialize_freezer_only<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Cgroup, D::Error> {
+        use std::borrow::Cow;
+        #[derive(serde::Deserialize)]
+        struct Brief<'a> {
+            #[serde(borrow)]
+            dirs: Vec<DirBrief<'a>>,
+        }
+        // `created` and any other key are skipped without being copied.
+        #[derive(serde::Deserialize)]
+        struct DirBrief<'a> {
+            #[serde(borrow)]
+            hierarchy: Cow<'a, str>,
+            #[serde(borrow)]
+            path: Cow<'a, str>,
+        }
+        let brief: Brief = serde::Deserialize::deserialize(d)?;
+        let dirs = brief
+            .dirs
+            .into_iter()
+            .filter(|d| d.hierarchy == v2::HIERARCHY || v1::has_controller(&d.hierarchy, "freezer"))
+            .map(|d| CgroupDir {
+                hierarchy: d.hierarchy.into_owned(),
+                path: PathBuf::from(d.path.into_owned()),
+                created: Vec::new(),
+            })
+            .collect();
+        Ok(Cgroup { dirs, unit: None })
+    }
+
     /// runc `events --stats` "data" object (cpu, cpuset, memory, pids, blkio, hugetlb,
     /// intel_rdt; network_interfaces is null for the caller to fill from the netns).
     pub fn stats(&self) -> Result<serde_json::Value> {

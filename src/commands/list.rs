@@ -5,7 +5,13 @@ use std::path::Path;
 
 /// The table's columns, as runc's.
 const HEAD: [&str; 6] = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
-const KEYS: [&str; 6] = ["id", "pid", "status", "bundle", "created", "owner"];
+
+/// A path as the JSON output shows it (lossy only for a path that is not UTF-8).
+fn path_cell(p: std::path::PathBuf) -> String {
+    p.into_os_string()
+        .into_string()
+        .unwrap_or_else(|p| p.to_string_lossy().into_owned())
+}
 
 /// Memory stays flat in the number of containers: each state is read, printed (quiet, JSON)
 /// or cut down to its table cells, and dropped before the next is read. runc lists nothing
@@ -15,9 +21,8 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
     let mut out = Output::new(a);
     let mut owners = Owners::default();
     for s in carrack::list(root)? {
-        let mut row = s.to_json();
-        row["owner"] = owners.name(s.owner_uid).into();
-        out.row(row)?;
+        let owner = owners.name(s.owner_uid);
+        out.row(s, owner)?;
     }
     out.finish()
 }
@@ -71,19 +76,29 @@ impl Output {
         }
     }
 
-    fn row(&mut self, r: serde_json::Value) -> Result<()> {
+    /// `owner` is the name of the user owning the container (runc's list), which replaces
+    /// the state's own owner field in the JSON.
+    fn row(&mut self, s: carrack::ContainerState, owner: String) -> Result<()> {
         let mut o = std::io::stdout().lock();
         match self {
-            Output::Quiet => writeln!(o, "{}", r["id"].as_str().unwrap_or(""))?,
+            Output::Quiet => writeln!(o, "{}", s.id)?,
             Output::Json(n) => {
+                let mut r = s.to_json();
+                r["owner"] = owner.into();
                 o.write_all(if *n == 0 { b"[" } else { b"," })?;
                 serde_json::to_writer(&mut o, &r)?;
                 *n += 1;
             }
-            Output::Table(rows) => rows.push(KEYS.map(|k| match &r[k] {
-                serde_json::Value::String(s) => s.clone(),
-                v => v.to_string(),
-            })),
+            // The table's cells straight from the fields: a JSON object per row cost a tenth
+            // of `list`'s time with 1,000 containers.
+            Output::Table(rows) => rows.push([
+                s.id,
+                s.pid.to_string(),
+                s.status.to_string(),
+                path_cell(s.bundle),
+                s.created,
+                owner,
+            ]),
         }
         Ok(())
     }

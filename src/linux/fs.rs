@@ -295,25 +295,61 @@ pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
 
 /// `read_text`'s bytes: openat, reads, close (`list` reads three small files per container).
 pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_bytes_at(libc::AT_FDCWD, path)
+}
+
+/// `read_bytes` of `path` relative to the directory fd `dir` (or AT_FDCWD).
+pub fn read_bytes_at(dir: RawFd, path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let f = std::fs::File::from(open_cloexec(path, libc::O_RDONLY)?);
+    let f = std::fs::File::from(open_cloexec_at(dir, path, libc::O_RDONLY)?);
     let mut buf = Vec::with_capacity(8192);
     (&f).take(u64::MAX).read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// A small procfs or cgroupfs file into `buf`, in one read: these are seq_files, whose read
+/// fills the buffer as far as the content goes, so a short read is the whole file and the
+/// read that would see EOF is saved (`list` reads two such files per container). A file
+/// that fills `buf` is an error, never silently cut.
+pub fn read_small<'a>(path: &Path, buf: &'a mut [u8]) -> std::io::Result<&'a [u8]> {
+    read_small_at(libc::AT_FDCWD, path, buf)
+}
+
+/// `read_small` of `path` relative to the directory fd `dir` (or AT_FDCWD).
+pub fn read_small_at<'a>(dir: RawFd, path: &Path, buf: &'a mut [u8]) -> std::io::Result<&'a [u8]> {
+    let fd = open_cloexec_at(dir, path, libc::O_RDONLY)?;
+    // SAFETY: `buf` is a live, writable slice of buf.len() bytes; the fd is open (owned above).
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    match usize::try_from(n) {
+        Err(_) => Err(std::io::Error::last_os_error()),
+        Ok(n) if n == buf.len() => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: larger than {} bytes", path.display(), buf.len()),
+        )),
+        Ok(n) => Ok(&buf[..n]),
+    }
 }
 
 /// open(2) with O_CLOEXEC as one syscall: musl's open() follows an O_CLOEXEC open with
 /// fcntl(F_SETFD) for kernels older than 2.6.23, one syscall more for every file carrack
 /// opens through std.
 pub fn open_cloexec(path: &Path, flags: libc::c_int) -> std::io::Result<OwnedFd> {
+    open_cloexec_at(libc::AT_FDCWD, path, flags)
+}
+
+/// `open_cloexec` of `path` relative to the directory fd `dir` (or AT_FDCWD): a walk of one
+/// or two components instead of the whole path (path lookup was a third of the kernel's
+/// time in `list`).
+pub fn open_cloexec_at(dir: RawFd, path: &Path, flags: libc::c_int) -> std::io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(path.as_os_str().as_bytes())?;
     // SAFETY: `c` is a NUL-terminated CString alive for the call; the other arguments are
-    // integers; the fd returned is checked and owned below.
+    // integers (`dir` is only a number to the kernel, EBADF if not open); the fd returned is
+    // checked and owned below.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_openat,
-            libc::AT_FDCWD,
+            dir,
             c.as_ptr(),
             flags | libc::O_CLOEXEC,
             0,
@@ -324,6 +360,20 @@ pub fn open_cloexec(path: &Path, flags: libc::c_int) -> std::io::Result<OwnedFd>
     }
     // SAFETY: a fresh fd from openat, checked above; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// fstatat(2) of `path` relative to the directory fd `dir` (or AT_FDCWD), following links.
+pub fn stat_at(dir: RawFd, path: &Path) -> std::io::Result<libc::stat> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: all-zero bytes are a valid libc::stat (integers only).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; the kernel writes one stat
+    // into `st`, a live local.
+    if unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
 }
 
 /// The entries of a directory (without `.` and `..`) with their d_type, read with getdents64

@@ -280,12 +280,30 @@ pub fn become_userns_root() -> Result<()> {
     Ok(())
 }
 
+/// Where /proc is for `proc_stat_in`: by path, or an fd of it opened once (`list`).
+#[derive(Clone, Copy)]
+pub enum Proc {
+    Path,
+    Fd(std::os::fd::RawFd),
+}
+
 /// `(state, starttime)` from /proc/<pid>/stat; None when there is no such process.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    proc_stat_in(Proc::Path, pid)
+}
+
+/// `proc_stat`, with /proc given.
+pub fn proc_stat_in(proc_: Proc, pid: i32) -> Option<(char, u64)> {
     if pid <= 0 {
         return None;
     }
-    let text = super::fs::read_text(format!("/proc/{pid}/stat")).ok()?;
+    // At most ~1.1 KiB: 52 numeric fields and a 16-byte comm.
+    let mut buf = [0u8; 2048];
+    let bytes = match proc_ {
+        Proc::Path => super::fs::read_small(Path::new(&format!("/proc/{pid}/stat")), &mut buf),
+        Proc::Fd(fd) => super::fs::read_small_at(fd, Path::new(&format!("{pid}/stat")), &mut buf),
+    };
+    let text = std::str::from_utf8(bytes.ok()?).ok()?;
     // comm may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
@@ -296,5 +314,10 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
 
 /// Alive means: exists, is the same process (start time), and is not a zombie.
 pub fn process_alive(pid: i32, start: u64) -> bool {
-    matches!(proc_stat(pid), Some((st, s)) if s == start && st != 'Z' && st != 'X')
+    process_alive_in(Proc::Path, pid, start)
+}
+
+/// `process_alive`, with /proc given.
+pub fn process_alive_in(proc_: Proc, pid: i32, start: u64) -> bool {
+    matches!(proc_stat_in(proc_, pid), Some((st, s)) if s == start && st != 'Z' && st != 'X')
 }
