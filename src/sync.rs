@@ -11,9 +11,10 @@
 //! Order (create):
 //! ```text
 //!   parent                                   init (cloned with the new namespaces)
+//!   cgroupfs driver: mkdir the cgroups
 //!   clone3 (into the v2 cgroup) ──────────▶  PDEATHSIG=SIGKILL; wait for Go
-//!   record pid + start time in state.json
-//!   --systemd-cgroup: StartTransientUnit with
+//!   --systemd-cgroup: record pid + start
+//!   time in state.json, StartTransientUnit with
 //!   init's pid (systemd moves init into the
 //!   scope; clone3 put it in our own cgroup),
 //!   wait for JobRemoved, write the cgroup files
@@ -22,9 +23,14 @@
 //!     (new user + mount namespace only;      mount namespace: see below)
 //!      repeated per MAX_FDS fds)
 //!   move devices (linux.netDevices)
-//!   Go(state JSON for hooks) ─────────────▶  write "0" to each v1 `tasks` fd (joins the
-//!                                            cgroups: cgroups::Cgroup::entry), then
-//!                                            join namespaces, rootfs, mounts, devices
+//!   Go(state JSON for hooks) ─────────────▶  join namespaces, rootfs, mounts, devices
+//!   record pid + start time in state.json      (with a new cgroup namespace: first wait
+//!   cgroupfs driver: copy v1 cpuset from the    for CgroupsReady and join, as below: the
+//!   parent, write linux.resources (while      namespace's root is the cgroup init is in)
+//!   init mounts, on the other core)
+//!   CgroupsReady ─────────────────────────▶  write "0" to each v1 `tasks` fd (joins the
+//!                                            cgroups: cgroups::Cgroup::entry; an empty
+//!                                            v1 cpuset refuses tasks until then)
 //!            ◀────────────────────────────── RunHooks     (only if prestart/createRuntime exist)
 //!   run prestart, createRuntime hooks
 //!   HooksDone ────────────────────────────▶  createContainer hooks, pivot_root, hostname,
@@ -35,6 +41,15 @@
 //!                                            opens it for reading; startContainer hooks;
 //!                                            write "0" and execve, or "1<error>" and exit 1
 //! ```
+//!
+//! Cgroups: the cgroupfs driver makes the directories before clone3 (init is born in the v2
+//! one; the v1 `tasks` fds are inherited) but writes their files after Go, while init sets up
+//! the rootfs: on v1 copying the parent's cpuset alone costs ~0.5 ms (the kernel rebuilds its
+//! scheduling domains). Init joins the v1 cgroups only after CgroupsReady, so no process of
+//! the container runs user code, and no hook sees it, outside its configured cgroups. Init's
+//! own mounts before that are charged to the caller's v1 cgroups. The parent always sends
+//! CgroupsReady once (at once when there is nothing left to write: `--systemd-cgroup`, a
+//! rootless create whose cgroups were settled before clone).
 //!
 //! With SCMP_ACT_NOTIFY the parent connects to `linux.seccomp.listenerPath` before clone3; init
 //! inherits that socket and, right after loading the filter, sends the listener fd on it
@@ -78,6 +93,9 @@ pub enum Msg {
     /// parent → init: ids mapped, devices moved; set up the container. Carries the state
     /// JSON that init's own hooks read on stdin.
     Go(String),
+    /// parent → init (create): the cgroups init was cloned into or will join are set up
+    /// (v1 cpuset copied from the parent, linux.resources written); init may join them.
+    CgroupsReady,
     /// init → parent: mounts are done, run the prestart and createRuntime hooks now.
     RunHooks,
     /// parent → init: those hooks succeeded.
@@ -94,6 +112,7 @@ const ERROR: u8 = 3;
 const RUN_HOOKS: u8 = 4;
 const HOOKS_DONE: u8 = 5;
 const SOURCES: u8 = 6;
+const CGROUPS_READY: u8 = 7;
 /// At most this many fds travel with one message (the kernel's SCM_MAX_FD is 253).
 pub const MAX_FDS: usize = 250;
 /// Set on every packet of a message but the last.
@@ -140,6 +159,7 @@ impl Channel {
             Msg::Ready => buf.push(READY),
             Msg::RunHooks => buf.push(RUN_HOOKS),
             Msg::HooksDone => buf.push(HOOKS_DONE),
+            Msg::CgroupsReady => buf.push(CGROUPS_READY),
             Msg::Error(text) => {
                 buf.push(ERROR);
                 buf.extend_from_slice(text.as_bytes());
@@ -229,6 +249,7 @@ impl Channel {
             READY => Msg::Ready,
             RUN_HOOKS => Msg::RunHooks,
             HOOKS_DONE => Msg::HooksDone,
+            CGROUPS_READY => Msg::CgroupsReady,
             ERROR => Msg::Error(text()),
             t => bail!("init channel: unknown message tag {t}"),
         };

@@ -247,3 +247,50 @@ fn start_container_hooks_without_env_get_process_env() {
     let log = std::fs::read_to_string(b.rootfs().join("hooks.log")).unwrap();
     assert_eq!(log, "a from-process\nb from-hook\n");
 }
+
+/// create makes the cgroups before clone but writes their files while init mounts, and init
+/// joins the v1 ones only when they are ready (src/sync.rs): the runtime's hooks, which tools
+/// use to find and change the container's cgroup (device rules, say), must already see init
+/// in every hierarchy, its limits written.
+#[test]
+fn runtime_hooks_see_init_in_its_configured_cgroups() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&["true"]);
+    let limit: u64 = 64 << 20;
+    b.config["linux"]["resources"]["memory"] = json!({ "limit": limit });
+    // The hook reads init's pid from the state, its cgroups from /proc, and the memory
+    // limit from the memory cgroup (v1) or the unified one (v2).
+    let script = format!(
+        r#"read s; pid=$(echo "$s" | sed 's/.*"pid":\([0-9]*\).*/\1/'); out={dir}/$0
+cat /proc/$pid/cgroup > $out.cgroup
+m=$(sed -n 's/^[0-9]*:memory:\(.*\)/\1/p' /proc/$pid/cgroup)
+if [ -n "$m" ]; then cat /sys/fs/cgroup/memory$m/memory.limit_in_bytes
+else u=$(sed -n 's/^0::\(.*\)/\1/p' /proc/$pid/cgroup); cat /sys/fs/cgroup$u/memory.max; fi > $out.limit"#,
+        dir = b.dir.display()
+    );
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart", &script)],
+        "createRuntime": [hook("createRuntime", &script)],
+    });
+    b.write_config();
+    let id = b.id("hookcg");
+    let out = b.rt_bundle("create", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for kind in ["prestart", "createRuntime"] {
+        let cg = std::fs::read_to_string(b.dir.join(format!("{kind}.cgroup"))).unwrap();
+        let mut checked = 0;
+        for line in cg.lines() {
+            let mut f = line.splitn(3, ':');
+            let (_, controllers, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+            let ours = ["", "memory", "cpuset", "pids", "freezer", "devices"];
+            if controllers.split(',').any(|c| ours.contains(&c)) {
+                assert!(path.ends_with(&format!("/{id}")), "{kind}: {line}\n{cg}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "{kind}: no hierarchy checked in\n{cg}");
+        let got = std::fs::read_to_string(b.dir.join(format!("{kind}.limit"))).unwrap();
+        assert_eq!(got.trim(), limit.to_string(), "{kind}: memory limit");
+    }
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+}

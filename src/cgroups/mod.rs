@@ -106,7 +106,8 @@ impl CgroupDir {
         }
     }
 
-    fn create(&mut self) -> Result<()> {
+    /// mkdir -p, then (`prepare`) ready each new dir for tasks (`prepare_created`).
+    fn create(&mut self, prepare: bool) -> Result<()> {
         if let Kind::V1 { controllers } = self.kind() {
             v1::prepare_existing(controllers, &self.path)?;
         }
@@ -123,13 +124,20 @@ impl CgroupDir {
             if !self.created.contains(&dir) {
                 self.created.push(dir.clone());
             }
-            match self.kind() {
-                Kind::V1 { controllers } => v1::init_created(controllers, &dir)?,
-                // Nothing to prepare until controllers are enabled (resources issue).
-                Kind::Unified => {}
+            if prepare {
+                self.prepare_one(&dir)?;
             }
         }
         Ok(())
+    }
+
+    /// A new v1 cpuset dir gets its parent's cpus and mems (empty, it refuses tasks).
+    fn prepare_one(&self, dir: &Path) -> Result<()> {
+        match self.kind() {
+            Kind::V1 { controllers } => v1::init_created(controllers, dir),
+            // Nothing to prepare until controllers are enabled (resources issue).
+            Kind::Unified => Ok(()),
+        }
     }
 
     fn remove(&self, deadline: Instant) -> Result<()> {
@@ -286,9 +294,30 @@ impl Cgroup {
     /// error `remove` still cleans up the part that was made). Idempotent; joining an existing
     /// dir records nothing.
     pub fn create(&mut self) -> Result<()> {
+        self.create_dirs(true)
+    }
+
+    /// `create` without preparing the new dirs: `prepare_created` does that later (create
+    /// makes the dirs before clone and writes their files while init mounts: sync.rs).
+    pub fn create_unprepared(&mut self) -> Result<()> {
+        self.create_dirs(false)
+    }
+
+    fn create_dirs(&mut self, prepare: bool) -> Result<()> {
         for d in &mut self.dirs {
-            d.create()
+            d.create(prepare)
                 .with_context(|| format!("cgroup {} on {}", d.path.display(), d.hierarchy))?;
+        }
+        Ok(())
+    }
+
+    /// The preparation `create_unprepared` left out, parents first.
+    pub fn prepare_created(&self) -> Result<()> {
+        for d in &self.dirs {
+            for dir in &d.created {
+                d.prepare_one(dir)
+                    .with_context(|| format!("cgroup {} on {}", d.path.display(), d.hierarchy))?;
+            }
         }
         Ok(())
     }
@@ -300,7 +329,7 @@ impl Cgroup {
     pub fn create_or_drop(&mut self) -> Result<Vec<String>> {
         let mut refused = Vec::new();
         for (i, d) in self.dirs.iter_mut().enumerate() {
-            match d.create().and_then(|()| joinable(d)) {
+            match d.create(true).and_then(|()| joinable(d)) {
                 Ok(()) => {}
                 Err(e) if is_refusal(&e) => {
                     d.remove(Instant::now())?;

@@ -186,7 +186,7 @@ pub fn restore(root: &Path, criu_bin: &Path, a: &RestoreArgs) -> Result<i32> {
             .unwrap_or_default();
         // --systemd-cgroup: systemd makes the scope later, with criu in it (criu_restore).
         if c.state.cgroup.unit.is_none() {
-            super::create::make_cgroup(&mut c, &spec, &resources)?;
+            super::create::make_cgroup(&mut c, &spec, &resources, false)?;
         }
         let criu_root = c.path.join("criu-root");
         fs::create_dir(&criu_root).context("mkdir criu-root")?;

@@ -131,18 +131,40 @@ fn build(
         .unwrap_or_default();
     // --systemd-cgroup: systemd makes the cgroup, after clone (it needs init's pid).
     let systemd = c.state.cgroup.unit.is_some();
+    // The cgroupfs driver writes the cgroups' files after Go, while init mounts (sync.rs),
+    // except for a rootless create, which settles before clone which cgroups it can have.
+    let later = !systemd && !rootless_cgroups(spec);
     if !systemd {
-        make_cgroup(c, spec, &resources)?;
+        make_cgroup(c, spec, &resources, later)?;
     }
-    launch(c, spec, bundle, rootfs, ns, o, console, &resources, systemd)
+    let cgroup = Cgroups {
+        resources: &resources,
+        systemd,
+        files_later: later,
+    };
+    launch(c, spec, bundle, rootfs, ns, o, console, cgroup)
 }
 
-/// cgroupfs driver: make the dirs (saving the state when that differed from the intent) and
-/// write the resources, before clone.
+/// How `launch` finishes the container's cgroups.
+struct Cgroups<'a> {
+    resources: &'a oci_spec::runtime::LinuxResources,
+    /// --systemd-cgroup: systemd makes the unit after clone (`join_unit`).
+    systemd: bool,
+    /// cgroupfs: the dirs are made, their files are written after Go (`write_cgroup_files`).
+    files_later: bool,
+}
+
+fn rootless_cgroups(spec: &Spec) -> bool {
+    crate::rootless::cgroups() && no_cgroups_path(spec)
+}
+
+/// cgroupfs driver, before clone: make the dirs (saving the state when that differed from
+/// the intent) and, unless `later` (then `write_cgroup_files` after Go), write their files.
 pub(super) fn make_cgroup(
     c: &mut Locked,
     spec: &Spec,
     resources: &oci_spec::runtime::LinuxResources,
+    later: bool,
 ) -> Result<()> {
     let intended: Vec<_> = c
         .state
@@ -151,8 +173,9 @@ pub(super) fn make_cgroup(
         .iter()
         .map(|d| d.created.clone())
         .collect();
-    let rootless_cgroups = crate::rootless::cgroups() && no_cgroups_path(spec);
+    let rootless_cgroups = rootless_cgroups(spec);
     let created = match rootless_cgroups {
+        _ if later => c.state.cgroup.create_unprepared(),
         true => c.state.cgroup.create_or_drop().map(|dropped| {
             if !dropped.is_empty() {
                 crate::logging::debug(&format!(
@@ -180,6 +203,9 @@ pub(super) fn make_cgroup(
     if c.state.cgroup.is_frozen_or_freezing() {
         bail!("linux.cgroupsPath: cannot create a container in a frozen cgroup (it, or a parent, is paused): thaw it first");
     }
+    if later {
+        return Ok(());
+    }
     if rootless_cgroups && c.state.cgroup.dirs.is_empty() {
         // runc: "cannot set ... limit: container could not join or create cgroup".
         if crate::rootless::needs_controllers(resources) {
@@ -188,6 +214,18 @@ pub(super) fn make_cgroup(
     } else {
         c.state.cgroup.apply(resources)?;
     }
+    crate::fault::point("create:after-cgroup");
+    Ok(())
+}
+
+/// `make_cgroup`'s second half for `later`: the new dirs prepared (v1 cpuset) and the
+/// resources written, after Go.
+fn write_cgroup_files(c: &Locked, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    c.state
+        .cgroup
+        .prepare_created()
+        .context("linux.cgroupsPath")?;
+    c.state.cgroup.apply(resources)?;
     crate::fault::point("create:after-cgroup");
     Ok(())
 }
@@ -202,9 +240,9 @@ fn launch(
     ns: &namespaces::Plan,
     o: &CreateOptions,
     console: Option<std::os::fd::RawFd>,
-    resources: &oci_spec::runtime::LinuxResources,
-    systemd: bool,
+    cg: Cgroups,
 ) -> Result<i32> {
+    let (resources, systemd) = (cg.resources, cg.systemd);
     // 0622 whatever the umask: init opens it for writing after it became process.user.
     nix::unistd::mkfifo(&c.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
         .and_then(|_| {
@@ -268,6 +306,10 @@ fn launch(
         c.save()?;
         crate::fault::point("create:after-pid-recorded");
     }
+    if cg.files_later {
+        write_cgroup_files(c, resources)?;
+    }
+    child.cgroups_ready()?;
     crate::fault::point("create:after-go");
     let hooks = spec.hooks().as_ref();
     child.wait_ready(|| {

@@ -90,7 +90,15 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         // SAFETY: PR_SET_DUMPABLE takes an int and touches no memory of ours.
         unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
     }
-    crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")?;
+    // The parent writes the cgroups' files while we mount (sync.rs); a new cgroup namespace
+    // is rooted where we are when we unshare it, so then we join first.
+    let join_cgroups = || -> Result<()> {
+        ctx.chan.expect(Msg::CgroupsReady)?;
+        crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")
+    };
+    if ctx.ns.new_cgroup {
+        join_cgroups()?;
+    }
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
     let proc_ = spec.process().as_ref().context("process: required")?;
@@ -136,6 +144,9 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     let reopen_root = sources.is_none();
     drop(sources);
     crate::fault::point("init:after-mounts");
+    if !ctx.ns.new_cgroup {
+        join_cgroups()?;
+    }
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
         h.prestart().as_ref().is_some_and(|v| !v.is_empty())

@@ -17,7 +17,7 @@ pub struct Launch<'a> {
     pub ns: &'a Plan,
     pub cgroup_dirs: &'a [(String, PathBuf)],
     /// How init joins the container's cgroups (`Cgroup::entry`): born in the v2 dir, moves
-    /// itself into the v1 ones right after Go.
+    /// itself into the v1 ones on CgroupsReady (sync.rs).
     pub cgroup: &'a crate::cgroups::Entry,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -125,6 +125,25 @@ impl Child {
 
     pub fn go(&self, state_json: String) -> Result<()> {
         self.chan.send(&Msg::Go(state_json))
+    }
+
+    /// Let init join its cgroups (sync.rs). An init that already failed (its mounts, while
+    /// we wrote the cgroups' files) has closed its end with its error queued: that error is
+    /// the one to report, not our EPIPE.
+    pub fn cgroups_ready(&self) -> Result<()> {
+        let Err(e) = self.chan.send(&Msg::CgroupsReady) else {
+            return Ok(());
+        };
+        let gone = matches!(
+            e.root_cause().downcast_ref::<nix::errno::Errno>(),
+            Some(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)
+        );
+        if gone {
+            if let Ok(Some(Msg::Error(text))) = self.chan.recv() {
+                return Err(crate::error::from_wire(&text));
+            }
+        }
+        Err(e)
     }
 
     /// Wait until init is set up and blocked on exec.fifo; its error text becomes ours.
