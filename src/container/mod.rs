@@ -307,7 +307,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                 std::fs::remove_dir_all(&dir)
                     .with_context(|| format!("remove {}", dir.display()))?;
             }
-            crate::logging::debug(&format!("delete --force {id}: {e:#}"));
+            crate::logging::debug(&format!(
+                "forced delete of {id}: removed what was there ({e:#})"
+            ));
             return Ok(());
         }
         Err(e) => return Err(e),
