@@ -57,7 +57,9 @@ pub fn init(settings: Settings) {
 /// Report the one error of this command: a human line on stderr and one line in the log file.
 /// Nothing is logged after it: containerd takes the last `"level":"error"` line.
 pub fn error(msg: &str) {
-    eprintln!("carrack: {msg}");
+    // One line whatever the message quotes (a mount type or path from the config may hold a
+    // newline): engines and users take the last line.
+    eprintln!("carrack: {}", msg.replace('\n', "\\n").replace('\r', "\\r"));
     if let Some(sink) = SINK.get() {
         sink.to_log("error", msg);
     }

@@ -278,6 +278,10 @@ fn cases() -> Vec<Case> {
         cfg("mount-destination-with-nul", &["mounts[0]", "nul"], |c| {
             c["mounts"][0]["destination"] = json!("/proc\u{0}x")
         }),
+        // The kernel refuses it; the message quotes it escaped, on one line.
+        cfg("mount-type-with-newline", &["mounts[3]", "a\\nb"], |c| {
+            c["mounts"][3]["type"] = json!("a\nb")
+        }),
         // --- mounts
         cfg(
             "unknown-mount-option",
@@ -845,6 +849,11 @@ fn check(case: &Case) -> Result<String, String> {
     }
     if err.contains("panicked") {
         problems.push("carrack panicked".into());
+    }
+    // Engines and users take the last line: the error is one line (warnings may precede it).
+    let lines = err.lines().filter(|l| !l.contains("level=warning")).count();
+    if lines != 1 {
+        problems.push(format!("the error takes {lines} lines, want 1"));
     }
     if took > LIMIT {
         problems.push(format!("killed after {took:?}"));
