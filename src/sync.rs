@@ -68,7 +68,7 @@
 //! not among them: the parent made those trees before clone3 (linux/idmap.rs). Without a
 //! new user namespace no Sources is sent and init mounts by path.
 //!
-//! Order (exec): the same clone3 and Go (the child joins the v1 cgroups first); init joins the container's
+//! Order (exec): the same clone3 and Go (no CgroupsReady: the cgroups exist and are set up, the child joins the v1 ones first); init joins the container's
 //! namespaces and sets up the process, then execve. Success is EOF on the channel (it is
 //! close-on-exec); failure is Error(text). Exec needs no Sources: it joins the namespaces by
 //! pidfd and resolves its cwd inside the container.
