@@ -2,9 +2,11 @@
 //! Every error names the JSON field: `process.cwd "foo": must be an absolute path`.
 
 mod default_spec;
+mod json_path;
 mod validate;
 
 pub use default_spec::default_spec;
+pub use json_path::JsonError;
 pub use oci_spec::runtime::Spec;
 pub use validate::{check_process_scheduling, validate};
 
@@ -37,18 +39,11 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 const MAX_CONFIG: u64 = 32 << 20;
 
 /// THE way carrack reads an OCI document (a config, the saved config, a process.json, update's
-/// resources): serde_path_to_error over serde_json's slice reader, so an error names the field,
-/// and so the large oci-spec deserializers are compiled once, for this one reader type (each
-/// other reader would duplicate them: about 1 MB of binary).
-pub fn from_json<T: serde::de::DeserializeOwned>(
-    text: &[u8],
-) -> std::result::Result<T, serde_path_to_error::Error<serde_json::Error>> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    let v = serde_path_to_error::deserialize(&mut *de)?;
-    de.end().map_err(|e| {
-        serde_path_to_error::Error::new(serde_path_to_error::Track::new().path(), e)
-    })?;
-    Ok(v)
+/// resources): serde_json's slice reader, so the large oci-spec deserializers are compiled once,
+/// for this one reader type (each other reader would duplicate them: about 1 MB of binary). An
+/// error names the field (json_path.rs).
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &[u8]) -> std::result::Result<T, JsonError> {
+    serde_json::from_slice(text).map_err(|e| JsonError::new(text, e))
 }
 
 /// A Value through `from_json` (serialized first: one deserializer instance, see above).
@@ -68,8 +63,8 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
         // Only on the rare slow path: a config written for a newer kernel, or scheduler flags
         // spelled as the spec spells them (oci-spec 0.10 differs for two).
         Err(e)
-            if e.path().to_string().starts_with("process.capabilities.")
-                || e.path().to_string().starts_with("process.scheduler.flags") =>
+            if e.path().starts_with("process.capabilities.")
+                || e.path().starts_with("process.scheduler.flags") =>
         {
             let mut v: serde_json::Value = serde_json::from_slice(text)?;
             drop_unknown_capabilities(&mut v);
@@ -82,13 +77,10 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
     }
 }
 
-fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow::Error {
-    let field = e.path().to_string();
-    let inner = e.into_inner();
-    let msg = if field == "." || field.is_empty() {
-        inner.to_string()
-    } else {
-        format!("{field}: {inner}")
+fn field_error(e: JsonError) -> anyhow::Error {
+    let msg = match e.path() {
+        "." => e.inner().to_string(),
+        field => format!("{field}: {}", e.inner()),
     };
     anyhow::anyhow!("{}", escape_controls(&msg))
 }
@@ -156,7 +148,7 @@ mod tests {
 
     /// A valid config with most sections present (seccomp, resources, hooks, sysctl, a bind
     /// mount), so that mutations reach their parsers and checks.
-    fn rich_config() -> serde_json::Value {
+    pub(crate) fn rich_config() -> serde_json::Value {
         use serde_json::json;
         let mut v = default_spec(false);
         v["process"]["oomScoreAdj"] = json!(100);
