@@ -311,14 +311,15 @@ impl Store {
 
     /// `load_owned` for `list`, in fewer syscalls: the directory is stat'ed, not opened (only
     /// a state still `Creating` needs its fd, to probe the lock), and the cgroup read is only
-    /// its freezer. 1,000 containers: 12 syscalls each instead of 18.
+    /// its freezer. 1,000 containers: 11 syscalls each instead of 18.
     fn load_listed(&self, fds: &ListFds, id: &str, me: u32) -> Result<Loaded> {
-        use crate::linux::fs::{read_bytes_at, stat_at};
+        use crate::linux::fs::{read_replaced_file_at, stat_at};
         let path = self.dir(id);
         let at = Where {
             at: fds.root.as_raw_fd(),
             dir: Path::new(id),
             proc_: fds.proc_(),
+            cgroup_parent: Some(&fds.cgroup_parent),
         };
         let owner = match stat_at(at.at, at.dir) {
             Ok(st) => st.st_uid,
@@ -331,7 +332,7 @@ impl Store {
         };
         check_owner(&path, owner, me)?;
         let file = path.join(STATE_FILE);
-        let text = read_bytes_at(at.at, &at.dir.join(STATE_FILE))
+        let text = read_replaced_file_at(at.at, &at.dir.join(STATE_FILE))
             .with_context(|| format!("cannot read {}", file.display()))?;
         let state = parse_as::<FreezerOnly>(&text, &file)?.into_state();
         let dir = match state.phase {
@@ -511,10 +512,41 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The fds `list` opens once: its root, and /proc (by path if it cannot be opened).
+/// The fds `list` opens once: its root, /proc (by path if it cannot be opened), and the
+/// parent of the containers' freezer cgroups.
 struct ListFds {
     root: std::os::fd::OwnedFd,
     proc_fd: Option<std::os::fd::OwnedFd>,
+    cgroup_parent: CgroupParent,
+}
+
+/// The directory above the last container's freezer cgroup, open: the containers of one root
+/// mostly share it (`/sys/fs/cgroup/freezer/<id>`, `…/docker/<id>`), and from it the walk to
+/// freezer.state is two components instead of six.
+#[derive(Default)]
+struct CgroupParent(std::cell::RefCell<Option<(PathBuf, std::os::fd::OwnedFd)>>);
+
+impl CgroupParent {
+    fn is_frozen(&self, cgroup: &Cgroup) -> bool {
+        let Ok(f) = cgroup.freezer() else {
+            return false;
+        };
+        let Some(parent) = f.dir().parent() else {
+            return f.is_frozen();
+        };
+        let mut cached = self.0.borrow_mut();
+        if cached.as_ref().is_none_or(|(p, _)| p != parent) {
+            let dir = libc::O_PATH | libc::O_DIRECTORY;
+            match crate::linux::fs::open_cloexec(parent, dir) {
+                Ok(fd) => *cached = Some((parent.to_owned(), fd)),
+                // No parent: no cgroup, nothing frozen.
+                Err(_) => return false,
+            }
+        }
+        cached
+            .as_ref()
+            .is_some_and(|(_, fd)| f.is_frozen_in(fd.as_raw_fd()))
+    }
 }
 
 impl ListFds {
@@ -524,7 +556,11 @@ impl ListFds {
         let root = open_cloexec(root, dir)
             .with_opt_context(|| Opt::Root.said(format!(" {}: cannot open", root.display())))?;
         let proc_fd = open_cloexec(Path::new("/proc"), dir).ok();
-        Ok(ListFds { root, proc_fd })
+        Ok(ListFds {
+            root,
+            proc_fd,
+            cgroup_parent: CgroupParent::default(),
+        })
     }
 
     fn proc_(&self) -> Proc {
@@ -541,6 +577,7 @@ struct Where<'a> {
     at: std::os::fd::RawFd,
     dir: &'a Path,
     proc_: Proc,
+    cgroup_parent: Option<&'a CgroupParent>,
 }
 
 impl<'a> Where<'a> {
@@ -549,6 +586,7 @@ impl<'a> Where<'a> {
             at: libc::AT_FDCWD,
             dir,
             proc_: Proc::Path,
+            cgroup_parent: None,
         }
     }
 }
@@ -575,7 +613,11 @@ fn status_of(state: &State, w: Where<'_>, dir: Option<&File>) -> Status {
     if !process_alive_in(w.proc_, state.pid, state.pid_start) {
         return Status::Stopped;
     }
-    if state.cgroup.is_frozen() {
+    let frozen = match w.cgroup_parent {
+        Some(p) => p.is_frozen(&state.cgroup),
+        None => state.cgroup.is_frozen(),
+    };
+    if frozen {
         return Status::Paused;
     }
     if crate::linux::fs::stat_at(w.at, &w.dir.join(EXEC_FIFO)).is_ok() {

@@ -43,6 +43,38 @@ impl Freezer<'_> {
         }
     }
 
+    /// The cgroup's directory.
+    pub fn dir(&self) -> &Path {
+        match self {
+            Freezer::V1(d) | Freezer::V2(d) => d,
+        }
+    }
+
+    /// `is_frozen`, the file opened relative to `parent`, an fd of the directory above the
+    /// cgroup's (`list` opens it once for the containers that share it: a walk of two
+    /// components instead of the whole path).
+    pub fn is_frozen_in(&self, parent: std::os::fd::RawFd) -> bool {
+        let Some(name) = self.dir().file_name() else {
+            return self.is_frozen();
+        };
+        let mut buf = [0u8; 256];
+        let file = match self {
+            Freezer::V1(_) => "freezer.state",
+            Freezer::V2(_) => "cgroup.events",
+        };
+        let Ok(text) =
+            crate::linux::fs::read_small_at(parent, &Path::new(name).join(file), &mut buf)
+        else {
+            return false;
+        };
+        match self {
+            Freezer::V1(_) => text.trim_ascii() == b"FROZEN",
+            Freezer::V2(_) => text
+                .split(|b| *b == b'\n')
+                .any(|l| l.trim_ascii() == b"frozen 1"),
+        }
+    }
+
     /// Frozen or on the way (v1 FREEZING, v2 cgroup.freeze 1); false if the dir is gone.
     pub fn freeze_requested(&self) -> bool {
         match self {
@@ -81,12 +113,6 @@ impl Freezer<'_> {
         match self {
             Freezer::V1(d) => write(d, "freezer.state", "THAWED"),
             Freezer::V2(d) => write(d, "cgroup.freeze", "0"),
-        }
-    }
-
-    fn dir(&self) -> &Path {
-        match self {
-            Freezer::V1(d) | Freezer::V2(d) => d,
         }
     }
 }

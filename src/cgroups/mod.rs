@@ -527,7 +527,7 @@ impl Cgroup {
         resources::apply(self, r)
     }
 
-    fn freezer(&self) -> Result<freezer::Freezer<'_>> {
+    pub fn freezer(&self) -> Result<freezer::Freezer<'_>> {
         let v1 = self.dirs.iter().find(|d| match d.kind() {
             Kind::V1 { controllers } => v1::has_controller(controllers, "freezer"),
             Kind::Unified => false,

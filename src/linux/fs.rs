@@ -307,6 +307,36 @@ pub fn read_bytes_at(dir: RawFd, path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `read_bytes_at` of a regular file that is replaced whole, never written in place (a state
+/// file, renamed over its old self): a read that returns less than it asked for has reached
+/// the end, so the read that would see EOF is saved (`list` reads one such file per
+/// container).
+pub fn read_replaced_file_at(dir: RawFd, path: &Path) -> std::io::Result<Vec<u8>> {
+    let fd = open_cloexec_at(dir, path, libc::O_RDONLY)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    loop {
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: `spare` is the Vec's unused, writable capacity of spare.len() bytes; the fd
+        // is open (owned above). The kernel initialises the n bytes it returns, which
+        // set_len then covers.
+        let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        let asked = spare.len();
+        match usize::try_from(n) {
+            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+            }
+            Err(_) => return Err(std::io::Error::last_os_error()),
+            Ok(n) => {
+                // SAFETY: see above: n <= spare.len() bytes past len were written by read.
+                unsafe { buf.set_len(buf.len() + n) };
+                if n < asked {
+                    return Ok(buf);
+                }
+                buf.reserve(buf.len());
+            }
+        }
+    }
+}
+
 /// A small procfs or cgroupfs file into `buf`, in one read: these are seq_files, whose read
 /// fills the buffer as far as the content goes, so a short read is the whole file and the
 /// read that would see EOF is saved (`list` reads two such files per container). A file
