@@ -8,6 +8,7 @@ pub const POINTS: &[&str] = &[
     "create:after-state-dir",
     "create:after-cgroup",
     "create:after-clone",
+    "create:after-cgroups-made",
     "create:after-pid-recorded",
     "create:after-go",
     "init:after-mounts",

@@ -6,12 +6,12 @@
 //! UTF-8 payload, sent as packets of at most 32 KiB: each packet repeats the tag, with bit 0x80
 //! set while more packets of the same message follow (a state JSON with large annotations
 //! does not fit one packet). A message may carry fds (SCM_RIGHTS, on its first packet, at
-//! most `MAX_FDS`); only `Sources` does.
+//! most `MAX_FDS`); only `Sources` and `CgroupsMade` do.
 //!
 //! Order (create):
 //! ```text
 //!   parent                                   init (cloned with the new namespaces)
-//!   cgroupfs driver: mkdir the cgroups
+//!   cgroupfs driver: mkdir the v2 cgroup
 //!   clone3 (into the v2 cgroup) ──────────▶  PDEATHSIG=SIGKILL; wait for Go
 //!   --systemd-cgroup: record pid + start
 //!   time in state.json, StartTransientUnit with
@@ -24,9 +24,15 @@
 //!      repeated per MAX_FDS fds)
 //!   move devices (linux.netDevices)
 //!   Go(state JSON for hooks) ─────────────▶  join namespaces, rootfs, mounts, devices
-//!   record pid + start time in state.json      (with a new cgroup namespace: first wait
-//!   cgroupfs driver: copy v1 cpuset from the    for CgroupsReady and join, as below: the
-//!   parent, write linux.resources (while      namespace's root is the cgroup init is in)
+//!   cgroupfs driver: mkdir the v1 cgroups,     (with a new cgroup namespace: first wait
+//!   open their `tasks` files                   for CgroupsMade and CgroupsReady and join,
+//!   CgroupsMade(paths) + tasks fds ───────▶    as below: the namespace's root is the
+//!                                              cgroup init is in; a `cgroup` mount, which
+//!                                              binds the v1 dirs, first waits for
+//!                                              CgroupsMade)
+//!   record pid + start time in state.json
+//!   cgroupfs driver: copy v1 cpuset from the
+//!   parent, write linux.resources (while
 //!   init mounts, on the other core)
 //!   CgroupsReady ─────────────────────────▶  write "0" to each v1 `tasks` fd (joins the
 //!                                            cgroups: cgroups::Cgroup::entry; an empty
@@ -42,10 +48,12 @@
 //!                                            write "0" and execve, or "1<error>" and exit 1
 //! ```
 //!
-//! Cgroups: the cgroupfs driver makes the directories before clone3 (init is born in the v2
-//! one; the v1 `tasks` fds are inherited) but writes their files after Go, while init sets up
-//! the rootfs: on v1 copying the parent's cpuset alone costs ~0.5 ms (the kernel rebuilds its
-//! scheduling domains). Init joins the v1 cgroups only after CgroupsReady, so no process of
+//! Cgroups: the cgroupfs driver makes the v2 directory before clone3 (init is born in it) and
+//! the v1 ones after Go, with their files, while init sets up the rootfs: mkdir on ten v1
+//! hierarchies is ~0.2 ms, and copying the parent's cpuset alone ~0.5 ms (the kernel rebuilds
+//! its scheduling domains). A rootless create makes them all before clone3 (it settles there
+//! which hierarchies it can have) and init inherits the v1 `tasks` fds; CgroupsMade is then
+//! not sent. Init joins the v1 cgroups only after CgroupsReady, so no process of
 //! the container runs user code, and no hook sees it, outside its configured cgroups. Init's
 //! own mounts before that are charged to the caller's v1 cgroups. The parent always sends
 //! CgroupsReady once (at once when there is nothing left to write: `--systemd-cgroup`, a
@@ -73,7 +81,7 @@
 //! close-on-exec); failure is Error(text). Exec needs no Sources: it joins the namespaces by
 //! pidfd and resolves its cwd inside the container.
 //! Other fds travel by inheritance (clone3 copies the fd table): the exec.fifo O_PATH fd, the
-//! v1 cgroup `tasks` files opened for writing, the namespace fds opened by the parent, the
+//! v1 cgroup `tasks` files opened for writing (exec, rootless create), the namespace fds opened by the parent, the
 //! detached idmapped mount trees (linux/idmap.rs), and the console socket (connected by the parent to
 //! `--console-socket` while the host path is reachable, or one end of a socketpair when run/exec
 //! relay the pty themselves); init sends the pty master on it with SCM_RIGHTS. None of them survives execve (all are O_CLOEXEC, and init
@@ -93,6 +101,10 @@ pub enum Msg {
     /// parent → init: ids mapped, devices moved; set up the container. Carries the state
     /// JSON that init's own hooks read on stdin.
     Go(String),
+    /// parent → init (create, cgroupfs driver): the v1 cgroup dirs exist. Carries each v1
+    /// hierarchy's `tasks` file opened for writing (SCM_RIGHTS); the payload names them in
+    /// order, NUL-separated, for errors.
+    CgroupsMade(Vec<String>),
     /// parent → init (create): the cgroups init was cloned into or will join are set up
     /// (v1 cpuset copied from the parent, linux.resources written); init may join them.
     CgroupsReady,
@@ -113,6 +125,7 @@ const RUN_HOOKS: u8 = 4;
 const HOOKS_DONE: u8 = 5;
 const SOURCES: u8 = 6;
 const CGROUPS_READY: u8 = 7;
+const CGROUPS_MADE: u8 = 8;
 /// At most this many fds travel with one message (the kernel's SCM_MAX_FD is 253).
 pub const MAX_FDS: usize = 250;
 /// Set on every packet of a message but the last.
@@ -160,6 +173,10 @@ impl Channel {
             Msg::RunHooks => buf.push(RUN_HOOKS),
             Msg::HooksDone => buf.push(HOOKS_DONE),
             Msg::CgroupsReady => buf.push(CGROUPS_READY),
+            Msg::CgroupsMade(tasks) => {
+                buf.push(CGROUPS_MADE);
+                buf.extend_from_slice(tasks.join("\0").as_bytes());
+            }
             Msg::Error(text) => {
                 buf.push(ERROR);
                 buf.extend_from_slice(text.as_bytes());
@@ -250,6 +267,10 @@ impl Channel {
             RUN_HOOKS => Msg::RunHooks,
             HOOKS_DONE => Msg::HooksDone,
             CGROUPS_READY => Msg::CgroupsReady,
+            CGROUPS_MADE => Msg::CgroupsMade(match payload.is_empty() {
+                true => Vec::new(),
+                false => text().split('\0').map(String::from).collect(),
+            }),
             ERROR => Msg::Error(text()),
             t => bail!("init channel: unknown message tag {t}"),
         };
@@ -258,10 +279,17 @@ impl Channel {
 
     /// Receive and insist on one message kind; Error and EOF become errors.
     pub fn expect(&self, want: Msg) -> Result<Msg> {
-        match self.recv()? {
-            Some(m) if std::mem::discriminant(&m) == std::mem::discriminant(&want) => Ok(m),
-            Some(Msg::Error(text)) => Err(crate::error::from_wire(&text)),
-            Some(m) => bail!("init channel: expected {want:?}, got {m:?}"),
+        Ok(self.expect_fds(want)?.0)
+    }
+
+    /// `expect`, with the fds that came with the message.
+    pub fn expect_fds(&self, want: Msg) -> Result<(Msg, Vec<OwnedFd>)> {
+        match self.recv_fds()? {
+            Some((m, fds)) if std::mem::discriminant(&m) == std::mem::discriminant(&want) => {
+                Ok((m, fds))
+            }
+            Some((Msg::Error(text), _)) => Err(crate::error::from_wire(&text)),
+            Some((m, _)) => bail!("init channel: expected {want:?}, got {m:?}"),
             None => bail!("init channel: peer exited before {want:?}"),
         }
     }

@@ -294,17 +294,23 @@ impl Cgroup {
     /// error `remove` still cleans up the part that was made). Idempotent; joining an existing
     /// dir records nothing.
     pub fn create(&mut self) -> Result<()> {
-        self.create_dirs(true)
+        self.create_dirs(true, |_| true)
     }
 
-    /// `create` without preparing the new dirs: `prepare_created` does that later (create
-    /// makes the dirs before clone and writes their files while init mounts: sync.rs).
-    pub fn create_unprepared(&mut self) -> Result<()> {
-        self.create_dirs(false)
+    /// `create` of the v2 dir only, unprepared: init is cloned into it (CLONE_INTO_CGROUP).
+    /// create makes the v1 dirs after Go (`create_v1_unprepared`), and `prepare_created`
+    /// writes their files, while init mounts (sync.rs).
+    pub fn create_v2_unprepared(&mut self) -> Result<()> {
+        self.create_dirs(false, |d| matches!(d.kind(), Kind::Unified))
     }
 
-    fn create_dirs(&mut self, prepare: bool) -> Result<()> {
-        for d in &mut self.dirs {
+    /// The v1 dirs `create_v2_unprepared` left out, unprepared.
+    pub fn create_v1_unprepared(&mut self) -> Result<()> {
+        self.create_dirs(false, |d| matches!(d.kind(), Kind::V1 { .. }))
+    }
+
+    fn create_dirs(&mut self, prepare: bool, which: impl Fn(&CgroupDir) -> bool) -> Result<()> {
+        for d in self.dirs.iter_mut().filter(|d| which(d)) {
             d.create(prepare)
                 .with_context(|| format!("cgroup {} on {}", d.path.display(), d.hierarchy))?;
         }
@@ -492,21 +498,34 @@ impl Cgroup {
     /// writes "0" to a `tasks` file the parent opened (`enter_self`): moving only the calling
     /// thread skips that lock (0.1 ms), and a single-threaded child is the whole process.
     pub fn entry(&self) -> Result<Entry> {
+        Ok(Entry {
+            tasks: self.v1_tasks()?,
+            ..self.entry_v2()?
+        })
+    }
+
+    /// `entry` without the v1 `tasks` fds (create sends those later: sync.rs, CgroupsMade).
+    pub fn entry_v2(&self) -> Result<Entry> {
         let mut e = Entry::default();
-        for d in &self.dirs {
-            match d.kind() {
-                Kind::Unified => e.clone_into = Some(v2::open_dir(&d.path)?),
-                Kind::V1 { .. } => {
-                    let tasks = d.path.join("tasks");
-                    let f = fs::OpenOptions::new()
-                        .write(true)
-                        .open(&tasks)
-                        .with_context(|| format!("open {}", tasks.display()))?;
-                    e.tasks.push((f.into(), tasks));
-                }
-            }
+        if let Some(d) = self.dirs.iter().find(|d| matches!(d.kind(), Kind::Unified)) {
+            e.clone_into = Some(v2::open_dir(&d.path)?);
         }
         Ok(e)
+    }
+
+    /// Each v1 hierarchy's `tasks` file, opened for writing (`Entry::tasks`).
+    pub fn v1_tasks(&self) -> Result<Vec<(OwnedFd, PathBuf)>> {
+        let v1 = self
+            .dirs
+            .iter()
+            .filter(|d| matches!(d.kind(), Kind::V1 { .. }));
+        v1.map(|d| {
+            let tasks = d.path.join("tasks");
+            let f = crate::linux::fs::open_cloexec(&tasks, libc::O_WRONLY)
+                .with_context(|| format!("open {}", tasks.display()))?;
+            Ok((f, tasks))
+        })
+        .collect()
     }
 
     /// Apply linux.resources on every hierarchy that serves each controller: a v1 hierarchy

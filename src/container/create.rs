@@ -175,7 +175,7 @@ pub(super) fn make_cgroup(
         .collect();
     let rootless_cgroups = rootless_cgroups(spec);
     let created = match rootless_cgroups {
-        _ if later => c.state.cgroup.create_unprepared(),
+        _ if later => c.state.cgroup.create_v2_unprepared(),
         true => c.state.cgroup.create_or_drop().map(|dropped| {
             if !dropped.is_empty() {
                 crate::logging::debug(&format!(
@@ -199,13 +199,10 @@ pub(super) fn make_cgroup(
         c.save()?;
     }
     created.context("linux.cgroupsPath")?;
-    // init would stop in the middle of its setup, and create would wait for it forever.
-    if c.state.cgroup.is_frozen_or_freezing() {
-        bail!("linux.cgroupsPath: cannot create a container in a frozen cgroup (it, or a parent, is paused): thaw it first");
-    }
     if later {
         return Ok(());
     }
+    refuse_frozen(c)?;
     if rootless_cgroups && c.state.cgroup.dirs.is_empty() {
         // runc: "cannot set ... limit: container could not join or create cgroup".
         if crate::rootless::needs_controllers(resources) {
@@ -216,6 +213,30 @@ pub(super) fn make_cgroup(
     }
     crate::fault::point("create:after-cgroup");
     Ok(())
+}
+
+/// init would stop in the middle of its setup, and create would wait for it forever.
+fn refuse_frozen(c: &Locked) -> Result<()> {
+    if c.state.cgroup.is_frozen_or_freezing() {
+        bail!("linux.cgroupsPath: cannot create a container in a frozen cgroup (it, or a parent, is paused): thaw it first");
+    }
+    Ok(())
+}
+
+/// `make_cgroup`'s rest for `later`, after Go while init mounts: the v1 dirs made, and their
+/// `tasks` files sent to init (CgroupsMade, sync.rs). The caller saves the state next.
+fn make_v1_cgroups(c: &mut Locked, child: &launcher::Child) -> Result<()> {
+    c.state
+        .cgroup
+        .create_v1_unprepared()
+        .context("linux.cgroupsPath")?;
+    refuse_frozen(c)?;
+    let tasks = c
+        .state
+        .cgroup
+        .v1_tasks()
+        .context("linux.cgroupsPath: join")?;
+    child.cgroups_made(&tasks)
 }
 
 /// `make_cgroup`'s second half for `later`: the new dirs prepared (v1 cpuset) and the
@@ -258,11 +279,14 @@ fn launch(
     let seccomp = compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let idmapped = crate::linux::idmap::prepare(spec, bundle)?;
     let cgroup_dirs = mount_view(&c.state.cgroup);
-    let cgroup = match systemd {
+    let cgroup = match (systemd, cg.files_later) {
         // Cloned into our own cgroup: systemd moves init into the scope before Go.
-        true => crate::cgroups::Entry::default(),
-        false => c.state.cgroup.entry().context("linux.cgroupsPath: join")?,
-    };
+        (true, _) => Ok(crate::cgroups::Entry::default()),
+        // The v1 dirs are made after Go (`make_v1_cgroups`).
+        (false, true) => c.state.cgroup.entry_v2(),
+        (false, false) => c.state.cgroup.entry(),
+    }
+    .context("linux.cgroupsPath: join")?;
     let child = launcher::spawn(&Launch {
         spec,
         rootfs,
@@ -271,6 +295,7 @@ fn launch(
         ns,
         cgroup_dirs: &cgroup_dirs,
         cgroup: &cgroup,
+        cgroups_made_later: cg.files_later,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         console,
@@ -299,6 +324,10 @@ fn launch(
     crate::linux::netdev::move_all(spec, ns, child.pid)?;
     let state_json = state::state_json(&c.state, state::Status::Creating).to_string();
     child.go(state_json.clone())?;
+    if cg.files_later {
+        make_v1_cgroups(c, &child)?;
+        crate::fault::point("create:after-cgroups-made");
+    }
     if !systemd {
         // Recorded while init mounts, on the other core: until Ready init dies with us
         // (PDEATHSIG), and a failure here is undone by `destroy`, which kills it by pid.

@@ -30,6 +30,9 @@ pub struct InitCtx<'a> {
     pub cgroup_dirs: &'a [(String, PathBuf)],
     /// v1 `tasks` files to move ourselves into (`cgroups::enter_self`).
     pub cgroup_tasks: &'a [(OwnedFd, PathBuf)],
+    /// The parent makes the v1 dirs after Go and sends their `tasks` files with CgroupsMade
+    /// (sync.rs): the cgroupfs driver's create.
+    pub cgroups_made_later: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// The console socket (process.terminal).
@@ -41,6 +44,49 @@ pub struct InitCtx<'a> {
     pub seccomp: Option<&'a Filter>,
     /// Detached idmapped mounts the parent made, by index in `mounts`.
     pub idmapped: &'a [(usize, OwnedFd)],
+}
+
+/// Init's v1 cgroups: the `tasks` files inherited at clone, or those the parent sends with
+/// CgroupsMade (sync.rs), received when first needed: for a `cgroup` mount, which binds the
+/// host dirs, or to join.
+struct Cgroups<'a> {
+    ctx: &'a InitCtx<'a>,
+    made: std::cell::RefCell<Option<Vec<(OwnedFd, PathBuf)>>>,
+}
+
+impl Cgroups<'_> {
+    /// Wait until the parent has made the v1 dirs (at once if they existed at clone).
+    fn made(&self) -> Result<()> {
+        if !self.ctx.cgroups_made_later || self.made.borrow().is_some() {
+            return Ok(());
+        }
+        let (msg, fds) = self.ctx.chan.expect_fds(Msg::CgroupsMade(Vec::new()))?;
+        let Msg::CgroupsMade(names) = msg else {
+            unreachable!("expect_fds returns the kind asked for")
+        };
+        if names.len() != fds.len() {
+            bail!(
+                "init channel: CgroupsMade named {} tasks files and carried {} fds",
+                names.len(),
+                fds.len()
+            );
+        }
+        *self.made.borrow_mut() = Some(
+            fds.into_iter()
+                .zip(names.into_iter().map(PathBuf::from))
+                .collect(),
+        );
+        Ok(())
+    }
+
+    /// Wait until they are set up (CgroupsReady), then move ourselves into each v1 one.
+    fn join(&self) -> Result<()> {
+        self.made()?;
+        self.ctx.chan.expect(Msg::CgroupsReady)?;
+        let join = |tasks| crate::cgroups::enter_self(tasks).context("linux.cgroupsPath: join");
+        join(self.ctx.cgroup_tasks)?;
+        join(self.made.borrow().as_deref().unwrap_or_default())
+    }
 }
 
 /// Entry point in the child after clone3. Never returns.
@@ -90,14 +136,14 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
         // SAFETY: PR_SET_DUMPABLE takes an int and touches no memory of ours.
         unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
     }
-    // The parent writes the cgroups' files while we mount (sync.rs); a new cgroup namespace
-    // is rooted where we are when we unshare it, so then we join first.
-    let join_cgroups = || -> Result<()> {
-        ctx.chan.expect(Msg::CgroupsReady)?;
-        crate::cgroups::enter_self(ctx.cgroup_tasks).context("linux.cgroupsPath: join")
+    // The parent makes the v1 cgroups and writes their files while we mount (sync.rs); a new
+    // cgroup namespace is rooted where we are when we unshare it, so then we join first.
+    let cgroups = Cgroups {
+        ctx,
+        made: Default::default(),
     };
     if ctx.ns.new_cgroup {
-        join_cgroups()?;
+        cgroups.join()?;
     }
     let spec = ctx.spec;
     let linux = spec.linux().as_ref();
@@ -132,7 +178,13 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     // Here, while the host's selinuxfs is in sight.
     let mount_label = crate::linux::lsm::mount_label(linux);
     let (root, deferred_ro) = match own_mnt {
-        true => setup_rootfs(ctx, proc_.cwd(), sources.as_ref(), mount_label.as_deref())?,
+        true => setup_rootfs(
+            ctx,
+            &cgroups,
+            proc_.cwd(),
+            sources.as_ref(),
+            mount_label.as_deref(),
+        )?,
         false => {
             // Nothing is mounted: the runtime's mount namespace is the host's.
             let root = std::fs::File::open(ctx.rootfs).context("open rootfs")?;
@@ -145,7 +197,7 @@ fn setup(ctx: &InitCtx) -> Result<(process::Exec, std::fs::File, String)> {
     drop(sources);
     crate::fault::point("init:after-mounts");
     if !ctx.ns.new_cgroup {
-        join_cgroups()?;
+        cgroups.join()?;
     }
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -326,6 +378,7 @@ fn wait_for_start(ctx: &InitCtx, proc_fd: std::fs::File, state_json: &str) -> Re
 /// whose read-only flag waits until the console is in place (`mounts::defer_readonly`).
 fn setup_rootfs(
     ctx: &InitCtx,
+    cgroups: &Cgroups,
     cwd: &Path,
     sources: Option<&Sources>,
     mount_label: Option<&str>,
@@ -338,6 +391,7 @@ fn setup_rootfs(
         rootfs: root.as_raw_fd(),
         bundle: ctx.bundle,
         cgroup_dirs: ctx.cgroup_dirs,
+        cgroup_dirs_made: &|| cgroups.made(),
         new_cgroupns: ctx.ns.new_cgroup,
         idmapped: ctx.idmapped,
         sources: sources.map_or(&[], |s| &s.binds),

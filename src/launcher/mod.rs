@@ -19,6 +19,8 @@ pub struct Launch<'a> {
     /// How init joins the container's cgroups (`Cgroup::entry`): born in the v2 dir, moves
     /// itself into the v1 ones on CgroupsReady (sync.rs).
     pub cgroup: &'a crate::cgroups::Entry,
+    /// The v1 dirs are made after Go and their `tasks` fds sent with CgroupsMade.
+    pub cgroups_made_later: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// Where init sends the pty master when process.terminal is set.
@@ -66,6 +68,7 @@ pub fn spawn(l: &Launch) -> Result<Child> {
                     ns: l.ns,
                     cgroup_dirs: l.cgroup_dirs,
                     cgroup_tasks: &l.cgroup.tasks,
+                    cgroups_made_later: l.cgroups_made_later,
                     no_pivot: l.no_pivot,
                     no_new_keyring: l.no_new_keyring,
                     console: l.console,
@@ -127,11 +130,23 @@ impl Child {
         self.chan.send(&Msg::Go(state_json))
     }
 
-    /// Let init join its cgroups (sync.rs). An init that already failed (its mounts, while
-    /// we wrote the cgroups' files) has closed its end with its error queued: that error is
-    /// the one to report, not our EPIPE.
+    /// Let init join its cgroups (sync.rs).
     pub fn cgroups_ready(&self) -> Result<()> {
-        let Err(e) = self.chan.send(&Msg::CgroupsReady) else {
+        self.send_or_its_error(&Msg::CgroupsReady, &[])
+    }
+
+    /// The v1 cgroup dirs exist: their `tasks` files, for init to join them (sync.rs).
+    pub fn cgroups_made(&self, tasks: &[(OwnedFd, PathBuf)]) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let names = tasks.iter().map(|(_, p)| p.to_string_lossy().into_owned());
+        let fds: Vec<_> = tasks.iter().map(|(f, _)| f.as_raw_fd()).collect();
+        self.send_or_its_error(&Msg::CgroupsMade(names.collect()), &fds)
+    }
+
+    /// Send `msg` to init, which may have failed (its mounts, while we worked on its cgroups)
+    /// and closed its end with its error queued: that error is the one to report, not EPIPE.
+    fn send_or_its_error(&self, msg: &Msg, fds: &[std::os::fd::RawFd]) -> Result<()> {
+        let Err(e) = self.chan.send_fds(msg, fds) else {
             return Ok(());
         };
         let gone = matches!(

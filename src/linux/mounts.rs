@@ -146,6 +146,9 @@ pub struct Ctx<'a> {
     pub bundle: &'a Path,
     /// (mount-point basename, host directory) of the container's cgroup on each hierarchy.
     pub cgroup_dirs: &'a [(String, PathBuf)],
+    /// Returns once those host directories exist (create makes the v1 ones while init
+    /// mounts: sync.rs).
+    pub cgroup_dirs_made: &'a dyn Fn() -> Result<()>,
     pub new_cgroupns: bool,
     pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
     /// Bind sources the parent opened, by index in `mounts` (only under a new user
@@ -507,6 +510,7 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
         let reopen = || open_in_root(ctx.rootfs, dest, libc::O_PATH);
         return bind_ro(&ctx.cgroup_dirs[0].1, &target, reopen, opts.flags);
     }
+    (ctx.cgroup_dirs_made)()?;
     let tmpfs_flags = base - MsFlags::MS_RDONLY;
     mount(
         Some("tmpfs"),
