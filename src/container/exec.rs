@@ -64,8 +64,9 @@ pub fn exec(root: &Path, id: &str, a: ExecRequest) -> Result<i32> {
     crate::config::validate_id(id)?;
     let store = Store::new(root)?;
     let c = store.lock(id)?;
-    let paused = c.status() == Status::Paused;
-    match c.status() {
+    let status = c.status();
+    let paused = status == Status::Paused;
+    match status {
         Status::Created | Status::Running => {}
         Status::Paused if a.ignore_paused => {}
         s => return Err(WrongStatus(s).into()),
