@@ -31,7 +31,7 @@ impl JsonError {
                 if msg.starts_with("trailing characters") {
                     offset = offset.saturating_sub(1);
                 }
-                path_at(text, offset, about(&msg, &text[offset..]))
+                path_at(text, offset, about(&msg, &text[..offset], &text[offset..]))
             }
         };
         JsonError { path, inner }
@@ -88,7 +88,7 @@ enum About {
     Before,
 }
 
-fn about(msg: &str, rest: &[u8]) -> About {
+fn about(msg: &str, before: &[u8], rest: &[u8]) -> About {
     let ahead = rest.iter().find(|b| !b.is_ascii_whitespace());
     let whole = [
         "missing field",
@@ -96,7 +96,14 @@ fn about(msg: &str, rest: &[u8]) -> About {
         "invalid length",
         "trailing characters",
     ];
-    if whole.iter().any(|w| msg.starts_with(w)) {
+    // A unit variant written as a map (`{"pid": null, …}`): serde_json stops after the null
+    // and before the `,` of a member too many, an error about the whole map. ("expected
+    // value" elsewhere is a value it could not start, after its first character: the path
+    // is that value's.)
+    let unit_variant = msg.starts_with("expected value")
+        && ahead == Some(&b',')
+        && before.trim_ascii_end().ends_with(b"null");
+    if unit_variant || whole.iter().any(|w| msg.starts_with(w)) {
         About::Container
     } else if msg.starts_with("invalid type") && matches!(ahead, Some(b'{' | b'[')) {
         About::Ahead
@@ -283,6 +290,15 @@ mod tests {
                 r#"{"ociVersion": "1.0.0", "mounts": [{"type": "bind"}, {}]}"#,
                 "mounts[0]",
             ),
+            // A unit variant written as a map: a value is the variant's, more members the map's.
+            (
+                r#"{"linux": {"namespaces": [{"type": {"pid": 1}}]}}"#,
+                "linux.namespaces[0].type.pid",
+            ),
+            (
+                r#"{"linux": {"namespaces": [[{"pid": null, "a": 1}]]}}"#,
+                "linux.namespaces[0][0]",
+            ),
             // Stopped after a key: an enum written as a map.
             (
                 r#"{"linux": {"namespaces": [{"type": {"bogus": 1}}]}}"#,
@@ -329,44 +345,41 @@ mod tests {
     fn paths_are_those_a_tracking_deserializer_names() {
         use crate::mutate::{check, damaged_bytes};
         use oci_spec::runtime::Spec;
-        let (differ, compared) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        let compared = std::cell::Cell::new(0);
+        // A difference fails the case: proptest shrinks it and keeps its seed in
+        // proptest-regressions/src/config/json_path.txt.
         check(
             file!(),
             4000,
             damaged_bytes(crate::config::tests::rich_config()),
             |text| {
+                // Syntax errors (damaged bytes) are not compared: serde_path_to_error names a
+                // cut key `?`, as this module does, but otherwise differs on where a broken
+                // text is.
+                if serde_json::from_slice::<serde_json::Value>(&text.0).is_err() {
+                    return Ok(());
+                }
                 let de = &mut serde_json::Deserializer::from_slice(&text.0);
                 let tracked = serde_path_to_error::deserialize::<_, Spec>(&mut *de)
                     .map_err(|e| e.path().to_string())
                     .and_then(|_| de.end().map_err(|_| ".".to_string()));
-                let ours =
-                    crate::config::from_json::<Spec>(&text.0).map_err(|e| e.path().to_string());
-                let valid_json = serde_json::from_slice::<serde_json::Value>(&text.0).is_ok();
-                compared.set(compared.get() + (valid_json && tracked.is_err()) as u32);
-                if valid_json && tracked.as_ref().err() != ours.as_ref().err() {
-                    differ.set(differ.get() + 1);
-                    let e = crate::config::from_json::<Spec>(&text.0).unwrap_err();
-                    let o = offset_of(&text.0, e.inner().line(), e.inner().column());
-                    eprintln!(
-                        "DIFF tracked {:?} ours {:?} {} {:?}",
-                        tracked.err(),
-                        ours.err(),
-                        e.inner(),
-                        String::from_utf8_lossy(&text.0[o.saturating_sub(120)..o])
-                    );
-                }
+                let ours = crate::config::from_json::<Spec>(&text.0);
+                compared.set(compared.get() + tracked.is_err() as u32);
+                proptest::prop_assert_eq!(
+                    tracked.err(),
+                    ours.as_ref().err().map(|e| e.path().to_string()),
+                    "{:?}",
+                    ours.err().map(|e| e.inner().to_string())
+                );
                 Ok(())
             },
         );
         println!("{} errors in valid JSON compared", compared.get());
-        // Syntax errors (damaged bytes) are not compared: serde_path_to_error names a cut key
-        // `?`, as this module does, but otherwise differs on where a broken text is.
         assert!(
             compared.get() > 400,
             "too few data errors: {}",
             compared.get()
         );
-        assert_eq!(differ.get(), 0);
     }
 
     #[test]
