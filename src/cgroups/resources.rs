@@ -274,11 +274,13 @@ fn hugetlb(s: &Sites, r: &LinuxResources) -> Result<()> {
 
 /// The kernel's spelling of a hugepage size: digits and KB, MB or GB (hugetlb.2MB.max).
 pub(super) fn is_page_size(s: &str) -> bool {
+    // By bytes: a config's string may hold any character, and a str cut inside one panics.
+    let s = s.as_bytes();
     let digits = s.len().saturating_sub(2);
-    matches!(&s[digits..], "KB" | "MB" | "GB")
+    matches!(&s[digits..], b"KB" | b"MB" | b"GB")
         && digits > 0
-        && s[..digits].bytes().all(|b| b.is_ascii_digit())
-        && !s.starts_with('0')
+        && s[..digits].iter().all(|b| b.is_ascii_digit())
+        && s[0] != b'0'
 }
 
 fn network(s: &Sites, r: &LinuxResources) -> Result<()> {
