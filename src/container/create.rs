@@ -199,10 +199,11 @@ pub(super) fn make_cgroup(
         c.save()?;
     }
     created.context("linux.cgroupsPath")?;
+    // Before clone too: on pure v2 init is born in the v2 dir, which a frozen parent freezes.
+    refuse_frozen(c)?;
     if later {
         return Ok(());
     }
-    refuse_frozen(c)?;
     if rootless_cgroups && c.state.cgroup.dirs.is_empty() {
         // runc: "cannot set ... limit: container could not join or create cgroup".
         if crate::rootless::needs_controllers(resources) {
