@@ -224,6 +224,7 @@ impl Channel {
         let mut payload = Vec::new();
         let mut fds = Vec::new();
         let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let mut reset_seen = false;
         let tag = loop {
             let mut iov = [std::io::IoSliceMut::new(&mut packet)];
             let msg = match recvmsg::<()>(
@@ -233,6 +234,13 @@ impl Channel {
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                // The peer closed with a message of ours unread. A seqpacket socket reports
+                // that (once: reading clears it) before the packets still queued for us,
+                // such as init's Error; those, then EOF, come next.
+                Err(nix::errno::Errno::ECONNRESET) if !reset_seen => {
+                    reset_seen = true;
+                    continue;
+                }
                 r => r.context("init channel: recv")?,
             };
             for c in msg.cmsgs().context("init channel: recv")? {
@@ -338,6 +346,20 @@ mod tests {
         let err = p.expect(Msg::Ready).unwrap_err();
         assert!(err.to_string().contains("/bin/nope"));
         drop(c);
+        assert_eq!(p.recv().unwrap(), None);
+    }
+
+    /// Init fails (a mount) and exits while a message of ours is still unread in its queue:
+    /// the kernel then reports ECONNRESET to us once, ahead of init's Error still queued here.
+    #[test]
+    fn the_error_of_a_peer_that_left_our_message_unread_is_received() {
+        let (p, c) = pair().unwrap();
+        p.send(&Msg::CgroupsReady).unwrap();
+        c.send(&Msg::Error("mounts[7]: unknown filesystem type".into()))
+            .unwrap();
+        drop(c);
+        let err = p.expect(Msg::Ready).unwrap_err();
+        assert!(err.to_string().contains("mounts[7]"), "{err:#}");
         assert_eq!(p.recv().unwrap(), None);
     }
 }

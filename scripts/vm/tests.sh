@@ -13,7 +13,8 @@
 TESTS="version features run_output lifecycle cgroup_placement default_cgroup_path
   delete_force_cgroup exec_cgroup cgroupns_root cgroup_mount_v2 cgroupns_mount_view
   exec_cgroupns nested_subcgroup exec_delegated ps_json pause_resume devices resources update
-  events_stats memory_oom events_oom relative_nested cgroup_born_inside mounts seccomp_docker"
+  events_stats memory_oom events_oom relative_nested cgroup_born_inside mounts seccomp_docker
+  create_frozen_parent"
 TEST_TIMEOUT=60
 
 ROOT=/run/carrack-vm
@@ -283,6 +284,21 @@ t_pause_resume() {
   cr resume "$ID" || fail "resume failed"
   s=$(status "$ID"); [ "$s" = running ] || fail "status '$s' after resume, want running"
   grep -qx 'frozen 0' "$d/cgroup.events" || fail "cgroup.events after resume: $(tr '\n' ' ' < "$d/cgroup.events")"
+  ok
+}
+
+# create under a frozen parent is refused, naming the reason, and leaves nothing: on v2 init is
+# born in the new dir (CLONE_INTO_CGROUP), which the frozen parent would freeze at once.
+t_create_frozen_parent() {
+  p=$CG/carrack-vm-frozen
+  mkdir -p "$p" || fail "mkdir $p"
+  trap 'cleanup; echo 0 > "$p/cgroup.freeze"; rmdir "$p/$ID" "$p" 2>/dev/null' EXIT
+  echo 1 > "$p/cgroup.freeze" || fail "cannot freeze $p"
+  bundle frozen 'true'
+  cr create -b "$B" "$ID" </dev/null >/dev/null && fail "create under a frozen parent succeeded"
+  grep -q 'frozen cgroup' "$ERR" || fail "the error does not name the frozen cgroup"
+  [ ! -e "$p/$ID" ] || fail "$p/$ID left behind"
+  cr state "$ID" >/dev/null 2>&1 && fail "the state of $ID left behind"
   ok
 }
 
