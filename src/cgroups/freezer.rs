@@ -43,6 +43,18 @@ impl Freezer<'_> {
         }
     }
 
+    /// Whether the cgroup can be frozen while one of its tasks shows `task_state` in
+    /// /proc/<pid>/stat. A v1 freezer's frozen tasks are all reported 'D' (in
+    /// `__refrigerator`, TASK_UNINTERRUPTIBLE; since 6.1 TASK_FROZEN, which the kernel
+    /// reports as uninterruptible), so any other letter rules FROZEN out without reading
+    /// freezer.state. A v2 frozen task sleeps interruptibly ('S'), like any other.
+    pub fn may_be_frozen_with(&self, task_state: char) -> bool {
+        match self {
+            Freezer::V1(_) => task_state == 'D',
+            Freezer::V2(_) => true,
+        }
+    }
+
     /// The cgroup's directory.
     pub fn dir(&self) -> &Path {
         match self {

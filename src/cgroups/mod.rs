@@ -21,6 +21,7 @@ mod write;
 
 use crate::error::Opt;
 use anyhow::{bail, Context, Result};
+pub use freezer::Freezer;
 pub use oom::OomWatch;
 use parse::{CgroupMount, ProcCgroup};
 use std::collections::BTreeSet;

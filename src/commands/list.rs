@@ -121,20 +121,64 @@ impl Output {
     }
 }
 
-/// runc's tabwriter layout: minimum cell width 12, padding 3.
+/// runc's tabwriter layout: minimum cell width 12, padding 3, widths in characters (Go's
+/// tabwriter counts runes). Written as bytes: `{:<w$}` pads one character per call, which
+/// was a tenth of `list`'s user time with 1,000 containers.
 fn print_table(o: &mut impl Write, rows: &[[String; 6]]) -> Result<()> {
     let head = HEAD.map(String::from);
     let lines = || std::iter::once(&head).chain(rows);
+    let width = |cell: &String| cell.chars().count();
     let widths: [usize; 6] =
-        std::array::from_fn(|c| lines().map(|l| l[c].len() + 3).max().unwrap_or(0).max(12));
+        std::array::from_fn(|c| lines().map(|l| width(&l[c]) + 3).max().unwrap_or(0).max(12));
+    let mut line = Vec::with_capacity(widths.iter().sum::<usize>() + 64);
     for l in lines() {
-        for (c, cell) in l.iter().enumerate() {
-            if c + 1 == l.len() {
-                writeln!(o, "{cell}")?;
-            } else {
-                write!(o, "{cell:<w$}", w = widths[c])?;
-            }
+        line.clear();
+        let (last, cells) = l.split_last().expect("six cells");
+        for (cell, w) in cells.iter().zip(widths) {
+            line.extend_from_slice(cell.as_bytes());
+            line.resize(line.len() + w.saturating_sub(width(cell)), b' ');
         }
+        line.extend_from_slice(last.as_bytes());
+        line.push(b'\n');
+        o.write_all(&line)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// runc's `tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)`: a column is its widest cell
+    /// in runes plus 3, at least 12; the last column is not padded.
+    #[test]
+    fn the_table_pads_columns_as_runc() {
+        let row = |c: [&str; 6]| c.map(String::from);
+        let rows = [
+            row([
+                "a-long-container-id",
+                "42",
+                "running",
+                "/b/ü",
+                "2026-12-03T06:38:49Z",
+                "root",
+            ]),
+            row([
+                "b",
+                "0",
+                "stopped",
+                "/bundle",
+                "2026-12-03T06:38:50Z",
+                "#1000",
+            ]),
+        ];
+        let mut out = Vec::new();
+        print_table(&mut out, &rows).unwrap();
+        let want = "\
+ID                    PID         STATUS      BUNDLE      CREATED                OWNER
+a-long-container-id   42          running     /b/ü        2026-12-03T06:38:49Z   root
+b                     0           stopped     /bundle     2026-12-03T06:38:50Z   #1000
+";
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
 }

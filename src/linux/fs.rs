@@ -406,6 +406,18 @@ pub fn stat_at(dir: RawFd, path: &Path) -> std::io::Result<libc::stat> {
     Ok(st)
 }
 
+/// fstat(2) of an open fd (O_PATH fds too).
+pub fn fstat(fd: RawFd) -> std::io::Result<libc::stat> {
+    // SAFETY: all-zero bytes are a valid libc::stat (integers only).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is only a number to the kernel (EBADF if not open); it writes one stat into
+    // `st`, a live local.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
 /// The entries of a directory (without `.` and `..`) with their d_type, read with getdents64
 /// into a stack buffer. std's read_dir goes through libc's opendir, which allocates its
 /// buffer from libc's malloc: with musl an 8 KiB mmap and munmap per directory, and delete

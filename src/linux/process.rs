@@ -319,5 +319,12 @@ pub fn process_alive(pid: i32, start: u64) -> bool {
 
 /// `process_alive`, with /proc given.
 pub fn process_alive_in(proc_: Proc, pid: i32, start: u64) -> bool {
-    matches!(proc_stat_in(proc_, pid), Some((st, s)) if s == start && st != 'Z' && st != 'X')
+    live_state_in(proc_, pid, start).is_some()
+}
+
+/// The state letter of `pid` (/proc/<pid>/stat field 3) if it is alive (`process_alive`).
+pub fn live_state_in(proc_: Proc, pid: i32, start: u64) -> Option<char> {
+    proc_stat_in(proc_, pid)
+        .filter(|&(st, s)| s == start && st != 'Z' && st != 'X')
+        .map(|(st, _)| st)
 }
