@@ -440,12 +440,21 @@ fn new_time_ns(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
 }
 
 /// A fresh session keyring, so the container cannot reach the host's keys (runc does the same;
-/// `--no-new-keyring` keeps the caller's).
+/// `--no-new-keyring` keeps the caller's). Anonymous (NULL name): a named join first looks the
+/// name up in a list of every named keyring of the user namespace, one per container and exec
+/// until the key GC, which was the costliest syscall of an exec on a host with 1,000
+/// containers. A name never found (the kernel's default permissions hide each from the next
+/// join) bought nothing.
 pub(crate) fn join_session_keyring() -> Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let name = c"_ses.carrack";
-    // SAFETY: `name` is a NUL-terminated C string literal ('static); the syscall only reads it.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    // SAFETY: keyctl with a NULL name reads no memory; the arguments are integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
     // ENOSYS: kernel without keys; nothing to isolate.
     if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
         return Err(std::io::Error::last_os_error()).context("join a new session keyring");
