@@ -109,7 +109,7 @@ fn bind_onto_itself(dir: &OwnedFd) -> Result<File> {
 /// Make the mount whose root is `mount_root` private if it is shared: the rootfs bind must
 /// not propagate to the host, and pivot_root refuses a new root whose parent mount is shared.
 fn make_private(mount_root: &OwnedFd) -> Result<()> {
-    let id = mount_id(mount_root)?;
+    let id = where_is(mount_root)?.mnt_id;
     let info = crate::linux::fs::read_text("/proc/self/mountinfo").context("read mountinfo")?;
     if is_shared(&info, id) {
         mount(
@@ -139,6 +139,7 @@ fn open_path(path: &Path) -> Result<OwnedFd> {
 /// next step would change mounts (or `start` is on `/`).
 pub fn mount_root_of(start: OwnedFd) -> Result<OwnedFd> {
     let mut cur = start;
+    let mut here = where_is(&cur)?;
     loop {
         // SAFETY: the name is NUL-terminated; the fd returned is owned below.
         let fd = unsafe {
@@ -153,13 +154,52 @@ pub fn mount_root_of(start: OwnedFd) -> Result<OwnedFd> {
         }
         // SAFETY: the kernel just gave us this fd.
         let up = unsafe { OwnedFd::from_raw_fd(fd) };
-        let (a, b) = (fstat(&cur)?, fstat(&up)?);
-        let same_dir = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-        if same_dir || mount_id(&up)? != mount_id(&cur)? {
+        let above = where_is(&up)?;
+        let same_dir = above.dev == here.dev && above.ino == here.ino;
+        if same_dir || above.mnt_id != here.mnt_id {
             return Ok(cur);
         }
-        cur = up;
+        (cur, here) = (up, above);
     }
+}
+
+/// Where an fd is: its inode, and the mount it is on.
+struct Place {
+    dev: (u32, u32),
+    ino: u64,
+    mnt_id: u64,
+}
+
+/// `Place` of `fd` in one statx (STATX_MNT_ID, Linux 5.8) instead of fstat and a read of
+/// /proc/self/fdinfo (four syscalls), which older kernels still get.
+fn where_is(fd: &OwnedFd) -> Result<Place> {
+    // SAFETY: all-zero bytes are a valid statx (integers only).
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    let want = libc::STATX_INO | libc::STATX_MNT_ID;
+    // SAFETY: the path is a NUL-terminated literal and `st` a live local the kernel fills;
+    // the other arguments are integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            want,
+            &mut st as *mut libc::statx,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("statx");
+    }
+    let mnt_id = match st.stx_mask & libc::STATX_MNT_ID {
+        0 => mount_id(fd)?,
+        _ => st.stx_mnt_id,
+    };
+    Ok(Place {
+        dev: (st.stx_dev_major, st.stx_dev_minor),
+        ino: st.stx_ino,
+        mnt_id,
+    })
 }
 
 /// The mount id of the mount `fd` is on, from /proc/self/fdinfo.
@@ -183,10 +223,6 @@ fn is_shared(info: &str, id: u64) -> bool {
                 .take_while(|x| **x != "-")
                 .any(|x| x.starts_with("shared:"))
         })
-}
-
-fn fstat(fd: &OwnedFd) -> Result<nix::sys::stat::FileStat> {
-    nix::sys::stat::fstat(fd).context("fstat")
 }
 
 /// After pivot_root (or the move): a shared `linux.rootfsPropagation` on the new `/`.
