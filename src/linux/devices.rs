@@ -29,11 +29,13 @@ const LINKS: &[(&str, &str)] = &[
 /// Create the default devices and then `linux.devices`. In a user namespace mknod is not
 /// allowed, so the host's device is bound instead (as runc does).
 pub fn create_all(rootfs: RawFd, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    let mut dirs = Dirs::default();
     for (path, major, minor) in DEFAULT_DEVICES {
         if devices.iter().any(|d| d.path() == Path::new(path)) {
             continue; // the config's entry wins
         }
         make_device(
+            &mut dirs,
             rootfs,
             Path::new(path),
             libc::S_IFCHR,
@@ -54,6 +56,7 @@ pub fn create_all(rootfs: RawFd, devices: &[LinuxDevice], in_userns: bool) -> Re
             LinuxDeviceType::A => bail!("linux.devices[{i}].type \"a\": not a device type"),
         };
         make_device(
+            &mut dirs,
             rootfs,
             d.path(),
             kind,
@@ -69,8 +72,29 @@ pub fn create_all(rootfs: RawFd, devices: &[LinuxDevice], in_userns: bool) -> Re
     Ok(())
 }
 
+/// The directory the last device went into, open: the six default devices share /dev, which
+/// was resolved (two openat2) once per device.
+#[derive(Default)]
+struct Dirs(Option<(std::path::PathBuf, std::os::fd::OwnedFd)>);
+
+impl Dirs {
+    fn open(&mut self, rootfs: RawFd, parent: &Path) -> Result<RawFd> {
+        if let Some((p, dir)) = &self.0 {
+            if p == parent {
+                return Ok(dir.as_raw_fd());
+            }
+        }
+        ensure_in_root(rootfs, parent, Kind::Dir)?;
+        let dir = open_in_root(rootfs, parent, libc::O_DIRECTORY | libc::O_RDONLY)
+            .with_context(|| format!("open {}", parent.display()))?;
+        let (_, dir) = self.0.insert((parent.to_owned(), dir));
+        Ok(dir.as_raw_fd())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn make_device(
+    dirs: &mut Dirs,
     rootfs: RawFd,
     path: &Path,
     kind: u32,
@@ -94,29 +118,21 @@ fn make_device(
         )
         .with_context(|| format!("bind host {}", path.display()));
     }
-    ensure_in_root(rootfs, parent, Kind::Dir)?;
-    let dir = open_in_root(rootfs, parent, libc::O_DIRECTORY | libc::O_RDONLY)
-        .with_context(|| format!("open {}", parent.display()))?;
+    let dir = dirs.open(rootfs, parent)?;
     let c = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))?;
     let dev = libc::makedev(major as u32, minor as u32);
-    // SAFETY: `c` is a NUL-terminated CString alive for the call; dir is an open OwnedFd.
-    unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
-    // SAFETY: `c` is a NUL-terminated CString alive for the call; dir is an open OwnedFd.
-    if unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), kind | (mode & 0o7777), dev) } != 0 {
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; dir is open (held by `dirs`).
+    unsafe { libc::unlinkat(dir, c.as_ptr(), 0) };
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; dir is open (held by `dirs`).
+    if unsafe { libc::mknodat(dir, c.as_ptr(), kind | (mode & 0o7777), dev) } != 0 {
         return Err(std::io::Error::last_os_error()).context("mknod");
     }
     // mknod is subject to the umask; set the exact mode and owner the config asks for.
-    // SAFETY: `c` is a NUL-terminated CString alive for both calls; dir is an open OwnedFd.
+    // SAFETY: `c` is a NUL-terminated CString alive for both calls; dir is open (held by
+    // `dirs`).
     unsafe {
-        libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode & 0o7777, 0);
-        if libc::fchownat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            uid,
-            gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        ) != 0
-        {
+        libc::fchmodat(dir, c.as_ptr(), mode & 0o7777, 0);
+        if libc::fchownat(dir, c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) != 0 {
             return Err(std::io::Error::last_os_error()).context("chown");
         }
     }

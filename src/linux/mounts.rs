@@ -526,7 +526,10 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
     for (name, host) in ctx.cgroup_dirs {
         let sub = Path::new(if name.is_empty() { "unified" } else { name });
         let open = || open_in_root(tmpfs.as_raw_fd(), sub, libc::O_PATH | libc::O_DIRECTORY);
-        let fd = ensure_in_root(tmpfs.as_raw_fd(), sub, Kind::Dir)?;
+        let fd = match fresh_subdir(tmpfs.as_raw_fd(), sub) {
+            Some(fd) => fd,
+            None => ensure_in_root(tmpfs.as_raw_fd(), sub, Kind::Dir)?,
+        };
         bind_ro(host, &fd, open, opts.flags)?;
     }
     if opts.flags.contains(MsFlags::MS_RDONLY) {
@@ -541,6 +544,24 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
         .context("remount cgroup tmpfs read-only")?;
     }
     Ok(())
+}
+
+/// mkdir `name` (one component) in the directory `dir` that we just mounted and opened:
+/// mkdirat and one openat2, where ensure_in_root first looks for it and opens its parent.
+/// None when `name` is not a plain name or mkdir fails; the caller then takes the general path.
+fn fresh_subdir(dir: RawFd, name: &Path) -> Option<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = name.as_os_str().as_bytes();
+    if bytes.contains(&b'/') || bytes == b"." || bytes == b".." {
+        return None;
+    }
+    let c = std::ffi::CString::new(bytes).ok()?;
+    // SAFETY: `c` is NUL-terminated and alive for the call; `dir` is only a number to the
+    // kernel.
+    if unsafe { libc::mkdirat(dir, c.as_ptr(), 0o755) } != 0 {
+        return None;
+    }
+    open_in_root(dir, name, libc::O_PATH | libc::O_DIRECTORY).ok()
 }
 
 /// Bind the host cgroup dir `src` on `target`, then remount it nosuid, nodev, noexec (and
