@@ -113,15 +113,15 @@ pub fn resolve_exec(arg0: &str, env: &[String]) -> Result<PathBuf> {
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
         // runc's wording: engines match "no such file or directory" to answer 127.
-        if let Err(e) = std::fs::metadata(&p) {
+        let meta = std::fs::metadata(&p).map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
                 _ => e.to_string(),
             };
-            bail!("exec: {arg0:?}: stat {arg0}: {why}");
-        }
-        check_executable(&p).with_context(|| format!("exec: {arg0:?}"))?;
+            anyhow::anyhow!("exec: {arg0:?}: stat {arg0}: {why}")
+        })?;
+        check_executable_meta(&meta).with_context(|| format!("exec: {arg0:?}"))?;
         return Ok(p);
     }
     let path = env
@@ -138,7 +138,10 @@ pub fn resolve_exec(arg0: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 fn check_executable(p: &Path) -> Result<()> {
-    let meta = std::fs::metadata(p)?;
+    check_executable_meta(&std::fs::metadata(p)?)
+}
+
+fn check_executable_meta(meta: &std::fs::Metadata) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if !meta.is_file() {
         bail!("not a regular file");
