@@ -309,9 +309,10 @@ impl Store {
             .map(move |id| store.load_listed(&fds, &id, me).map_err(|e| (id, e))))
     }
 
-    /// `load_owned` for `list`, in fewer syscalls: the directory is stat'ed, not opened (only
-    /// a state still `Creating` needs its fd, to probe the lock), and the cgroup read is only
-    /// its freezer. 1,000 containers: 11 syscalls each instead of 18.
+    /// `load_owned` for `list`, in fewer syscalls: the directory is opened O_PATH (its files
+    /// one lookup each; only a state still `Creating` needs a real fd, to probe the lock), the
+    /// cgroup read is only its freezer, and freezer.state only when init may be frozen
+    /// (`status_of`). A created or running container: 10 syscalls instead of 18.
     fn load_listed(&self, fds: &ListFds, id: &str, me: u32) -> Result<Loaded> {
         use crate::linux::fs::{fstat, open_cloexec_at, read_replaced_file_at};
         let path = self.dir(id);
