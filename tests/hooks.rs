@@ -74,6 +74,53 @@ fn every_hook_runs_in_order_with_the_state_on_stdin() {
     assert!(inside.starts_with("startContainer {"), "{inside}");
 }
 
+/// A new network namespace is the container's before sysfs is mounted (sysfs shows the
+/// namespace of whoever mounts it) and before any hook runs: a prestart hook (CNI, Docker's
+/// libnetwork) configures /proc/<pid>/ns/net, so the container must see what the hooks saw.
+/// Its loopback is up, as runc's.
+#[test]
+fn the_new_network_namespace_is_in_place_for_sysfs_and_the_hooks() {
+    let Some(()) = can_run() else { return };
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/flags",
+    ]);
+    let log = b.dir.join("netns.log");
+    let record = format!(
+        "read s; pid=$(echo \"$s\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); \
+         echo \"$0 $(readlink /proc/$pid/ns/net)\" >> {}",
+        log.display()
+    );
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart", &record)],
+        "createRuntime": [hook("createRuntime", &record)],
+    });
+    b.write_config();
+    let id = b.id("netns");
+    let out = b.rt_bundle("run", &id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("net:["), "{stdout}");
+    assert_ne!(
+        lines[0],
+        host.to_str().unwrap(),
+        "the host's network namespace"
+    );
+    // sysfs of the container's namespace: its loopback only, and up (IFF_UP|IFF_LOOPBACK).
+    assert_eq!(lines[1], "lo", "{stdout}");
+    assert_eq!(lines[2], "0x9", "{stdout}");
+    let hooks = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        hooks,
+        format!("prestart {0}\ncreateRuntime {0}\n", lines[0]),
+        "the hooks saw another namespace than the container"
+    );
+}
+
 #[test]
 fn failing_create_hooks_fail_create_and_leave_nothing() {
     let Some(()) = can_run() else { return };
