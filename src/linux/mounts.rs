@@ -524,15 +524,28 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
     // opened directly in it.
     let tmpfs = open_in_root(ctx.rootfs, dest, libc::O_PATH | libc::O_DIRECTORY)?;
     for (name, host) in ctx.cgroup_dirs {
-        let sub = Path::new(if name.is_empty() { "unified" } else { name });
-        let open = || open_in_root(tmpfs.as_raw_fd(), sub, libc::O_PATH | libc::O_DIRECTORY);
+        let sub = hierarchy_dir(name);
         let fd = match fresh_subdir(tmpfs.as_raw_fd(), sub) {
             Some(fd) => fd,
             None => ensure_in_root(tmpfs.as_raw_fd(), sub, Kind::Dir)?,
         };
-        bind_ro(host, &fd, open, opts.flags)?;
+        bind(host, &fd)?;
     }
-    if opts.flags.contains(MsFlags::MS_RDONLY) {
+    // One recursive mount_setattr gives the tmpfs and every hierarchy under it their flags,
+    // where a remount took three syscalls per hierarchy (reopen, remount, close).
+    let ro = opts.flags.contains(MsFlags::MS_RDONLY);
+    let attrs = ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC | if ro { ATTR_RDONLY } else { 0 };
+    match super::fs::mount_setattr(&tmpfs, attrs, 0, None, true) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+        r => return r.context("mount_setattr (cgroup tmpfs and hierarchies)"),
+    }
+    // Before Linux 5.12: a remount each.
+    for (name, host) in ctx.cgroup_dirs {
+        let sub = hierarchy_dir(name);
+        let open = || open_in_root(tmpfs.as_raw_fd(), sub, libc::O_PATH | libc::O_DIRECTORY);
+        remount_bound(host, open, opts.flags)?;
+    }
+    if ro {
         let t = open_in_root(ctx.rootfs, dest, libc::O_PATH)?;
         mount(
             None::<&str>,
@@ -544,6 +557,11 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
         .context("remount cgroup tmpfs read-only")?;
     }
     Ok(())
+}
+
+/// The directory of a hierarchy under the cgroup tmpfs: its name, "unified" for cgroup2.
+fn hierarchy_dir(name: &str) -> &Path {
+    Path::new(if name.is_empty() { "unified" } else { name })
 }
 
 /// mkdir `name` (one component) in the directory `dir` that we just mounted and opened:
@@ -572,6 +590,12 @@ fn bind_ro(
     reopen: impl Fn() -> std::io::Result<OwnedFd>,
     flags: MsFlags,
 ) -> Result<()> {
+    bind(src, target)?;
+    remount_bound(src, reopen, flags)
+}
+
+/// Bind the host cgroup dir `src` on `target`.
+fn bind(src: &Path, target: &OwnedFd) -> Result<()> {
     mount(
         Some(src),
         fd_path(target).as_str(),
@@ -579,7 +603,15 @@ fn bind_ro(
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .with_context(|| format!("bind {}", src.display()))?;
+    .with_context(|| format!("bind {}", src.display()))
+}
+
+/// Remount the bind of `src` nosuid, nodev, noexec (and read-only when `flags` say so).
+fn remount_bound(
+    src: &Path,
+    reopen: impl Fn() -> std::io::Result<OwnedFd>,
+    flags: MsFlags,
+) -> Result<()> {
     let remount = MsFlags::MS_BIND
         | MsFlags::MS_REMOUNT
         | MsFlags::MS_NOSUID

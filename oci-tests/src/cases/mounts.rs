@@ -96,6 +96,11 @@ pub const CASES: &[Case] = &[
         run: cgroup_mount,
     },
     Case {
+        name: "mounts_cgroup_rw",
+        covers: &["mounts.type", "mounts.options"],
+        run: cgroup_mount_rw,
+    },
+    Case {
         name: "rootfs_propagation_private",
         covers: &["linux.rootfsPropagation"],
         run: rootfs_private,
@@ -481,26 +486,59 @@ fn symlink_inside(ctx: &Ctx) -> Res {
 }
 
 fn cgroup_mount(ctx: &Ctx) -> Res {
+    cgroup_mount_with(ctx, true)
+}
+
+fn cgroup_mount_rw(ctx: &Ctx) -> Res {
+    cgroup_mount_with(ctx, false)
+}
+
+/// A `cgroup` mount, read-only or not: every mount under /sys/fs/cgroup (the cgroup2 one, or
+/// a v1 host's tmpfs and each hierarchy in it) is nosuid, nodev and noexec, and ro exactly
+/// when the options say so.
+fn cgroup_mount_with(ctx: &Ctx, ro: bool) -> Res {
     let mut b = Bundle::new(ctx);
-    b.push("/mounts", json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+    // In place of the base config's own cgroup mount (read-only).
+    if let Some(Value::Array(mounts)) = b.config.pointer_mut("/mounts") {
+        mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+    }
+    let mut options = vec!["nosuid", "noexec", "nodev", "relatime"];
+    if ro {
+        options.push("ro");
+    }
+    b.push("/mounts", json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": options}));
     let r = b.check(&[])?;
     let under: Vec<MountInfo> = mountinfo(&r)
         .into_iter()
         .filter(|m| m.mount_point.starts_with("/sys/fs/cgroup"))
         .collect();
+    for m in &under {
+        for want in ["nosuid", "nodev", "noexec"] {
+            ensure(m.opts.iter().any(|o| o == want), || {
+                format!("{} is not {want}: {:?}", m.mount_point, m.opts)
+            })?;
+        }
+        let is_ro = m.opts.iter().any(|o| o == "ro");
+        ensure(is_ro == ro, || {
+            format!("{}: ro expected {ro}, observed {is_ro}", m.mount_point)
+        })?;
+    }
     if ctx.host.cgroup2 {
         let m = mount_at(&r, "/sys/fs/cgroup")?;
-        eq("fstype", m.fstype.as_str(), "cgroup2")?;
-        return ensure(m.opts.contains(&"ro".into()), || "cgroup2 is not ro".into());
+        return eq("fstype", m.fstype.as_str(), "cgroup2");
     }
-    let v1: Vec<&MountInfo> = under.iter().filter(|m| m.fstype == "cgroup").collect();
     ensure(
-        v1.iter().any(|m| m.mount_point == "/sys/fs/cgroup/memory"),
-        || "no /sys/fs/cgroup/memory in the container".into(),
+        under
+            .iter()
+            .any(|m| m.mount_point == "/sys/fs/cgroup" && m.fstype == "tmpfs"),
+        || "no tmpfs at /sys/fs/cgroup in the container".into(),
     )?;
-    ensure(v1.iter().all(|m| m.opts.contains(&"ro".into())), || {
-        "a v1 controller is writable".into()
-    })
+    ensure(
+        under
+            .iter()
+            .any(|m| m.mount_point == "/sys/fs/cgroup/memory" && m.fstype == "cgroup"),
+        || "no /sys/fs/cgroup/memory in the container".into(),
+    )
 }
 
 fn root_optional(b: &mut Bundle, prop: &str) -> Res<Vec<String>> {
