@@ -4,6 +4,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub mod fast;
+
 pub const VERSION_TEXT: &str = concat!(
     "carrack version ",
     env!("CARGO_PKG_VERSION"),

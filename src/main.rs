@@ -85,7 +85,10 @@ fn stdio_open() {
 fn carrack_main() -> ! {
     // The library's own warnings name options as the command line does.
     carrack::name_options(commands::errors::flag);
-    let cli = match Cli::try_parse_from(args_os()) {
+    let args = args_os();
+    // The verbs on a container's path skip clap (cli/fast.rs); clap parses the rest.
+    let parsed = cli::fast::parse(&args).map_or_else(|| Cli::try_parse_from(args), Ok);
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help
         Err(e) => {
