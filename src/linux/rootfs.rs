@@ -478,7 +478,7 @@ mod tests {
         // A shared mount and the same made private, in a mount namespace of a thread's own
         // (gone with the thread): the host's mounts may all be private.
         if !nix::unistd::geteuid().is_root() {
-            return;
+            return crate::testutil::skip("not-root", "a mount namespace of a thread's own");
         }
         let dir = tempfile_dir();
         let d = dir.clone();
