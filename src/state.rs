@@ -20,6 +20,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
@@ -369,14 +370,21 @@ impl Locked {
     /// The config the container was created with, kept for exec, start and delete (hooks):
     /// the bundle may change or go away after create.
     pub fn save_config(&self, spec: &oci_spec::runtime::Spec) -> Result<()> {
+        self.save_config_as(Arc::new(spec.clone()), &serde_json::to_vec(spec)?)
+    }
+
+    /// `save_config` with `text`, bytes that parse to `spec` as they are (the bundle's
+    /// config.json, config::load_with_text): serializing the Spec again cost `run` thousands
+    /// of small writes before clone3.
+    pub fn save_config_as(&self, spec: Arc<oci_spec::runtime::Spec>, text: &[u8]) -> Result<()> {
         let p = self.path.join(CONFIG_FILE);
-        fs::write(&p, serde_json::to_vec(spec)?)
-            .with_context(|| format!("write {}", p.display()))?;
-        *CONFIG_MEMO.lock().unwrap_or_else(|e| e.into_inner()) = Some((p, spec.clone()));
+        fs::write(&p, text).with_context(|| format!("write {}", p.display()))?;
+        *CONFIG_MEMO.lock().unwrap_or_else(|e| e.into_inner()) = Some((p, spec));
         Ok(())
     }
 
-    pub fn config(&self) -> Result<oci_spec::runtime::Spec> {
+    /// Shared with the memo: `run` reads its own config back twice (start, delete).
+    pub fn config(&self) -> Result<Arc<oci_spec::runtime::Spec>> {
         let p = self.path.join(CONFIG_FILE);
         if let Some((memo, spec)) = &*CONFIG_MEMO.lock().unwrap_or_else(|e| e.into_inner()) {
             if *memo == p {
@@ -385,6 +393,7 @@ impl Locked {
         }
         let text = fs::read(&p).with_context(|| format!("read {}", p.display()))?;
         crate::config::from_json(&text)
+            .map(Arc::new)
             .map_err(|e| anyhow::anyhow!("{}: corrupt: {}: {}", p.display(), e.path(), e.inner()))
     }
 
@@ -438,7 +447,7 @@ fn check_owner(path: &Path, owner: u32, me: u32) -> Result<()> {
 
 /// The config this process saved, by path: `run` creates, starts and deletes in one process
 /// and would otherwise parse its own copy back twice (60 KiB with Docker's seccomp profile).
-static CONFIG_MEMO: std::sync::Mutex<Option<(PathBuf, oci_spec::runtime::Spec)>> =
+static CONFIG_MEMO: std::sync::Mutex<Option<(PathBuf, Arc<oci_spec::runtime::Spec>)>> =
     std::sync::Mutex::new(None);
 
 fn read_state(dir: &Path) -> Result<State> {

@@ -18,6 +18,24 @@ use std::path::{Path, PathBuf};
 
 /// Read `<bundle>/config.json`; a parse error carries the JSON path of the bad field.
 pub fn load(bundle: &Path) -> Result<Spec> {
+    parse(&read(bundle)?)
+}
+
+/// `load`, with the file's bytes when they parsed as they are (not on `parse`'s slow path):
+/// create keeps those bytes as the container's config rather than serializing the Spec
+/// again (state.rs, `save_config_as`).
+pub fn load_with_text(bundle: &Path) -> Result<(Spec, Option<Vec<u8>>)> {
+    let text = read(bundle)?;
+    match from_json::<Spec>(&text) {
+        Ok(spec) if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+            Ok((spec, Some(text)))
+        }
+        _ => Ok((parse(&text)?, None)),
+    }
+}
+
+/// config.json's bytes, at most `MAX_CONFIG`.
+fn read(bundle: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let path = bundle.join("config.json");
     let f = std::fs::File::open(&path)
@@ -31,7 +49,7 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     if text.len() as u64 > MAX_CONFIG {
         bail!("config.json: larger than {} MiB", MAX_CONFIG >> 20);
     }
-    parse(&text)
+    Ok(text)
 }
 
 /// Far above any real config (Docker's seccomp profile is 60 KiB; Kubernetes caps all

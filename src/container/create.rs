@@ -58,7 +58,8 @@ pub fn create_held(
     config::validate_id(id)?;
     let bundle = std::fs::canonicalize(&o.bundle)
         .with_opt_context(|| Opt::Bundle.said(format!(" {}", o.bundle.display())))?;
-    let spec = config::load(&bundle).map_err(BadConfig::mark)?;
+    let (spec, text) = config::load_with_text(&bundle).map_err(BadConfig::mark)?;
+    let spec = std::sync::Arc::new(spec);
     config::validate(&spec, &bundle).map_err(BadConfig::mark)?;
     crate::rootless::check(&spec)?;
     crate::linux::netdev::check_present(&spec)?;
@@ -95,7 +96,7 @@ pub fn create_held(
     })?;
     let console_fd = console.as_ref().map(|s| s.as_raw_fd());
     crate::fault::point("create:after-state-dir");
-    let built = build(&mut c, &spec, &bundle, &rootfs, &ns, o, console_fd);
+    let built = build(&mut c, (&spec, text), &bundle, &rootfs, &ns, o, console_fd);
     match built {
         Ok(pid) => Ok((c, pid)),
         Err(e) => {
@@ -115,14 +116,17 @@ fn undo(c: Locked) {
 
 fn build(
     c: &mut Locked,
-    spec: &Spec,
+    (spec, text): (&std::sync::Arc<Spec>, Option<Vec<u8>>),
     bundle: &Path,
     rootfs: &Path,
     ns: &namespaces::Plan,
     o: &CreateOptions,
     console: Option<std::os::fd::RawFd>,
 ) -> Result<i32> {
-    c.save_config(spec)?;
+    match text {
+        Some(text) => c.save_config_as(spec.clone(), &text)?,
+        None => c.save_config(spec)?,
+    }
     // Always: device rules start from deny-all plus runc's defaults even without resources.
     let resources = spec
         .linux()

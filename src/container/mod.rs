@@ -255,7 +255,7 @@ pub fn update(root: &Path, id: &str, changes: serde_json::Value) -> Result<()> {
     if let s @ (Status::Stopped | Status::Creating) = c.status() {
         return Err(WrongStatus(s).into());
     }
-    let mut spec = c.config()?;
+    let mut spec = std::sync::Arc::unwrap_or_clone(c.config()?);
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut merged = serde_json::to_value(linux.resources().clone().unwrap_or_default())?;
     merge(&mut merged, changes);
