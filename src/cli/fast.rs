@@ -46,13 +46,8 @@ const CREATE: &[Flag] = &[
     flag("preserve-fds", None, true, false),
 ];
 
+/// run's own, besides create's.
 const RUN: &[Flag] = &[
-    flag("bundle", Some('b'), true, false),
-    flag("console-socket", None, true, false),
-    flag("pid-file", None, true, false),
-    flag("no-pivot", None, false, false),
-    flag("no-new-keyring", None, false, false),
-    flag("preserve-fds", None, true, false),
     flag("detach", Some('d'), false, false),
     flag("keep", None, false, false),
 ];
@@ -133,20 +128,20 @@ pub fn parse(args: &[std::ffi::OsString]) -> Option<Cli> {
     // The global flags, up to the verb.
     let (mut g, mut i) = (Words::default(), 0);
     while words.get(i)?.starts_with('-') {
-        take_flag(words, &mut i, GLOBAL, &mut g)?;
+        take_flag(words, &mut i, &[GLOBAL], &mut g)?;
     }
     let global = global(&g)?;
     let (verb, rest) = (words[i], &words[i + 1..]);
     let command = match verb {
         "create" => {
-            let w = scan(rest, CREATE, Some(1))?;
+            let w = scan(rest, &[CREATE], Some(1))?;
             Command::Create(CreateArgs {
                 id: one(&w)?,
                 opts: create_opts(&w)?,
             })
         }
         "run" => {
-            let w = scan(rest, RUN, Some(1))?;
+            let w = scan(rest, &[CREATE, RUN], Some(1))?;
             Command::Run(RunArgs {
                 id: one(&w)?,
                 opts: create_opts(&w)?,
@@ -161,7 +156,7 @@ pub fn parse(args: &[std::ffi::OsString]) -> Option<Cli> {
             id: one(&scan(rest, &[], Some(1))?)?,
         }),
         "kill" => {
-            let w = scan(rest, KILL, Some(2))?;
+            let w = scan(rest, &[KILL], Some(2))?;
             Command::Kill(KillArgs {
                 id: w.args.first()?.to_string(),
                 signal: w.args.get(1).unwrap_or(&"SIGTERM").to_string(),
@@ -169,15 +164,15 @@ pub fn parse(args: &[std::ffi::OsString]) -> Option<Cli> {
             })
         }
         "delete" => {
-            let w = scan(rest, DELETE, Some(1))?;
+            let w = scan(rest, &[DELETE], Some(1))?;
             Command::Delete(DeleteArgs {
                 id: one(&w)?,
                 force: w.has("force"),
             })
         }
-        "exec" => Command::Exec(Box::new(exec(&scan(rest, EXEC, None)?)?)),
+        "exec" => Command::Exec(Box::new(exec(&scan(rest, &[EXEC], None)?)?)),
         "list" => {
-            let w = scan(rest, LIST, Some(0))?;
+            let w = scan(rest, &[LIST], Some(0))?;
             let format = match w.get("format") {
                 None | Some("table") => ListFormat::Table,
                 Some("json") => ListFormat::Json,
@@ -265,9 +260,18 @@ fn exec(w: &Words) -> Option<ExecArgs> {
     })
 }
 
+/// The flag of `tables` that `is` picks.
+fn find(tables: &[&'static [Flag]], is: impl Fn(&Flag) -> bool) -> Option<&'static Flag> {
+    tables.iter().flat_map(|t| t.iter()).find(|f| is(f))
+}
+
 /// Split `words` into `flags` and positional words: at most `max_args` of them, or with
 /// None (exec) one, then the command, whose words are all positional from its first on.
-fn scan<'a>(words: &[&'a str], flags: &[Flag], max_args: Option<usize>) -> Option<Words<'a>> {
+fn scan<'a>(
+    words: &[&'a str],
+    flags: &[&'static [Flag]],
+    max_args: Option<usize>,
+) -> Option<Words<'a>> {
     let mut w = Words::default();
     let mut i = 0;
     while let Some(&word) = words.get(i) {
@@ -296,7 +300,7 @@ fn scan<'a>(words: &[&'a str], flags: &[Flag], max_args: Option<usize>) -> Optio
 fn take_flag<'a>(
     words: &[&'a str],
     i: &mut usize,
-    flags: &[Flag],
+    flags: &[&'static [Flag]],
     w: &mut Words<'a>,
 ) -> Option<()> {
     let dashed = words.get(*i)?.strip_prefix('-')?;
@@ -307,14 +311,14 @@ fn take_flag<'a>(
                 Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
-            (flags.iter().find(|f| f.long == name)?, inline)
+            (find(flags, |f| f.long == name)?, inline)
         }
         None => {
             let mut letters = dashed.chars();
             let (Some(c), None) = (letters.next(), letters.next()) else {
                 return None;
             };
-            (flags.iter().find(|f| f.short == Some(c))?, None)
+            (find(flags, |f| f.short == Some(c))?, None)
         }
     };
     let value = match (f.value, inline) {
@@ -563,46 +567,41 @@ mod tests {
         ])
     }
 
-    /// One flag of `flags` as a command line writes it (long, long=value or short), with a
+    /// One flag of `tables` as a command line writes it (long, long=value or short), with a
     /// value that is usually good.
-    fn written(flags: &'static [Flag]) -> impl Strategy<Value = Vec<String>> {
+    fn written(tables: &'static [&'static [Flag]]) -> impl Strategy<Value = Vec<String>> {
         let values = prop::sample::select(vec![
             "/p", "x", "3", "0", "json", "text", "table", "1:2", "A=1", "", "-x", "+3", "a=b",
         ]);
-        (
-            prop::sample::select((0..flags.len()).collect::<Vec<_>>()),
-            values,
-            0..3u8,
-        )
-            .prop_map(move |(i, v, form)| {
-                let f = &flags[i];
-                let name = match (form, f.short) {
-                    (2, Some(c)) => format!("-{c}"),
-                    _ => format!("--{}", f.long),
-                };
-                match (f.value, form) {
-                    (false, _) => vec![name],
-                    (true, 1) => vec![format!("{name}={v}")],
-                    (true, _) => vec![name, v.to_string()],
-                }
-            })
+        let flags: Vec<&'static Flag> = tables.iter().flat_map(|t| t.iter()).collect();
+        (prop::sample::select(flags), values, 0..3u8).prop_map(move |(f, v, form)| {
+            let name = match (form, f.short) {
+                (2, Some(c)) => format!("-{c}"),
+                _ => format!("--{}", f.long),
+            };
+            match (f.value, form) {
+                (false, _) => vec![name],
+                (true, 1) => vec![format!("{name}={v}")],
+                (true, _) => vec![name, v.to_string()],
+            }
+        })
     }
 
     /// A line of a verb's own flags: global ones, the verb, its flags and its words.
     fn well_formed() -> impl Strategy<Value = Vec<String>> {
-        let verbs: Vec<(&str, &'static [Flag])> = vec![
-            ("run", RUN),
-            ("create", CREATE),
+        let verbs: Vec<(&str, &'static [&'static [Flag]])> = vec![
+            ("run", &[CREATE, RUN]),
+            ("create", &[CREATE]),
             ("start", &[]),
             ("state", &[]),
-            ("kill", KILL),
-            ("delete", DELETE),
-            ("exec", EXEC),
-            ("list", LIST),
+            ("kill", &[KILL]),
+            ("delete", &[DELETE]),
+            ("exec", &[EXEC]),
+            ("list", &[LIST]),
         ];
         let args = prop::sample::select(vec!["x", "y", "sh", "-c", "KILL", "9", "-"]);
         (
-            prop::collection::vec(written(GLOBAL), 0..3),
+            prop::collection::vec(written(&[GLOBAL]), 0..3),
             prop::sample::select(verbs).prop_flat_map(move |(verb, flags)| {
                 let own = match flags.is_empty() {
                     true => Just(Vec::new()).boxed(),

@@ -180,24 +180,7 @@ struct Place {
 /// `Place` of `fd` in one statx (STATX_MNT_ID, Linux 5.8) instead of fstat and a read of
 /// /proc/self/fdinfo (four syscalls), which older kernels still get.
 fn where_is(fd: &OwnedFd) -> Result<Place> {
-    // SAFETY: all-zero bytes are a valid statx (integers only).
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let want = libc::STATX_INO | libc::STATX_MNT_ID;
-    // SAFETY: the path is a NUL-terminated literal and `st` a live local the kernel fills;
-    // the other arguments are integers.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_statx,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            want,
-            &mut st as *mut libc::statx,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).context("statx");
-    }
+    let st = statx_fd(fd, libc::STATX_INO | libc::STATX_MNT_ID).context("statx")?;
     let mnt_id = match st.stx_mask & libc::STATX_MNT_ID {
         0 => mount_id(fd)?,
         _ => st.stx_mnt_id,
@@ -207,6 +190,28 @@ fn where_is(fd: &OwnedFd) -> Result<Place> {
         ino: st.stx_ino,
         mnt_id,
     })
+}
+
+/// statx(2) of what `fd` names, asking for `mask`.
+fn statx_fd(fd: &OwnedFd, mask: u32) -> std::io::Result<libc::statx> {
+    // SAFETY: all-zero bytes are a valid statx (integers only).
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: the path is a NUL-terminated literal and `st` a live local the kernel fills;
+    // the other arguments are integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            mask,
+            &mut st as *mut libc::statx,
+        )
+    };
+    match r {
+        0 => Ok(st),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 /// The mount id of the mount `fd` is on, from /proc/self/fdinfo.
@@ -224,23 +229,10 @@ fn mount_id(fd: &OwnedFd) -> Result<u64> {
 /// critical path here, to read one line. None where either call is missing or refused.
 fn shared_by_statmount(fd: &OwnedFd) -> Option<bool> {
     const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
-    const SYS_STATMOUNT: libc::c_long = 457; // the same on every arch (asm-generic)
+    const SYS_STATMOUNT: libc::c_long = 457; // one number on every arch carrack builds for
     const STATMOUNT_MNT_BASIC: u64 = 2;
-    // SAFETY: all-zero bytes are a valid statx (integers only).
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: the path is a NUL-terminated literal and `st` a live local the kernel fills;
-    // the other arguments are integers.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_statx,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            STATX_MNT_ID_UNIQUE,
-            &mut st as *mut libc::statx,
-        )
-    };
-    if r != 0 || st.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
+    let st = statx_fd(fd, STATX_MNT_ID_UNIQUE).ok()?;
+    if st.stx_mask & STATX_MNT_ID_UNIQUE == 0 {
         return None;
     }
     /// struct mnt_id_req, its first version (24 bytes).
