@@ -4,7 +4,7 @@
 //!
 //! | layer       | modules                                              |
 //! |-------------|------------------------------------------------------|
-//! | bin         | main.rs, cli.rs, commands/ (the `carrack` binary)    |
+//! | bin         | main.rs, cli.rs, cli/, commands/ (the `carrack` binary) |
 //! | api         | lib.rs                                               |
 //! | lifecycle   | container/, state.rs                                 |
 //! | process     | launcher/, init/, selfexe.rs                         |
@@ -36,7 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 
 /// Files of the binary: not library modules.
 fn is_bin(rel: &str) -> bool {
-    rel == "main.rs" || rel == "cli.rs" || rel.starts_with("commands/")
+    rel == "main.rs" || rel == "cli.rs" || rel.starts_with("cli/") || rel.starts_with("commands/")
 }
 
 fn layer_of(node: &str) -> Option<usize> {
