@@ -536,10 +536,11 @@ fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &Options) -> Result<()> {
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     let attrs = ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC | if ro { ATTR_RDONLY } else { 0 };
     match super::fs::mount_setattr(&tmpfs, attrs, 0, None, true) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+        // ENOSYS: before Linux 5.12; EPERM: a seccomp filter that does not know it.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
         r => return r.context("mount_setattr (cgroup tmpfs and hierarchies)"),
     }
-    // Before Linux 5.12: a remount each.
+    // Without mount_setattr: a remount each.
     for (name, host) in ctx.cgroup_dirs {
         let sub = hierarchy_dir(name);
         let open = || open_in_root(tmpfs.as_raw_fd(), sub, libc::O_PATH | libc::O_DIRECTORY);

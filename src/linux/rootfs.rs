@@ -472,9 +472,9 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return crate::testutil::skip("not-root", "a mount namespace of a thread's own");
         }
-        let dir = tempfile_dir();
-        let d = dir.clone();
-        std::thread::spawn(move || {
+        let dir = TempDir::new();
+        let d = dir.0.clone();
+        let joined = std::thread::spawn(move || {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
             mount(
                 None::<&str>,
@@ -505,15 +505,27 @@ mod tests {
                 );
             }
         })
-        .join()
-        .unwrap();
-        std::fs::remove_dir(&dir).unwrap();
+        .join();
+        // The mount went with the thread's namespace; the directory goes with `dir`, also
+        // when the thread failed.
+        joined.unwrap();
     }
 
-    fn tempfile_dir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("carrack-statmount-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A directory of the test's own, removed on drop (after a failure too).
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            let d = std::env::temp_dir().join(format!("carrack-statmount-{}", std::process::id()));
+            std::fs::create_dir_all(&d).unwrap();
+            TempDir(d)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
     }
 
     #[test]
