@@ -310,39 +310,38 @@ impl Store {
             .map(move |id| store.load_listed(&fds, &id, me).map_err(|e| (id, e))))
     }
 
-    /// `load_owned` for `list`, in fewer syscalls: the directory is opened O_PATH (its files
-    /// one lookup each; only a state still `Creating` needs a real fd, to probe the lock), the
-    /// cgroup read is only its freezer, and freezer.state only when init may be frozen
-    /// (`status_of`). A created or running container: 10 syscalls instead of 18.
+    /// `load_owned` for `list`, in fewer syscalls: the directory is one fstatat (its owner,
+    /// and that it is a directory, not followed if a link) instead of an open, fstat and
+    /// close; its files are found from the root's fd; only a state still `Creating` needs a
+    /// real fd, to probe the lock. The cgroup read is only its freezer, and freezer.state only
+    /// when init may be frozen (`status_of`). A created or running container: 8 syscalls.
     fn load_listed(&self, fds: &ListFds, id: &str, me: u32) -> Result<Loaded> {
-        use crate::linux::fs::{fstat, open_cloexec_at, read_replaced_file_at};
+        use crate::linux::fs::{lstat_at, read_replaced_file_at};
         let path = self.dir(id);
-        // The directory's fd: its files are then one lookup each, not two (with a dcache of
-        // a million entries, lookups were most of `list`'s kernel time).
-        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-        let dir_fd = match open_cloexec_at(fds.root.as_raw_fd(), Path::new(id), flags) {
-            Ok(fd) => fd,
+        let root = fds.root.as_raw_fd();
+        let st = match lstat_at(root, Path::new(id)) {
+            Ok(st) => st,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(crate::error::Kind::NotFound.into())
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("cannot open {}", path.display())))
+                return Err(anyhow::Error::new(e).context(format!("cannot stat {}", path.display())))
             }
         };
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            bail!("{}: not a directory", path.display());
+        }
+        let owner = st.st_uid;
+        check_owner(&path, owner, me)?;
         let at = Where {
-            at: dir_fd.as_raw_fd(),
-            dir: Path::new(""),
+            at: root,
+            dir: Path::new(id),
             proc_: fds.proc_(),
             cgroup_parent: Some(&fds.cgroup_parent),
         };
-        let owner = fstat(dir_fd.as_raw_fd())
-            .with_context(|| format!("cannot stat {}", path.display()))?
-            .st_uid;
-        check_owner(&path, owner, me)?;
-        let file = path.join(STATE_FILE);
-        let text = read_replaced_file_at(at.at, &at.dir.join(STATE_FILE))
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let state = parse_as::<FreezerOnly>(&text, &file)?.into_state();
+        let text = read_replaced_file_at(root, &at.dir.join(STATE_FILE))
+            .with_context(|| format!("cannot read {}", path.join(STATE_FILE).display()))?;
+        let state = parse_as::<FreezerOnly>(&text, &path.join(STATE_FILE))?.into_state();
         let dir = match state.phase {
             Phase::Creating => Some(open_existing_dir(&path)?.0),
             Phase::Created => None,

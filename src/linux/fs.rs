@@ -394,13 +394,22 @@ pub fn open_cloexec_at(dir: RawFd, path: &Path, flags: libc::c_int) -> std::io::
 
 /// fstatat(2) of `path` relative to the directory fd `dir` (or AT_FDCWD), following links.
 pub fn stat_at(dir: RawFd, path: &Path) -> std::io::Result<libc::stat> {
+    stat_at_flags(dir, path, 0)
+}
+
+/// `stat_at` of the path itself when it is a symlink (AT_SYMLINK_NOFOLLOW).
+pub fn lstat_at(dir: RawFd, path: &Path) -> std::io::Result<libc::stat> {
+    stat_at_flags(dir, path, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+fn stat_at_flags(dir: RawFd, path: &Path, flags: libc::c_int) -> std::io::Result<libc::stat> {
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(path.as_os_str().as_bytes())?;
     // SAFETY: all-zero bytes are a valid libc::stat (integers only).
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a NUL-terminated CString alive for the call; the kernel writes one stat
     // into `st`, a live local.
-    if unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, 0) } != 0 {
+    if unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, flags) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(st)
